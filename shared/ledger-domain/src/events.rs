@@ -1,0 +1,375 @@
+//! The event catalogue. Events are past-tense facts, versioned, and never
+//! edited: an `Event` has no setters, and stores refuse to overwrite one.
+//!
+//! Wire format (JSON):
+//! `{"schema_version":1,"tenant_id":"t1","actor":{...},"recorded_at":"...",
+//!   "effective_at":"...","body":{"type":"commission.recorded","data":{...}}}`
+//! The `type` string is stable: renaming a Rust variant never changes it.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AffiliateId, CommissionId, PayoutBatchId, PayoutItemId, TenantId};
+use crate::money::Money;
+
+/// The schema version every event written by this code carries.
+pub const EVENT_SCHEMA_VERSION: u16 = 1;
+/// The longest free-text field (reasons, references) accepted, in bytes.
+pub const TEXT_LEN_MAX: usize = 500;
+
+/// Who caused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A person (finance staff, admin, affiliate) acting through the API.
+    User,
+    /// A machine caller such as the tracking network.
+    Service,
+    /// A payment processor (webhook or status poll).
+    Processor,
+    /// A scheduled job of this system.
+    Scheduler,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Actor {
+    pub kind: ActorKind,
+    /// The verified subject (user id, client id, processor name, job name).
+    pub id: String,
+}
+
+impl Actor {
+    pub fn new(kind: ActorKind, id: impl Into<String>) -> Result<Self, TextError> {
+        let id = id.into();
+        check_text("actor.id", &id, 1)?;
+        Ok(Actor { kind, id })
+    }
+}
+
+/// A free-text field that was empty or too long.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} must be {min} to {max} bytes long, got {len}")]
+pub struct TextError {
+    pub field: &'static str,
+    pub len: usize,
+    pub min: usize,
+    pub max: usize,
+}
+
+/// Checks a free-text field's length (`min` bytes at least, `TEXT_LEN_MAX` at most).
+pub fn check_text(field: &'static str, value: &str, min: usize) -> Result<(), TextError> {
+    if value.len() < min || value.len() > TEXT_LEN_MAX {
+        return Err(TextError {
+            field,
+            len: value.len(),
+            min,
+            max: TEXT_LEN_MAX,
+        });
+    }
+    Ok(())
+}
+
+/// The processors a payout item can go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Processor {
+    Stripe,
+    Paypal,
+    Sepa,
+    Sandbox,
+}
+
+impl Processor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Processor::Stripe => "stripe",
+            Processor::Paypal => "paypal",
+            Processor::Sepa => "sepa",
+            Processor::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// Why commission was taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReversalReason {
+    Refund,
+    Chargeback,
+    Fraud,
+    Manual,
+}
+
+/// Where a commission's money sat when a reversal or adjustment hit it. The
+/// commission aggregate decides it, so posting rules need no other state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommissionStage {
+    /// Still in the hold period: the money is on the pending account.
+    Pending,
+    /// Matured: the money was made available (and may since have been paid).
+    /// Taking it back now creates a receivable (a clawback), netted against
+    /// later earnings when the next payout is drafted.
+    Matured,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommissionRecorded {
+    pub commission_id: CommissionId,
+    pub affiliate_id: AffiliateId,
+    pub amount: Money,
+    pub hold_period_days: u32,
+    /// When the hold period ends and the commission may mature.
+    pub matures_at: DateTime<Utc>,
+    /// The tracking network's conversion that earned it.
+    pub source_conversion_id: String,
+    pub order_reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommissionMatured {
+    pub commission_id: CommissionId,
+    pub affiliate_id: AffiliateId,
+    /// What moves from pending to available: earned less reversed so far.
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommissionReversed {
+    pub commission_id: CommissionId,
+    pub affiliate_id: AffiliateId,
+    /// Positive: how much is taken back.
+    pub amount: Money,
+    pub reason: ReversalReason,
+    pub stage: CommissionStage,
+    /// True when this reversal takes back everything that was left.
+    pub whole: bool,
+    /// The refund or chargeback reference, if any.
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommissionAdjusted {
+    pub commission_id: CommissionId,
+    pub affiliate_id: AffiliateId,
+    /// Signed: positive adds to what the affiliate earned, negative takes away.
+    pub delta: Money,
+    pub stage: CommissionStage,
+    pub reason: String,
+}
+
+/// One item of a drafted batch: what one affiliate is paid in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftedItem {
+    pub item_id: PayoutItemId,
+    pub affiliate_id: AffiliateId,
+    /// What is paid: the available balance less the receivable netted.
+    pub amount: Money,
+    /// Clawbacks settled by this payout (moved off the receivable account).
+    pub receivable_netted: Money,
+    pub processor: Processor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutBatchDrafted {
+    pub batch_id: PayoutBatchId,
+    pub items: Vec<DraftedItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutBatchApproved {
+    pub batch_id: PayoutBatchId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutBatchRejected {
+    pub batch_id: PayoutBatchId,
+    pub reason: String,
+    /// The drafted items whose reservations this rejection releases.
+    pub released: Vec<DraftedItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutItemSubmitted {
+    pub batch_id: PayoutBatchId,
+    pub item_id: PayoutItemId,
+    pub affiliate_id: AffiliateId,
+    pub amount: Money,
+    pub processor: Processor,
+    pub processor_reference: Option<String>,
+}
+
+/// The money an item outcome moves, decided by the batch aggregate from the
+/// item's state, so that late or repeated news never moves money twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MoneyMovement {
+    /// Paid: reserved -> processor clearing.
+    ReservedToPaid,
+    /// Failed, returned or unclaimed before it was paid: reserved -> available.
+    ReservedToAvailable,
+    /// Came back after it was paid: processor clearing -> available.
+    PaidToAvailable,
+    /// Recorded only: the item's money already moved for an earlier outcome.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutItemOutcome {
+    pub batch_id: PayoutBatchId,
+    pub item_id: PayoutItemId,
+    pub affiliate_id: AffiliateId,
+    pub amount: Money,
+    pub processor: Processor,
+    /// The processor's own event id, for deduplication and tracing.
+    pub processor_event_id: Option<String>,
+    pub reason: Option<String>,
+    pub movement: MoneyMovement,
+}
+
+/// Every fact the ledger knows. The serde names are the stable wire names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum EventBody {
+    #[serde(rename = "commission.recorded")]
+    CommissionRecorded(CommissionRecorded),
+    #[serde(rename = "commission.matured")]
+    CommissionMatured(CommissionMatured),
+    #[serde(rename = "commission.reversed")]
+    CommissionReversed(CommissionReversed),
+    #[serde(rename = "commission.adjusted")]
+    CommissionAdjusted(CommissionAdjusted),
+    #[serde(rename = "payout_batch.drafted")]
+    PayoutBatchDrafted(PayoutBatchDrafted),
+    #[serde(rename = "payout_batch.approved")]
+    PayoutBatchApproved(PayoutBatchApproved),
+    #[serde(rename = "payout_batch.rejected")]
+    PayoutBatchRejected(PayoutBatchRejected),
+    #[serde(rename = "payout_item.submitted")]
+    PayoutItemSubmitted(PayoutItemSubmitted),
+    #[serde(rename = "payout_item.paid")]
+    PayoutItemPaid(PayoutItemOutcome),
+    #[serde(rename = "payout_item.failed")]
+    PayoutItemFailed(PayoutItemOutcome),
+    #[serde(rename = "payout_item.returned")]
+    PayoutItemReturned(PayoutItemOutcome),
+    #[serde(rename = "payout_item.unclaimed")]
+    PayoutItemUnclaimed(PayoutItemOutcome),
+}
+
+impl EventBody {
+    /// The stable wire name, as stored beside the payload.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::CommissionRecorded(_) => "commission.recorded",
+            EventBody::CommissionMatured(_) => "commission.matured",
+            EventBody::CommissionReversed(_) => "commission.reversed",
+            EventBody::CommissionAdjusted(_) => "commission.adjusted",
+            EventBody::PayoutBatchDrafted(_) => "payout_batch.drafted",
+            EventBody::PayoutBatchApproved(_) => "payout_batch.approved",
+            EventBody::PayoutBatchRejected(_) => "payout_batch.rejected",
+            EventBody::PayoutItemSubmitted(_) => "payout_item.submitted",
+            EventBody::PayoutItemPaid(_) => "payout_item.paid",
+            EventBody::PayoutItemFailed(_) => "payout_item.failed",
+            EventBody::PayoutItemReturned(_) => "payout_item.returned",
+            EventBody::PayoutItemUnclaimed(_) => "payout_item.unclaimed",
+        }
+    }
+
+    /// The aggregate (and so the event stream) this event belongs to.
+    pub fn aggregate(&self) -> AggregateRef<'_> {
+        match self {
+            EventBody::CommissionRecorded(e) => AggregateRef::Commission(&e.commission_id),
+            EventBody::CommissionMatured(e) => AggregateRef::Commission(&e.commission_id),
+            EventBody::CommissionReversed(e) => AggregateRef::Commission(&e.commission_id),
+            EventBody::CommissionAdjusted(e) => AggregateRef::Commission(&e.commission_id),
+            EventBody::PayoutBatchDrafted(e) => AggregateRef::PayoutBatch(&e.batch_id),
+            EventBody::PayoutBatchApproved(e) => AggregateRef::PayoutBatch(&e.batch_id),
+            EventBody::PayoutBatchRejected(e) => AggregateRef::PayoutBatch(&e.batch_id),
+            EventBody::PayoutItemSubmitted(e) => AggregateRef::PayoutBatch(&e.batch_id),
+            EventBody::PayoutItemPaid(e)
+            | EventBody::PayoutItemFailed(e)
+            | EventBody::PayoutItemReturned(e)
+            | EventBody::PayoutItemUnclaimed(e) => AggregateRef::PayoutBatch(&e.batch_id),
+        }
+    }
+}
+
+/// Which aggregate an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateRef<'a> {
+    Commission(&'a CommissionId),
+    PayoutBatch(&'a PayoutBatchId),
+}
+
+impl fmt::Display for AggregateRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AggregateRef::Commission(id) => write!(f, "commission/{id}"),
+            AggregateRef::PayoutBatch(id) => write!(f, "payout-batch/{id}"),
+        }
+    }
+}
+
+/// One immutable fact with who caused it and when.
+///
+/// `recorded_at` is when this system wrote it; `effective_at` is when it
+/// happened in the world (a conversion last week, a return reported today).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    schema_version: u16,
+    tenant_id: TenantId,
+    actor: Actor,
+    recorded_at: DateTime<Utc>,
+    effective_at: DateTime<Utc>,
+    body: EventBody,
+}
+
+impl Event {
+    pub fn new(
+        tenant_id: TenantId,
+        actor: Actor,
+        recorded_at: DateTime<Utc>,
+        effective_at: DateTime<Utc>,
+        body: EventBody,
+    ) -> Self {
+        Event {
+            schema_version: EVENT_SCHEMA_VERSION,
+            tenant_id,
+            actor,
+            recorded_at,
+            effective_at,
+            body,
+        }
+    }
+
+    pub fn schema_version(&self) -> u16 {
+        self.schema_version
+    }
+    pub fn tenant_id(&self) -> &TenantId {
+        &self.tenant_id
+    }
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn recorded_at(&self) -> DateTime<Utc> {
+        self.recorded_at
+    }
+    pub fn effective_at(&self) -> DateTime<Utc> {
+        self.effective_at
+    }
+    pub fn body(&self) -> &EventBody {
+        &self.body
+    }
+    pub fn type_name(&self) -> &'static str {
+        self.body.type_name()
+    }
+
+    /// The stream this event is stored in: one stream per aggregate, scoped
+    /// by tenant, e.g. `t1/commission/c-42`.
+    pub fn stream_name(&self) -> String {
+        format!("{}/{}", self.tenant_id, self.body.aggregate())
+    }
+}

@@ -1,0 +1,29 @@
+//! The pure domain of the affiliate payouts ledger.
+//!
+//! No AWS, no async runtime, no I/O: money, identifiers, the event
+//! catalogue, the commission and payout batch aggregates, the double-entry
+//! posting rules and the balances projection. Everything a caller can send is
+//! validated into a typed error; nothing here panics on input.
+
+pub mod balances;
+pub mod commission;
+pub mod events;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod payout;
+
+pub use balances::{AffiliateBalances, BalanceOverflow, Balances};
+pub use commission::{CommandContext, Commission, CommissionCommand, CommissionError};
+pub use events::{
+    Actor, ActorKind, CommissionStage, DraftedItem, Event, EventBody, MoneyMovement, Processor,
+    ReversalReason,
+};
+pub use ids::{AffiliateId, CommissionId, IdError, PayoutBatchId, PayoutItemId, TenantId};
+pub use ledger::{Account, AffiliateAccount, JournalEntry, PostingError, journal_entry};
+pub use money::{Money, MoneyError, Rounding};
+pub use payout::{ItemOutcome, PayoutBatch, PayoutBatchCommand, PayoutBatchError};
+
+/// Re-exported so callers name currencies and decimals with the same types.
+pub use iso_currency::Currency;
+pub use rust_decimal::Decimal;
