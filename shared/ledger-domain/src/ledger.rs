@@ -317,3 +317,51 @@ fn outcome_postings(
         MoneyMovement::None => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expense_of(tenant: &str) -> Account {
+        Account::CommissionExpense {
+            tenant_id: TenantId::new(tenant).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_unbalanced_entry_cannot_be_built() {
+        let eur = |minor| Money::from_minor(minor, Currency::EUR).unwrap();
+        let postings = vec![
+            Posting {
+                account: expense_of("t"),
+                amount: eur(100),
+            },
+            Posting {
+                account: expense_of("t"),
+                amount: eur(-99),
+            },
+        ];
+        assert_eq!(
+            JournalEntry::new("test", postings).unwrap_err(),
+            UnbalancedEntry {
+                event_type: "test",
+                currency: "EUR",
+                sum_minor: 1
+            }
+        );
+        // Balanced in total but not per currency.
+        let usd = Money::from_minor(-100, Currency::USD).unwrap();
+        let postings = vec![
+            Posting {
+                account: expense_of("t"),
+                amount: eur(100),
+            },
+            Posting {
+                account: expense_of("t"),
+                amount: usd,
+            },
+        ];
+        assert!(JournalEntry::new("test", postings).is_err());
+        assert!(JournalEntry::new("test", vec![]).is_ok());
+    }
+}
