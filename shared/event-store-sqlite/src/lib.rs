@@ -1,1 +1,428 @@
+//! The embedded event store: SQLite in one local file (WAL), with the same
+//! semantics as the DynamoDB adapter. A person can open the file with
+//! `sqlite3` and read their ledger:
+//!
+//! ```sql
+//! SELECT position, stream, version, event_type, payload FROM events ORDER BY position;
+//! ```
+//!
+//! The global order is SQLite's `position` (an autoincrement rowid), which is
+//! assigned inside the write transaction, so it is consistent with each
+//! stream's version order and never goes backwards.
 
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use event_store::{
+    AppendRequest, Appended, Cursor, EventStore, Page, StoreError, StoredEvent, StreamId,
+    check_projection_name, check_read_limit, validate_transaction,
+};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    position            INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream              TEXT    NOT NULL,
+    version             INTEGER NOT NULL,
+    event_type          TEXT    NOT NULL,
+    schema_version      INTEGER NOT NULL,
+    payload             TEXT    NOT NULL,
+    payload_hash        TEXT    NOT NULL,
+    recorded_at         TEXT    NOT NULL,
+    -- Set on the first event of an append that carried an idempotency key.
+    idempotency_key     TEXT,
+    request_hash        TEXT,
+    append_last_version INTEGER,
+    UNIQUE (stream, version)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency
+    ON events (stream, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Events are never edited or deleted: the database refuses it.
+CREATE TRIGGER IF NOT EXISTS events_are_immutable_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS events_are_immutable_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    projection TEXT PRIMARY KEY,
+    cursor     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"#;
+
+/// The embedded store. Cheap to clone; one connection serialises writers,
+/// which is what SQLite does anyway.
+#[derive(Clone)]
+pub struct SqliteEventStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+/// Versions are u64 in the port; SQLite stores i64. The port bounds
+/// versions to i64::MAX, so these conversions are exact.
+fn v_to_sql(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+impl SqliteEventStore {
+    /// Opens (creating if needed) the store in a file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(unavailable)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store, for tests and benchmarks.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(unavailable)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        // WAL: readers never block the writer; NORMAL sync is durable across
+        // process crashes (the WAL is fsynced at checkpoints) and fast.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(SqliteEventStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Unavailable("sqlite connection poisoned".to_owned()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn stream_version(tx: &Transaction<'_>, stream: &StreamId) -> Result<u64, StoreError> {
+    let version: Option<i64> = tx
+        .prepare_cached("SELECT MAX(version) FROM events WHERE stream = ?1")
+        .and_then(|mut s| s.query_row([stream.as_str()], |r| r.get(0)))
+        .map_err(unavailable)?;
+    Ok(version.unwrap_or(0) as u64)
+}
+
+/// Looks up an earlier append with the same key: the original result, or
+/// a conflict when its events differ.
+fn replay(
+    tx: &Transaction<'_>,
+    request: &AppendRequest,
+    request_hash: &str,
+) -> Result<Option<Appended>, StoreError> {
+    let Some(key) = &request.idempotency_key else {
+        return Ok(None);
+    };
+    let found: Option<(i64, String, i64)> = tx
+        .prepare_cached(
+            "SELECT version, request_hash, append_last_version FROM events \
+             WHERE stream = ?1 AND idempotency_key = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![request.stream.as_str(), key.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+        })
+        .map_err(unavailable)?;
+    match found {
+        None => Ok(None),
+        Some((first, stored_hash, last)) if stored_hash == request_hash => Ok(Some(Appended {
+            stream: request.stream.clone(),
+            first_version: first as u64,
+            last_version: last as u64,
+            duplicate: true,
+        })),
+        Some((_, stored_hash, _)) => Err(StoreError::IdempotencyConflict {
+            stream: request.stream.to_string(),
+            key: key.as_str().to_owned(),
+            stored_hash,
+            request_hash: request_hash.to_owned(),
+        }),
+    }
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    request: &AppendRequest,
+    request_hash: &str,
+) -> Result<Result<Appended, ()>, StoreError> {
+    let expected = request.expected_version;
+    if expected > 0 {
+        // The expected version must exist, or the append would leave a gap.
+        let exists: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM events WHERE stream = ?1 AND version = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![request.stream.as_str(), v_to_sql(expected)], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .map_err(unavailable)?;
+        if exists.is_none() {
+            return Ok(Err(()));
+        }
+    }
+    let last = expected + request.events.len() as u64;
+    let mut statement = tx
+        .prepare_cached(
+            "INSERT INTO events (stream, version, event_type, schema_version, payload, payload_hash, \
+             recorded_at, idempotency_key, request_hash, append_last_version) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(unavailable)?;
+    for (i, event) in request.events.iter().enumerate() {
+        let version = expected + 1 + i as u64;
+        let first = i == 0;
+        let key = request
+            .idempotency_key
+            .as_ref()
+            .filter(|_| first)
+            .map(|k| k.as_str());
+        let result = statement.execute(params![
+            request.stream.as_str(),
+            v_to_sql(version),
+            event.event_type,
+            event.schema_version,
+            event.payload,
+            event.payload_hash,
+            event
+                .recorded_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            key,
+            key.map(|_| request_hash),
+            key.map(|_| v_to_sql(last)),
+        ]);
+        match result {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Ok(Err(())),
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+    Ok(Ok(Appended {
+        stream: request.stream.clone(),
+        first_version: expected + 1,
+        last_version: last,
+        duplicate: false,
+    }))
+}
+
+fn append_all(
+    conn: &mut Connection,
+    requests: &[AppendRequest],
+) -> Result<Vec<Appended>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(unavailable)?;
+    let mut results = Vec::with_capacity(requests.len());
+    for request in requests {
+        let request_hash = request.request_hash();
+        // A continuing stream may already hold this key at an earlier
+        // version: check it first. A new stream cannot, so its insert is the
+        // only statement on the common path (its first event is its guard).
+        if request.expected_version > 0 {
+            if let Some(original) = replay(&tx, request, &request_hash)? {
+                results.push(original);
+                continue;
+            }
+        }
+        tx.execute_batch("SAVEPOINT append_one")
+            .map_err(unavailable)?;
+        match insert(&tx, request, &request_hash)? {
+            Ok(appended) => {
+                tx.execute_batch("RELEASE append_one")
+                    .map_err(unavailable)?;
+                results.push(appended);
+            }
+            Err(()) => {
+                tx.execute_batch("ROLLBACK TO append_one; RELEASE append_one")
+                    .map_err(unavailable)?;
+                if let Some(original) = replay(&tx, request, &request_hash)? {
+                    results.push(original);
+                    continue;
+                }
+                return Err(StoreError::VersionConflict {
+                    stream: request.stream.to_string(),
+                    expected: request.expected_version,
+                    actual: stream_version(&tx, &request.stream)?,
+                });
+            }
+        }
+    }
+    tx.commit().map_err(unavailable)?;
+    Ok(results)
+}
+
+fn parse_time(stream: &str, version: u64, text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::CorruptEvent {
+            stream: stream.to_owned(),
+            version,
+            reason: format!("recorded_at {text:?}: {e}"),
+        })
+}
+
+fn row_to_event(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, i64, String, i64, String, String, String)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ))
+}
+
+fn to_stored(
+    raw: (String, i64, String, i64, String, String, String),
+) -> Result<StoredEvent, StoreError> {
+    let (stream, version, event_type, schema_version, payload, payload_hash, recorded_at) = raw;
+    let version = version as u64;
+    let recorded_at = parse_time(&stream, version, &recorded_at)?;
+    let schema_version = u16::try_from(schema_version).map_err(|_| StoreError::CorruptEvent {
+        stream: stream.clone(),
+        version,
+        reason: format!("schema version {schema_version} out of range"),
+    })?;
+    Ok(StoredEvent {
+        stream: StreamId::new(stream)?,
+        version,
+        event_type,
+        schema_version,
+        payload,
+        payload_hash,
+        recorded_at,
+    })
+}
+
+fn parse_cursor(cursor: Option<&Cursor>) -> Result<i64, StoreError> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => {
+            c.0.strip_prefix("sqlite:")
+                .and_then(|n| n.parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| StoreError::InvalidCursor {
+                    cursor: c.0.clone(),
+                    reason: "expected sqlite:<position>".to_owned(),
+                })
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn append_transaction(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        validate_transaction(&requests)?;
+        self.with_conn(move |conn| append_all(conn, &requests))
+            .await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        check_read_limit(limit)?;
+        let stream = stream.clone();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT stream, version, event_type, schema_version, payload, payload_hash, recorded_at \
+                     FROM events WHERE stream = ?1 AND version >= ?2 ORDER BY version LIMIT ?3",
+                )
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![stream.as_str(), v_to_sql(from_version.max(1)), limit as i64], row_to_event)
+                .map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable).and_then(to_stored)).collect()
+        })
+        .await
+    }
+
+    async fn read_all(&self, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
+        check_read_limit(limit)?;
+        let start = parse_cursor(after)?;
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT stream, version, event_type, schema_version, payload, payload_hash, recorded_at, position \
+                     FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let mut last = start;
+            let mut events = Vec::new();
+            let mut rows = statement.query(params![start, limit as i64]).map_err(unavailable)?;
+            while let Some(row) = rows.next().map_err(unavailable)? {
+                last = row.get(7).map_err(unavailable)?;
+                events.push(to_stored(row_to_event(row).map_err(unavailable)?)?);
+            }
+            Ok(Page {
+                events,
+                next: Cursor(format!("sqlite:{last}")),
+            })
+        })
+        .await
+    }
+
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Cursor>, StoreError> {
+        check_projection_name(projection)?;
+        let projection = projection.to_owned();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT cursor FROM checkpoints WHERE projection = ?1",
+                [projection],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(|c: Option<String>| c.map(Cursor))
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn save_checkpoint(&self, projection: &str, cursor: &Cursor) -> Result<(), StoreError> {
+        check_projection_name(projection)?;
+        parse_cursor(Some(cursor))?;
+        let projection = projection.to_owned();
+        let cursor = cursor.0.clone();
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT INTO checkpoints (projection, cursor, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (projection) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                params![projection, cursor, Utc::now().to_rfc3339()],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+}

@@ -1,1 +1,496 @@
+//! The event store port.
+//!
+//! Semantics every adapter implements, and that the conformance suite checks:
+//! - **Optimistic concurrency.** An append names the version it expects the
+//!   stream to be at (0 for a new stream). If the stream is elsewhere, the
+//!   append fails with [`StoreError::VersionConflict`] and writes nothing. Of
+//!   concurrent appenders at the same version, exactly one wins.
+//! - **Idempotency.** An append may carry an idempotency key, unique within
+//!   its stream. Repeating it with the same events returns the original
+//!   result (`duplicate: true`) and writes nothing; repeating it with other
+//!   events is [`StoreError::IdempotencyConflict`]. What is compared is the
+//!   events' fingerprint (type, schema version and payload, but not the
+//!   recorded time, which a retry naturally changes).
+//! - **Atomic transactions** of several appends, at most
+//!   [`TRANSACTION_ITEMS_MAX`] store items, all or nothing.
+//! - **Limits checked before any write**: events per append, payload size.
+//! - **Global reads** in an order consistent with every stream's order, from
+//!   a resumable [`Cursor`], and projection checkpoints that hold a cursor.
 
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_domain::Event;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The most store items one transaction may write: DynamoDB's
+/// `TransactWriteItems` limit, applied to every adapter alike.
+pub const TRANSACTION_ITEMS_MAX: usize = 100;
+/// The largest stored event item, in bytes: DynamoDB's 400 KB item limit.
+pub const EVENT_ITEM_BYTES_MAX: usize = 400 * 1024;
+/// Bytes reserved in an item for everything but the payload (key, type,
+/// hashes, times, idempotency fields and DynamoDB's attribute names).
+pub const EVENT_ITEM_OVERHEAD_BYTES: usize = 1024;
+/// The longest stream id, in bytes.
+pub const STREAM_ID_LEN_MAX: usize = 256;
+/// The longest idempotency key, in bytes.
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
+/// The most events one read returns.
+pub const READ_LIMIT_MAX: usize = 1000;
+
+/// Everything that can go wrong with the store, as business facts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("stream {stream} is at version {actual}, not the expected {expected}")]
+    VersionConflict {
+        stream: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error(
+        "idempotency key {key:?} on stream {stream} was used for different events (stored hash {stored_hash}, this request {request_hash})"
+    )]
+    IdempotencyConflict {
+        stream: String,
+        key: String,
+        stored_hash: String,
+        request_hash: String,
+    },
+    #[error("{what} is {got}; the limit is {limit}")]
+    LimitExceeded {
+        what: String,
+        got: usize,
+        limit: usize,
+    },
+    #[error("invalid {field}: {reason}")]
+    InvalidInput { field: &'static str, reason: String },
+    #[error("event {stream}@{version} cannot be read: {reason}")]
+    CorruptEvent {
+        stream: String,
+        version: u64,
+        reason: String,
+    },
+    #[error("cursor {cursor:?} is not valid for this store: {reason}")]
+    InvalidCursor { cursor: String, reason: String },
+    #[error("the store is busy (throttled or contended) after {attempts} attempts: {detail}")]
+    Busy { attempts: u32, detail: String },
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Busy { .. } | StoreError::Unavailable(_))
+    }
+}
+
+/// A stream id: `tenant/aggregate/id`, printable ASCII without spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StreamId(String);
+
+impl StreamId {
+    pub fn new(value: impl Into<String>) -> Result<Self, StoreError> {
+        let value = value.into();
+        if value.is_empty() || value.len() > STREAM_ID_LEN_MAX {
+            return Err(StoreError::InvalidInput {
+                field: "stream",
+                reason: format!(
+                    "must be 1 to {STREAM_ID_LEN_MAX} bytes, got {}",
+                    value.len()
+                ),
+            });
+        }
+        if let Some(c) = value.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(StoreError::InvalidInput {
+                field: "stream",
+                reason: format!("contains {c:?}; only printable ASCII without spaces is allowed"),
+            });
+        }
+        Ok(StreamId(value))
+    }
+
+    /// The stream a domain event belongs to.
+    pub fn of(event: &Event) -> Result<Self, StoreError> {
+        StreamId::new(event.stream_name())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An idempotency key, unique within one stream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn new(value: impl Into<String>) -> Result<Self, StoreError> {
+        let value = value.into();
+        if value.is_empty() || value.len() > IDEMPOTENCY_KEY_LEN_MAX {
+            return Err(StoreError::InvalidInput {
+                field: "idempotency_key",
+                reason: format!(
+                    "must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} bytes, got {}",
+                    value.len()
+                ),
+            });
+        }
+        if let Some(c) = value.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(StoreError::InvalidInput {
+                field: "idempotency_key",
+                reason: format!("contains {c:?}; only printable ASCII without spaces is allowed"),
+            });
+        }
+        Ok(IdempotencyKey(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// An event about to be appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub schema_version: u16,
+    /// The event as JSON.
+    pub payload: String,
+    /// SHA-256 over type, schema version and the payload less its recorded
+    /// time: what idempotency compares.
+    pub payload_hash: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl NewEvent {
+    /// Wraps raw JSON. The hash covers the whole payload.
+    pub fn raw(
+        event_type: impl Into<String>,
+        schema_version: u16,
+        payload: String,
+        recorded_at: DateTime<Utc>,
+    ) -> Self {
+        let event_type = event_type.into();
+        let payload_hash = sha256_hex(&[
+            event_type.as_bytes(),
+            &schema_version.to_be_bytes(),
+            payload.as_bytes(),
+        ]);
+        NewEvent {
+            event_type,
+            schema_version,
+            payload,
+            payload_hash,
+            recorded_at,
+        }
+    }
+
+    /// Serialises a domain event. Its hash leaves out `recorded_at`, so a
+    /// retry of the same command a second later is recognised as the same.
+    pub fn from_domain(event: &Event) -> Result<Self, StoreError> {
+        let mut value = serde_json::to_value(event).map_err(|e| StoreError::InvalidInput {
+            field: "event",
+            reason: e.to_string(),
+        })?;
+        let payload = value.to_string();
+        if let Some(object) = value.as_object_mut() {
+            object.remove("recorded_at");
+        }
+        let fingerprint = value.to_string();
+        let event_type = event.type_name().to_owned();
+        let schema_version = event.schema_version();
+        let payload_hash = sha256_hex(&[
+            event_type.as_bytes(),
+            &schema_version.to_be_bytes(),
+            fingerprint.as_bytes(),
+        ]);
+        Ok(NewEvent {
+            event_type,
+            schema_version,
+            payload,
+            payload_hash,
+            recorded_at: event.recorded_at(),
+        })
+    }
+
+    /// The approximate size of the stored item.
+    pub fn item_bytes(&self, stream: &StreamId) -> usize {
+        self.payload.len()
+            + self.event_type.len()
+            + stream.as_str().len()
+            + EVENT_ITEM_OVERHEAD_BYTES
+    }
+}
+
+/// One append: events for one stream at an expected version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendRequest {
+    pub stream: StreamId,
+    /// The version the caller read: 0 for a stream that must not exist yet.
+    pub expected_version: u64,
+    pub events: Vec<NewEvent>,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl AppendRequest {
+    pub fn new(stream: StreamId, expected_version: u64, events: Vec<NewEvent>) -> Self {
+        AppendRequest {
+            stream,
+            expected_version,
+            events,
+            idempotency_key: None,
+        }
+    }
+
+    pub fn with_idempotency_key(mut self, key: IdempotencyKey) -> Self {
+        self.idempotency_key = Some(key);
+        self
+    }
+
+    /// Appends domain events (which must all belong to one stream).
+    pub fn from_domain(expected_version: u64, events: &[Event]) -> Result<Self, StoreError> {
+        let first = events.first().ok_or_else(|| StoreError::InvalidInput {
+            field: "events",
+            reason: "an append needs at least one event".to_owned(),
+        })?;
+        let stream = StreamId::of(first)?;
+        let mut new_events = Vec::with_capacity(events.len());
+        for event in events {
+            if StreamId::of(event)? != stream {
+                return Err(StoreError::InvalidInput {
+                    field: "events",
+                    reason: format!("event for {} in an append to {stream}", event.stream_name()),
+                });
+            }
+            new_events.push(NewEvent::from_domain(event)?);
+        }
+        Ok(AppendRequest::new(stream, expected_version, new_events))
+    }
+
+    /// The fingerprint of the whole append, compared on idempotent replays.
+    pub fn request_hash(&self) -> String {
+        if let [single] = self.events.as_slice() {
+            return single.payload_hash.clone();
+        }
+        let parts: Vec<&[u8]> = self
+            .events
+            .iter()
+            .map(|e| e.payload_hash.as_bytes())
+            .collect();
+        sha256_hex(&parts)
+    }
+
+    /// Store items this append writes or checks, as DynamoDB counts them: one
+    /// per event, one to check the expected version exists, and one
+    /// idempotency guard when the stream already has events (a new stream's
+    /// first event is its own guard).
+    pub fn store_items(&self) -> usize {
+        let continues = usize::from(self.expected_version > 0);
+        let guard = usize::from(self.expected_version > 0 && self.idempotency_key.is_some());
+        self.events.len() + continues + guard
+    }
+
+    /// The checks every adapter applies before writing anything.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        if self.events.is_empty() {
+            return Err(StoreError::InvalidInput {
+                field: "events",
+                reason: "an append needs at least one event".to_owned(),
+            });
+        }
+        for (i, event) in self.events.iter().enumerate() {
+            let bytes = event.item_bytes(&self.stream);
+            if bytes > EVENT_ITEM_BYTES_MAX {
+                return Err(StoreError::LimitExceeded {
+                    what: format!(
+                        "event {i} of the append to {} ({})",
+                        self.stream, event.event_type
+                    ),
+                    got: bytes,
+                    limit: EVENT_ITEM_BYTES_MAX,
+                });
+            }
+        }
+        self.expected_version
+            .checked_add(self.events.len() as u64)
+            .filter(|v| *v <= i64::MAX as u64)
+            .ok_or_else(|| StoreError::InvalidInput {
+                field: "expected_version",
+                reason: "out of range".to_owned(),
+            })?;
+        Ok(())
+    }
+}
+
+/// Checks a transaction's shape before any write.
+pub fn validate_transaction(requests: &[AppendRequest]) -> Result<(), StoreError> {
+    if requests.is_empty() {
+        return Err(StoreError::InvalidInput {
+            field: "requests",
+            reason: "a transaction needs at least one append".to_owned(),
+        });
+    }
+    let items: usize = requests.iter().map(AppendRequest::store_items).sum();
+    if items > TRANSACTION_ITEMS_MAX {
+        return Err(StoreError::LimitExceeded {
+            what: "store items in one transaction".to_owned(),
+            got: items,
+            limit: TRANSACTION_ITEMS_MAX,
+        });
+    }
+    let mut streams: Vec<&StreamId> = requests.iter().map(|r| &r.stream).collect();
+    streams.sort();
+    if let Some(pair) = streams.windows(2).find(|w| w[0] == w[1]) {
+        return Err(StoreError::InvalidInput {
+            field: "requests",
+            reason: format!("stream {} appears twice in one transaction", pair[0]),
+        });
+    }
+    requests.iter().try_for_each(AppendRequest::validate)
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub stream: StreamId,
+    pub first_version: u64,
+    pub last_version: u64,
+    /// True when this was an idempotent replay: nothing was written now.
+    pub duplicate: bool,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub stream: StreamId,
+    pub version: u64,
+    pub event_type: String,
+    pub schema_version: u16,
+    pub payload: String,
+    pub payload_hash: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    /// Decodes the payload into a domain event. An unknown type or schema
+    /// version, or a payload that does not parse, names the stream and version.
+    pub fn decode(&self) -> Result<Event, StoreError> {
+        let corrupt = |reason: String| StoreError::CorruptEvent {
+            stream: self.stream.to_string(),
+            version: self.version,
+            reason,
+        };
+        if self.schema_version != ledger_domain::events::EVENT_SCHEMA_VERSION {
+            return Err(corrupt(format!(
+                "unknown schema version {}",
+                self.schema_version
+            )));
+        }
+        let event: Event =
+            serde_json::from_str(&self.payload).map_err(|e| corrupt(e.to_string()))?;
+        if event.type_name() != self.event_type {
+            return Err(corrupt(format!(
+                "stored type {} does not match payload type {}",
+                self.event_type,
+                event.type_name()
+            )));
+        }
+        Ok(event)
+    }
+}
+
+/// An opaque position in the store's global order. Adapters define its
+/// content; callers only store it and hand it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor(pub String);
+
+/// One page of the global read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub events: Vec<StoredEvent>,
+    /// Where the next read resumes; equal to the input when nothing was new.
+    pub next: Cursor,
+}
+
+/// Checks a read limit.
+pub fn check_read_limit(limit: usize) -> Result<(), StoreError> {
+    if limit == 0 || limit > READ_LIMIT_MAX {
+        return Err(StoreError::LimitExceeded {
+            what: "read limit".to_owned(),
+            got: limit,
+            limit: READ_LIMIT_MAX,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a projection name.
+pub fn check_projection_name(name: &str) -> Result<(), StoreError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(StoreError::InvalidInput {
+            field: "projection",
+            reason: format!("{name:?} must be 1 to 64 ASCII letters, digits, - or _"),
+        });
+    }
+    Ok(())
+}
+
+/// The event store port.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends to one stream. See the crate docs for the semantics.
+    async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
+        let mut results = self.append_transaction(vec![request]).await?;
+        results
+            .pop()
+            .ok_or_else(|| StoreError::Unavailable("empty transaction result".to_owned()))
+    }
+
+    /// Appends to several streams atomically. Idempotent replays inside the
+    /// transaction are reported as duplicates and not written again; any
+    /// conflict fails the whole transaction and writes nothing.
+    async fn append_transaction(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Appended>, StoreError>;
+
+    /// Reads a stream from `from_version` (inclusive, 1-based), in order.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Reads events in the global order after `after` (from the start when None).
+    async fn read_all(&self, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError>;
+
+    /// The cursor a projection saved last.
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Cursor>, StoreError>;
+
+    /// Saves a projection's cursor.
+    async fn save_checkpoint(&self, projection: &str, cursor: &Cursor) -> Result<(), StoreError>;
+}
