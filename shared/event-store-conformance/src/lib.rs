@@ -388,7 +388,7 @@ pub async fn concurrent_idempotent_replays_write_once<S: EventStore + 'static>(s
 
 pub async fn global_order_is_consistent_with_every_stream<S: EventStore + 'static>(store: Arc<S>) {
     let streams: Vec<StreamId> = (0..3).map(|i| stream(&format!("order-{i}"))).collect();
-    let mut expected_per_stream = vec![0u64; 3];
+    let mut expected_per_stream = [0u64; 3];
     for n in 0..30u32 {
         let i = (n as usize * 7) % 3;
         let s = &streams[i];

@@ -23,7 +23,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
-    position            INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- The global order. A plain rowid (no AUTOINCREMENT bookkeeping): rows
+    -- are never deleted, so a position is never reused.
+    position            INTEGER PRIMARY KEY,
     stream              TEXT    NOT NULL,
     version             INTEGER NOT NULL,
     event_type          TEXT    NOT NULL,
@@ -37,8 +39,10 @@ CREATE TABLE IF NOT EXISTS events (
     append_last_version INTEGER,
     UNIQUE (stream, version)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency
-    ON events (stream, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Idempotency keys need no index of their own: a new stream's first event
+-- is its own guard (UNIQUE (stream, version)), and a continuing stream's keys
+-- are looked up inside the same IMMEDIATE transaction that inserts, through
+-- the (stream, version) index.
 -- Events are never edited or deleted: the database refuses it.
 CREATE TRIGGER IF NOT EXISTS events_are_immutable_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
@@ -227,6 +231,13 @@ fn insert(
     }))
 }
 
+fn exec_cached(tx: &Transaction<'_>, sql: &str) -> Result<(), StoreError> {
+    tx.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+        .map_err(unavailable)
+}
+
 fn append_all(
     conn: &mut Connection,
     requests: &[AppendRequest],
@@ -246,17 +257,24 @@ fn append_all(
                 continue;
             }
         }
-        tx.execute_batch("SAVEPOINT append_one")
-            .map_err(unavailable)?;
+        // A failed statement undoes itself; only a multi-event append needs
+        // a savepoint to undo the events inserted before a failing one.
+        let savepoint = request.events.len() > 1;
+        if savepoint {
+            exec_cached(&tx, "SAVEPOINT append_one")?;
+        }
         match insert(&tx, request, &request_hash)? {
             Ok(appended) => {
-                tx.execute_batch("RELEASE append_one")
-                    .map_err(unavailable)?;
+                if savepoint {
+                    exec_cached(&tx, "RELEASE append_one")?;
+                }
                 results.push(appended);
             }
             Err(()) => {
-                tx.execute_batch("ROLLBACK TO append_one; RELEASE append_one")
-                    .map_err(unavailable)?;
+                if savepoint {
+                    exec_cached(&tx, "ROLLBACK TO append_one")?;
+                    exec_cached(&tx, "RELEASE append_one")?;
+                }
                 if let Some(original) = replay(&tx, request, &request_hash)? {
                     results.push(original);
                     continue;
