@@ -512,7 +512,7 @@ pub async fn oversized_event_is_refused_before_any_write<S: EventStore + 'static
         }
         other => panic!("expected a limit error, got {other}"),
     }
-    assert!(err.to_string().contains("the limit is 409600"), "{err}");
+    assert!(err.to_string().contains("the limit is 400000"), "{err}");
     assert!(versions(&*store, &s).await.is_empty());
     // Just under the limit is accepted.
     let fits = NewEvent::raw(

@@ -28,8 +28,10 @@ use sha2::{Digest, Sha256};
 /// The most store items one transaction may write: DynamoDB's
 /// `TransactWriteItems` limit, applied to every adapter alike.
 pub const TRANSACTION_ITEMS_MAX: usize = 100;
-/// The largest stored event item, in bytes: DynamoDB's 400 KB item limit.
-pub const EVENT_ITEM_BYTES_MAX: usize = 400 * 1024;
+/// The largest stored event item, in bytes: DynamoDB's 400 KB item limit,
+/// read as 400,000 bytes (the strictest reading, which every emulator and
+/// every region accepts).
+pub const EVENT_ITEM_BYTES_MAX: usize = 400_000;
 /// Bytes reserved in an item for everything but the payload (key, type,
 /// hashes, times, idempotency fields and DynamoDB's attribute names).
 pub const EVENT_ITEM_OVERHEAD_BYTES: usize = 1024;
