@@ -34,7 +34,8 @@ pub struct WriteCounter {
 pub struct WriteCounts {
     /// PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems calls.
     pub write_requests: u64,
-    /// Items put, updated or deleted by those calls.
+    /// Items those calls put, update or delete. A conditional write that is
+    /// refused still counts: DynamoDB bills it as a write.
     pub items_written: u64,
     /// Items only checked (ConditionCheck) inside transactions.
     pub condition_checks: u64,
