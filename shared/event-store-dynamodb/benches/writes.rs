@@ -8,11 +8,26 @@
 mod writes;
 
 fn main() {
-    let commissions = std::env::var("COMMISSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let emulator = aws_emulator::Emulator::start().expect("the benchmark needs the emulator (infra/setup-emulator.sh)");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let report = runtime.block_on(writes::measure(&emulator.sdk_config(), "bench-", commissions));
+    let commissions = std::env::var("COMMISSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let emulator = aws_emulator::Emulator::start()
+        .expect("the benchmark needs the emulator (infra/setup-emulator.sh)");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = runtime.block_on(writes::measure(
+        &emulator.sdk_config(),
+        "bench-",
+        commissions,
+    ));
     writes::print(&report);
     let items = report.new_commission.items_written as f64 / commissions as f64;
-    println!("items written per new commission: {items:.2}; target 1: {}", if items <= 1.0 { "MET" } else { "MISSED" });
+    println!(
+        "items written per new commission: {items:.2}; target 1: {}",
+        if items <= 1.0 { "MET" } else { "MISSED" }
+    );
 }

@@ -166,6 +166,25 @@ impl Balances {
             .collect()
     }
 
+    /// Every (tenant, affiliate, currency) that has an account, sorted.
+    pub fn affiliate_keys(&self) -> Vec<(TenantId, AffiliateId, Currency)> {
+        let mut keys: Vec<(TenantId, AffiliateId, Currency)> = self
+            .accounts
+            .keys()
+            .filter_map(|(account, currency)| match account {
+                Account::Affiliate {
+                    tenant_id,
+                    affiliate_id,
+                    ..
+                } => Some((tenant_id.clone(), affiliate_id.clone(), *currency)),
+                _ => None,
+            })
+            .collect();
+        keys.sort_by(|a, b| (&a.0, &a.1, a.2.code()).cmp(&(&b.0, &b.1, b.2.code())));
+        keys.dedup();
+        keys
+    }
+
     /// The trial balance: the sum of all accounts per (tenant, currency).
     /// Every value is zero in a correct ledger.
     pub fn trial_balance(&self) -> BTreeMap<(TenantId, &'static str), i128> {

@@ -135,6 +135,8 @@ impl RecordedCommission {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Commission {
     state: Option<RecordedCommission>,
+    /// The recording as it was first made, to recognise a retry of it.
+    recorded: Option<(TenantId, CommissionRecorded)>,
     version: u64,
 }
 
@@ -157,7 +159,33 @@ impl Commission {
         self.version
     }
 
-    /// Decides what happens. Never mutates.
+    /// Whether a record command repeats the recording exactly.
+    fn is_retry_of(&self, command: &CommissionCommand, ctx: &CommandContext) -> bool {
+        let (
+            Some((tenant_id, original)),
+            CommissionCommand::Record {
+                commission_id,
+                affiliate_id,
+                amount,
+                hold_period_days,
+                source_conversion_id,
+                order_reference,
+            },
+        ) = (&self.recorded, command)
+        else {
+            return false;
+        };
+        tenant_id == &ctx.tenant_id
+            && &original.commission_id == commission_id
+            && &original.affiliate_id == affiliate_id
+            && &original.amount == amount
+            && original.hold_period_days == *hold_period_days
+            && &original.source_conversion_id == source_conversion_id
+            && &original.order_reference == order_reference
+    }
+
+    /// Decides what happens. Never mutates. An exact repeat of the recording
+    /// decides nothing (an empty list): it is already done.
     pub fn handle(
         &self,
         command: CommissionCommand,
@@ -166,6 +194,12 @@ impl Commission {
         let recorded = match (&self.state, &command) {
             (None, CommissionCommand::Record { .. }) => None,
             (Some(state), CommissionCommand::Record { .. }) => {
+                // The tracking network retries: the same recording again is
+                // already done (nothing to decide); other facts under the same
+                // id are a conflict.
+                if self.is_retry_of(&command, ctx) {
+                    return Ok(Vec::new());
+                }
                 return Err(CommissionError::AlreadyRecorded(
                     state.commission_id.clone(),
                 ));
@@ -310,6 +344,7 @@ impl Commission {
     pub fn apply(&mut self, event: &Event) {
         match (event.body(), &mut self.state) {
             (EventBody::CommissionRecorded(e), None) => {
+                self.recorded = Some((event.tenant_id().clone(), e.clone()));
                 self.state = Some(RecordedCommission {
                     tenant_id: event.tenant_id().clone(),
                     commission_id: e.commission_id.clone(),

@@ -313,6 +313,11 @@ impl fmt::Display for AggregateRef<'_> {
     }
 }
 
+/// The stream of one aggregate of one tenant, e.g. `t1/commission/c-42`.
+pub fn stream_name(tenant_id: &TenantId, aggregate: AggregateRef<'_>) -> String {
+    format!("{tenant_id}/{aggregate}")
+}
+
 /// One immutable fact with who caused it and when.
 ///
 /// `recorded_at` is when this system wrote it; `effective_at` is when it
@@ -370,6 +375,6 @@ impl Event {
     /// The stream this event is stored in: one stream per aggregate, scoped
     /// by tenant, e.g. `t1/commission/c-42`.
     pub fn stream_name(&self) -> String {
-        format!("{}/{}", self.tenant_id, self.body.aggregate())
+        stream_name(&self.tenant_id, self.body.aggregate())
     }
 }

@@ -48,11 +48,17 @@ fn recording_credits_pending_and_sets_the_maturity_date() {
 }
 
 #[test]
-fn recording_twice_is_refused() {
+fn recording_again_is_a_no_op_and_other_facts_are_refused() {
     let past = given(&[])
         .handle(record("c1", "aff-1", eur("100"), 30), &ctx("tracker"))
         .unwrap();
-    let err = given(&past).handle(record("c1", "aff-1", eur("100"), 30), &ctx("tracker"));
+    let retry = given(&past)
+        .handle(record("c1", "aff-1", eur("100"), 30), &ctx("tracker"))
+        .unwrap();
+    assert!(retry.is_empty(), "an exact retry decides nothing");
+    let err = given(&past).handle(record("c1", "aff-1", eur("100.01"), 30), &ctx("tracker"));
+    assert!(matches!(err, Err(CommissionError::AlreadyRecorded(_))));
+    let err = given(&past).handle(record("c1", "aff-2", eur("100"), 30), &ctx("tracker"));
     assert!(matches!(err, Err(CommissionError::AlreadyRecorded(_))));
 }
 

@@ -27,11 +27,17 @@ fn delta(after: WriteCounts, before: WriteCounts) -> WriteCounts {
     }
 }
 
-pub async fn measure(config: &aws_config::SdkConfig, prefix: &str, commissions: u64) -> WriteReport {
+pub async fn measure(
+    config: &aws_config::SdkConfig,
+    prefix: &str,
+    commissions: u64,
+) -> WriteReport {
     let counter = WriteCounter::default();
     let tables = Tables::with_prefix(prefix);
     let store = DynamoEventStore::from_config(config, tables.clone(), Some(counter.clone()));
-    create_tables(store.client(), &tables).await.expect("create tables");
+    create_tables(store.client(), &tables)
+        .await
+        .expect("create tables");
     let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let ctx = |at| CommandContext {
         tenant_id: TenantId::new("acme").unwrap(),
@@ -52,7 +58,9 @@ pub async fn measure(config: &aws_config::SdkConfig, prefix: &str, commissions: 
         };
         let events = Commission::default().handle(command, &ctx(t0)).unwrap();
         requests.push(
-            AppendRequest::from_domain(0, &events).unwrap().with_idempotency_key(IdempotencyKey::new(format!("conv-{i}")).unwrap()),
+            AppendRequest::from_domain(0, &events)
+                .unwrap()
+                .with_idempotency_key(IdempotencyKey::new(format!("conv-{i}")).unwrap()),
         );
         recorded.push(events);
     }
@@ -68,7 +76,9 @@ pub async fn measure(config: &aws_config::SdkConfig, prefix: &str, commissions: 
     let after_replay = counter.snapshot();
     for (i, events) in recorded.iter().enumerate() {
         let commission = Commission::from_events(events);
-        let matured = commission.handle(CommissionCommand::Mature, &ctx(t0 + Duration::days(1))).unwrap();
+        let matured = commission
+            .handle(CommissionCommand::Mature, &ctx(t0 + Duration::days(1)))
+            .unwrap();
         let request = AppendRequest::from_domain(commission.version(), &matured)
             .unwrap()
             .with_idempotency_key(IdempotencyKey::new(format!("mature-{i}")).unwrap());
@@ -94,9 +104,17 @@ pub fn print(report: &WriteReport) {
             c.condition_checks as f64 / n
         );
     };
-    println!("| DynamoDB writes per append | appends | write requests each | items in write requests each (billed) | condition checks each |");
+    println!(
+        "| DynamoDB writes per append | appends | write requests each | items in write requests each (billed) | condition checks each |"
+    );
     println!("|---|---|---|---|---|");
     row("new commission (target: 1 item)", &report.new_commission);
-    row("idempotent replay of it (one refused conditional put, original returned)", &report.replay);
-    row("baseline: keyed append to an existing stream (guard item)", &report.follow_on);
+    row(
+        "idempotent replay of it (one refused conditional put, original returned)",
+        &report.replay,
+    );
+    row(
+        "baseline: keyed append to an existing stream (guard item)",
+        &report.follow_on,
+    );
 }

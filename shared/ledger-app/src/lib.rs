@@ -1,0 +1,202 @@
+//! Use cases: load an aggregate from its stream, let it decide, append what
+//! it decided at the version it was loaded at, and project balances from the
+//! store's global order. Generic over the event store port, so the same code
+//! runs on the embedded store and on DynamoDB.
+
+use event_store::{
+    AppendRequest, Appended, EventStore, IdempotencyKey, READ_LIMIT_MAX, StoreError, StreamId,
+};
+use ledger_domain::events::{AggregateRef, stream_name};
+use ledger_domain::{
+    BalanceOverflow, Balances, CommandContext, Commission, CommissionCommand, CommissionError,
+    CommissionId, Event, PayoutBatch, PayoutBatchCommand, PayoutBatchError, PayoutBatchId,
+    PostingError, journal_entry,
+};
+
+/// How often a command is re-decided after losing a race for its stream.
+pub const COMMAND_ATTEMPTS_MAX: u32 = 3;
+/// The longest stream a use case loads (a batch of 500 items with a few
+/// outcomes each stays far below).
+pub const STREAM_EVENTS_MAX: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Commission(#[from] CommissionError),
+    #[error(transparent)]
+    PayoutBatch(#[from] PayoutBatchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Posting(#[from] PostingError),
+    #[error(transparent)]
+    Overflow(#[from] BalanceOverflow),
+    #[error("stream {stream} has more than {max} events")]
+    StreamTooLong { stream: String, max: usize },
+}
+
+/// What a command did.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    pub events: Vec<Event>,
+    pub appended: Appended,
+}
+
+async fn load<S: EventStore + ?Sized>(
+    store: &S,
+    stream: &StreamId,
+) -> Result<Vec<Event>, AppError> {
+    let mut events = Vec::new();
+    loop {
+        let page = store
+            .read_stream(stream, events.len() as u64 + 1, READ_LIMIT_MAX)
+            .await?;
+        let done = page.len() < READ_LIMIT_MAX;
+        for stored in page {
+            events.push(stored.decode()?);
+        }
+        if events.len() > STREAM_EVENTS_MAX {
+            return Err(AppError::StreamTooLong {
+                stream: stream.to_string(),
+                max: STREAM_EVENTS_MAX,
+            });
+        }
+        if done {
+            return Ok(events);
+        }
+    }
+}
+
+/// The aggregates the use cases drive.
+trait Aggregate: Sized {
+    type Command: Clone;
+    type Error: Into<AppError>;
+    fn rebuild(events: &[Event]) -> Self;
+    fn version(&self) -> u64;
+    fn decide(
+        &self,
+        command: Self::Command,
+        ctx: &CommandContext,
+    ) -> Result<Vec<Event>, Self::Error>;
+}
+
+impl Aggregate for Commission {
+    type Command = CommissionCommand;
+    type Error = CommissionError;
+    fn rebuild(events: &[Event]) -> Self {
+        Commission::from_events(events)
+    }
+    fn version(&self) -> u64 {
+        Commission::version(self)
+    }
+    fn decide(
+        &self,
+        command: CommissionCommand,
+        ctx: &CommandContext,
+    ) -> Result<Vec<Event>, CommissionError> {
+        self.handle(command, ctx)
+    }
+}
+
+impl Aggregate for PayoutBatch {
+    type Command = PayoutBatchCommand;
+    type Error = PayoutBatchError;
+    fn rebuild(events: &[Event]) -> Self {
+        PayoutBatch::from_events(events)
+    }
+    fn version(&self) -> u64 {
+        PayoutBatch::version(self)
+    }
+    fn decide(
+        &self,
+        command: PayoutBatchCommand,
+        ctx: &CommandContext,
+    ) -> Result<Vec<Event>, PayoutBatchError> {
+        self.handle(command, ctx)
+    }
+}
+
+async fn execute<A: Aggregate, S: EventStore + ?Sized>(
+    store: &S,
+    stream: StreamId,
+    command: A::Command,
+    ctx: &CommandContext,
+    key: Option<IdempotencyKey>,
+) -> Result<Executed, AppError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let history = load(store, &stream).await?;
+        let aggregate = A::rebuild(&history);
+        let events = aggregate.decide(command.clone(), ctx).map_err(Into::into)?;
+        if events.is_empty() {
+            // Already done (an exact retry): nothing to write.
+            let version = aggregate.version();
+            return Ok(Executed {
+                events,
+                appended: Appended {
+                    stream,
+                    first_version: version,
+                    last_version: version,
+                    duplicate: true,
+                },
+            });
+        }
+        let mut request = AppendRequest::from_domain(aggregate.version(), &events)?;
+        if let Some(key) = &key {
+            request = request.with_idempotency_key(key.clone());
+        }
+        match store.append(request).await {
+            Ok(appended) => return Ok(Executed { events, appended }),
+            // Someone else wrote first: decide again on what they wrote.
+            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Runs a command against one commission.
+pub async fn run_commission<S: EventStore + ?Sized>(
+    store: &S,
+    commission_id: &CommissionId,
+    command: CommissionCommand,
+    ctx: &CommandContext,
+    key: Option<IdempotencyKey>,
+) -> Result<Executed, AppError> {
+    let stream = StreamId::new(stream_name(
+        &ctx.tenant_id,
+        AggregateRef::Commission(commission_id),
+    ))?;
+    execute::<Commission, S>(store, stream, command, ctx, key).await
+}
+
+/// Runs a command against one payout batch.
+pub async fn run_payout_batch<S: EventStore + ?Sized>(
+    store: &S,
+    batch_id: &PayoutBatchId,
+    command: PayoutBatchCommand,
+    ctx: &CommandContext,
+    key: Option<IdempotencyKey>,
+) -> Result<Executed, AppError> {
+    let stream = StreamId::new(stream_name(
+        &ctx.tenant_id,
+        AggregateRef::PayoutBatch(batch_id),
+    ))?;
+    execute::<PayoutBatch, S>(store, stream, command, ctx, key).await
+}
+
+/// Rebuilds every balance from the store's events, in global order.
+pub async fn rebuild_balances<S: EventStore + ?Sized>(store: &S) -> Result<Balances, AppError> {
+    let mut balances = Balances::new();
+    let mut cursor = None;
+    loop {
+        let page = store.read_all(cursor.as_ref(), READ_LIMIT_MAX).await?;
+        if page.events.is_empty() {
+            return Ok(balances);
+        }
+        for stored in &page.events {
+            balances.apply(&journal_entry(&stored.decode()?)?)?;
+        }
+        cursor = Some(page.next);
+    }
+}
