@@ -13,3 +13,5 @@ echo "== embedded store append (1,000,000 commission events) =="
 cargo bench -q -p event-store-sqlite --bench append
 echo "== DynamoDB writes per new commission (emulator) =="
 cargo bench -q -p event-store-dynamodb --bench writes
+echo "== embedded ledger projection of one hot affiliate (100,000 events) =="
+cargo bench -q -p event-store-sqlite --bench projection

@@ -10,6 +10,8 @@
 //! assigned inside the write transaction, so it is consistent with each
 //! stream's version order and never goes backwards.
 
+pub mod projection;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -62,7 +64,7 @@ pub struct SqliteEventStore {
     conn: Arc<Mutex<Connection>>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("sqlite: {e}"))
 }
 
@@ -98,12 +100,14 @@ impl SqliteEventStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        conn.execute_batch(projection::PROJECTION_SCHEMA)
+            .map_err(unavailable)?;
         Ok(SqliteEventStore {
             conn: Arc::new(Mutex::new(conn)),
         })
     }
 
-    async fn with_conn<T: Send + 'static>(
+    pub(crate) async fn with_conn<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -301,7 +305,7 @@ fn parse_time(stream: &str, version: u64, text: &str) -> Result<DateTime<Utc>, S
         })
 }
 
-fn row_to_event(
+pub(crate) fn row_to_event(
     row: &rusqlite::Row<'_>,
 ) -> rusqlite::Result<(String, i64, String, i64, String, String, String)> {
     Ok((
@@ -315,7 +319,7 @@ fn row_to_event(
     ))
 }
 
-fn to_stored(
+pub(crate) fn to_stored(
     raw: (String, i64, String, i64, String, String, String),
 ) -> Result<StoredEvent, StoreError> {
     let (stream, version, event_type, schema_version, payload, payload_hash, recorded_at) = raw;

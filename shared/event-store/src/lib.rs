@@ -89,6 +89,23 @@ impl StoreError {
     }
 }
 
+/// Checks a key-like value: 1 to `max` bytes of printable ASCII, no spaces.
+fn check_token(field: &'static str, value: &str, max: usize) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > max {
+        return Err(StoreError::InvalidInput {
+            field,
+            reason: format!("must be 1 to {max} bytes, got {}", value.len()),
+        });
+    }
+    if let Some(c) = value.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(StoreError::InvalidInput {
+            field,
+            reason: format!("contains {c:?}; only printable ASCII without spaces is allowed"),
+        });
+    }
+    Ok(())
+}
+
 /// A stream id: `tenant/aggregate/id`, printable ASCII without spaces.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StreamId(String);
@@ -96,21 +113,7 @@ pub struct StreamId(String);
 impl StreamId {
     pub fn new(value: impl Into<String>) -> Result<Self, StoreError> {
         let value = value.into();
-        if value.is_empty() || value.len() > STREAM_ID_LEN_MAX {
-            return Err(StoreError::InvalidInput {
-                field: "stream",
-                reason: format!(
-                    "must be 1 to {STREAM_ID_LEN_MAX} bytes, got {}",
-                    value.len()
-                ),
-            });
-        }
-        if let Some(c) = value.chars().find(|c| !c.is_ascii_graphic()) {
-            return Err(StoreError::InvalidInput {
-                field: "stream",
-                reason: format!("contains {c:?}; only printable ASCII without spaces is allowed"),
-            });
-        }
+        check_token("stream", &value, STREAM_ID_LEN_MAX)?;
         Ok(StreamId(value))
     }
 
@@ -137,21 +140,7 @@ pub struct IdempotencyKey(String);
 impl IdempotencyKey {
     pub fn new(value: impl Into<String>) -> Result<Self, StoreError> {
         let value = value.into();
-        if value.is_empty() || value.len() > IDEMPOTENCY_KEY_LEN_MAX {
-            return Err(StoreError::InvalidInput {
-                field: "idempotency_key",
-                reason: format!(
-                    "must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} bytes, got {}",
-                    value.len()
-                ),
-            });
-        }
-        if let Some(c) = value.chars().find(|c| !c.is_ascii_graphic()) {
-            return Err(StoreError::InvalidInput {
-                field: "idempotency_key",
-                reason: format!("contains {c:?}; only printable ASCII without spaces is allowed"),
-            });
-        }
+        check_token("idempotency_key", &value, IDEMPOTENCY_KEY_LEN_MAX)?;
         Ok(IdempotencyKey(value))
     }
 

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod payout;
+pub mod projection;
 pub mod sample;
 
 pub use balances::{AffiliateBalances, BalanceOverflow, Balances};

@@ -1,0 +1,416 @@
+//! The ledger projection on the embedded store: journal lines and balances,
+//! derived from the events in global order.
+//!
+//! One projector step runs in one SQLite transaction: read the events after
+//! the checkpoint, post them, write the journal lines, write each touched
+//! balance row once (coalesced), move the checkpoint. A crash anywhere
+//! leaves everything as before the step, so each event is projected exactly
+//! once. Balance rows are ordinary columns, readable with `sqlite3`:
+//!
+//! ```sql
+//! SELECT owner, currency, pending, available, reserved, receivable, paid_out FROM balances;
+//! ```
+
+use std::collections::BTreeMap;
+
+use event_store::{StoreError, StoredEvent};
+use ledger_domain::projection::{BalanceDeltas, BalanceOwner};
+use ledger_domain::{AffiliateId, TenantId, journal_entry};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::{SqliteEventStore, unavailable};
+
+/// The projector's checkpoint name.
+pub const LEDGER_PROJECTION: &str = "ledger";
+/// The most events one projector step takes.
+pub const PROJECTION_BATCH_MAX: usize = 10_000;
+/// The most journal lines one read returns.
+pub const JOURNAL_PAGE_MAX: usize = 500;
+
+/// The balance columns, in order. Affiliate rows use the first five, tenant
+/// rows the rest.
+pub const BALANCE_FIELDS: [&str; 10] = [
+    "pending",
+    "available",
+    "reserved",
+    "receivable",
+    "paid_out",
+    "commission_expense",
+    "clearing_stripe",
+    "clearing_paypal",
+    "clearing_sepa",
+    "clearing_sandbox",
+];
+
+pub(crate) const PROJECTION_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS balances (
+    owner              TEXT    NOT NULL,
+    currency           TEXT    NOT NULL,
+    pending            INTEGER NOT NULL DEFAULT 0,
+    available          INTEGER NOT NULL DEFAULT 0,
+    reserved           INTEGER NOT NULL DEFAULT 0,
+    receivable         INTEGER NOT NULL DEFAULT 0,
+    paid_out           INTEGER NOT NULL DEFAULT 0,
+    commission_expense INTEGER NOT NULL DEFAULT 0,
+    clearing_stripe    INTEGER NOT NULL DEFAULT 0,
+    clearing_paypal    INTEGER NOT NULL DEFAULT 0,
+    clearing_sepa      INTEGER NOT NULL DEFAULT 0,
+    clearing_sandbox   INTEGER NOT NULL DEFAULT 0,
+    -- The last event position folded into this row.
+    position           INTEGER NOT NULL,
+    PRIMARY KEY (owner, currency)
+);
+CREATE TABLE IF NOT EXISTS journal_lines (
+    owner        TEXT    NOT NULL,
+    currency     TEXT    NOT NULL,
+    position     INTEGER NOT NULL,
+    stream       TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    event_type   TEXT    NOT NULL,
+    effective_at TEXT    NOT NULL,
+    -- {"available": -1000, "reserved": 1000}: signed minor units per field.
+    deltas       TEXT    NOT NULL,
+    PRIMARY KEY (owner, currency, position)
+);
+"#;
+
+/// What one projector step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProjectionReport {
+    pub events: usize,
+    pub journal_lines: usize,
+    /// Balance rows written: one per (owner, currency) touched.
+    pub balance_writes: usize,
+    /// The position the checkpoint now stands at.
+    pub position: i64,
+}
+
+/// A balance row as stored: signed minor units (debit positive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceRow {
+    pub owner: String,
+    pub currency: String,
+    pub fields: BTreeMap<&'static str, i64>,
+    pub position: i64,
+}
+
+/// One journal line of an owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalLine {
+    pub position: i64,
+    pub stream: String,
+    pub version: u64,
+    pub event_type: String,
+    pub effective_at: String,
+    pub deltas: BTreeMap<String, i64>,
+}
+
+fn checkpoint(tx: &Transaction<'_>) -> Result<i64, StoreError> {
+    let cursor: Option<String> = tx
+        .query_row(
+            "SELECT cursor FROM checkpoints WHERE projection = ?1",
+            [LEDGER_PROJECTION],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    match cursor {
+        None => Ok(0),
+        Some(c) => c
+            .strip_prefix("sqlite:")
+            .and_then(|n| n.parse().ok())
+            .ok_or(StoreError::InvalidCursor {
+                cursor: c.clone(),
+                reason: "expected sqlite:<position>".to_owned(),
+            }),
+    }
+}
+
+fn owner_key(tenant_id: &TenantId, affiliate_id: &AffiliateId) -> String {
+    BalanceOwner::Affiliate {
+        tenant_id: tenant_id.clone(),
+        affiliate_id: affiliate_id.clone(),
+    }
+    .key()
+}
+
+fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, StoreError> {
+    let start = checkpoint(tx)?;
+    let mut events: Vec<(i64, StoredEvent)> = Vec::new();
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "SELECT stream, version, event_type, schema_version, payload, payload_hash, recorded_at, position \
+                 FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
+            )
+            .map_err(unavailable)?;
+        let mut rows = statement
+            .query(params![start, limit as i64])
+            .map_err(unavailable)?;
+        while let Some(row) = rows.next().map_err(unavailable)? {
+            let position: i64 = row.get(7).map_err(unavailable)?;
+            events.push((
+                position,
+                crate::to_stored(crate::row_to_event(row).map_err(unavailable)?)?,
+            ));
+        }
+    }
+    let Some((last, _)) = events.last() else {
+        return Ok(ProjectionReport {
+            position: start,
+            ..ProjectionReport::default()
+        });
+    };
+    let last = *last;
+    let mut deltas = BalanceDeltas::default();
+    let mut journal_lines = 0;
+    {
+        let mut insert_line = tx
+            .prepare_cached(
+                "INSERT INTO journal_lines (owner, currency, position, stream, version, event_type, effective_at, deltas) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(unavailable)?;
+        for (position, stored) in &events {
+            let corrupt = |reason: String| StoreError::CorruptEvent {
+                stream: stored.stream.to_string(),
+                version: stored.version,
+                reason,
+            };
+            let event = stored.decode()?;
+            let entry = journal_entry(&event).map_err(|e| corrupt(e.to_string()))?;
+            let mut own = BalanceDeltas::default();
+            own.add(&entry).map_err(|e| corrupt(e.to_string()))?;
+            deltas.add(&entry).map_err(|e| corrupt(e.to_string()))?;
+            let effective_at = event.effective_at().to_rfc3339();
+            for ((owner, currency), fields) in &own.rows {
+                if !matches!(owner, BalanceOwner::Affiliate { .. }) {
+                    continue;
+                }
+                let json = format!(
+                    "{{{}}}",
+                    fields
+                        .iter()
+                        .map(|(f, v)| format!("\"{f}\":{v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                insert_line
+                    .execute(params![
+                        owner.key(),
+                        currency,
+                        position,
+                        stored.stream.as_str(),
+                        stored.version as i64,
+                        stored.event_type,
+                        effective_at,
+                        json
+                    ])
+                    .map_err(unavailable)?;
+                journal_lines += 1;
+            }
+        }
+    }
+    {
+        let columns = BALANCE_FIELDS.join(", ");
+        let placeholders = (3..3 + BALANCE_FIELDS.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let updates = BALANCE_FIELDS
+            .iter()
+            .map(|f| format!("{f} = {f} + excluded.{f}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO balances (owner, currency, {columns}, position) VALUES (?1, ?2, {placeholders}, ?13) \
+             ON CONFLICT (owner, currency) DO UPDATE SET {updates}, position = excluded.position"
+        );
+        let mut upsert = tx.prepare_cached(&sql).map_err(unavailable)?;
+        for ((owner, currency), fields) in &deltas.rows {
+            let values: Vec<i64> = BALANCE_FIELDS
+                .iter()
+                .map(|f| fields.get(f).copied().unwrap_or(0))
+                .collect();
+            upsert
+                .execute(params![
+                    owner.key(),
+                    currency,
+                    values[0],
+                    values[1],
+                    values[2],
+                    values[3],
+                    values[4],
+                    values[5],
+                    values[6],
+                    values[7],
+                    values[8],
+                    values[9],
+                    last
+                ])
+                .map_err(unavailable)?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO checkpoints (projection, cursor, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (projection) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        params![LEDGER_PROJECTION, format!("sqlite:{last}"), chrono::Utc::now().to_rfc3339()],
+    )
+    .map_err(unavailable)?;
+    Ok(ProjectionReport {
+        events: events.len(),
+        journal_lines,
+        balance_writes: deltas.row_count(),
+        position: last,
+    })
+}
+
+impl SqliteEventStore {
+    /// Projects up to `limit` new events into the journal and balances, in
+    /// one transaction. Returns what it did; zero events when caught up.
+    pub async fn project_ledger(&self, limit: usize) -> Result<ProjectionReport, StoreError> {
+        if limit == 0 || limit > PROJECTION_BATCH_MAX {
+            return Err(StoreError::LimitExceeded {
+                what: "projection batch".to_owned(),
+                got: limit,
+                limit: PROJECTION_BATCH_MAX,
+            });
+        }
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let report = project_step(&tx, limit)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(report)
+        })
+        .await
+    }
+
+    /// The projected balance row of an affiliate (None before its first event).
+    pub async fn affiliate_balance(
+        &self,
+        tenant_id: &TenantId,
+        affiliate_id: &AffiliateId,
+        currency: &str,
+    ) -> Result<Option<BalanceRow>, StoreError> {
+        self.balance_row(owner_key(tenant_id, affiliate_id), currency.to_owned())
+            .await
+    }
+
+    /// The projected balance row of a tenant's own accounts.
+    pub async fn tenant_balance(
+        &self,
+        tenant_id: &TenantId,
+        currency: &str,
+    ) -> Result<Option<BalanceRow>, StoreError> {
+        self.balance_row(
+            BalanceOwner::Tenant {
+                tenant_id: tenant_id.clone(),
+            }
+            .key(),
+            currency.to_owned(),
+        )
+        .await
+    }
+
+    async fn balance_row(
+        &self,
+        owner: String,
+        currency: String,
+    ) -> Result<Option<BalanceRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let sql = format!(
+                "SELECT {}, position FROM balances WHERE owner = ?1 AND currency = ?2",
+                BALANCE_FIELDS.join(", ")
+            );
+            conn.query_row(&sql, params![owner, currency], |row| {
+                let mut fields = BTreeMap::new();
+                for (i, f) in BALANCE_FIELDS.iter().enumerate() {
+                    fields.insert(*f, row.get::<_, i64>(i)?);
+                }
+                Ok(BalanceRow {
+                    owner: owner.clone(),
+                    currency: currency.clone(),
+                    fields,
+                    position: row.get(BALANCE_FIELDS.len())?,
+                })
+            })
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    /// Every projected balance row, sorted by owner and currency.
+    pub async fn all_balances(&self) -> Result<Vec<BalanceRow>, StoreError> {
+        self.with_conn(move |conn| {
+            let sql = format!(
+                "SELECT owner, currency, {}, position FROM balances ORDER BY owner, currency",
+                BALANCE_FIELDS.join(", ")
+            );
+            let mut statement = conn.prepare(&sql).map_err(unavailable)?;
+            let rows = statement
+                .query_map([], |row| {
+                    let mut fields = BTreeMap::new();
+                    for (i, f) in BALANCE_FIELDS.iter().enumerate() {
+                        fields.insert(*f, row.get::<_, i64>(i + 2)?);
+                    }
+                    Ok(BalanceRow {
+                        owner: row.get(0)?,
+                        currency: row.get(1)?,
+                        fields,
+                        position: row.get(2 + BALANCE_FIELDS.len())?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable)).collect()
+        })
+        .await
+    }
+
+    /// An affiliate's journal in one currency, oldest first, after a position.
+    pub async fn affiliate_journal(
+        &self,
+        tenant_id: &TenantId,
+        affiliate_id: &AffiliateId,
+        currency: &str,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<JournalLine>, StoreError> {
+        if limit == 0 || limit > JOURNAL_PAGE_MAX {
+            return Err(StoreError::LimitExceeded {
+                what: "journal page size".to_owned(),
+                got: limit,
+                limit: JOURNAL_PAGE_MAX,
+            });
+        }
+        let owner = owner_key(tenant_id, affiliate_id);
+        let currency = currency.to_owned();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT position, stream, version, event_type, effective_at, deltas FROM journal_lines \
+                     WHERE owner = ?1 AND currency = ?2 AND position > ?3 ORDER BY position LIMIT ?4",
+                )
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![owner, currency, after_position, limit as i64], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, String>(3)?, row.get::<_, String>(4)?, row.get::<_, String>(5)?))
+                })
+                .map_err(unavailable)?;
+            let mut lines = Vec::new();
+            for row in rows {
+                let (position, stream, version, event_type, effective_at, deltas) = row.map_err(unavailable)?;
+                let deltas: BTreeMap<String, i64> = serde_json::from_str(&deltas).map_err(|e| StoreError::CorruptEvent {
+                    stream: stream.clone(),
+                    version: version as u64,
+                    reason: format!("journal line deltas: {e}"),
+                })?;
+                lines.push(JournalLine { position, stream, version: version as u64, event_type, effective_at, deltas });
+            }
+            Ok(lines)
+        })
+        .await
+    }
+}

@@ -1,0 +1,148 @@
+//! How the balances projection is stored: one balance row per owner (an
+//! affiliate, or the tenant itself) and currency, with one field per
+//! account. A batch of journal entries is coalesced into one delta per row,
+//! so a projector writes each row once per batch, however many events of a
+//! hot affiliate the batch holds.
+
+use std::collections::BTreeMap;
+
+use crate::events::Processor;
+use crate::ids::{AffiliateId, TenantId};
+use crate::ledger::{Account, AffiliateAccount, JournalEntry};
+
+/// Who a balance row belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BalanceOwner {
+    Affiliate {
+        tenant_id: TenantId,
+        affiliate_id: AffiliateId,
+    },
+    /// The tenant's own accounts: commission expense and processor clearing.
+    Tenant { tenant_id: TenantId },
+}
+
+impl BalanceOwner {
+    /// A stable key for stores: `acme/affiliate/aff-1` or `acme/tenant`.
+    pub fn key(&self) -> String {
+        match self {
+            BalanceOwner::Affiliate {
+                tenant_id,
+                affiliate_id,
+            } => format!("{tenant_id}/affiliate/{affiliate_id}"),
+            BalanceOwner::Tenant { tenant_id } => format!("{tenant_id}/tenant"),
+        }
+    }
+}
+
+/// The field of a balance row an account is kept in.
+pub fn account_field(account: &Account) -> (BalanceOwner, &'static str) {
+    match account {
+        Account::Affiliate {
+            tenant_id,
+            affiliate_id,
+            account,
+        } => (
+            BalanceOwner::Affiliate {
+                tenant_id: tenant_id.clone(),
+                affiliate_id: affiliate_id.clone(),
+            },
+            match account {
+                AffiliateAccount::Pending => "pending",
+                AffiliateAccount::Available => "available",
+                AffiliateAccount::Reserved => "reserved",
+                AffiliateAccount::Receivable => "receivable",
+            },
+        ),
+        Account::ProcessorClearing {
+            tenant_id,
+            processor,
+        } => (
+            BalanceOwner::Tenant {
+                tenant_id: tenant_id.clone(),
+            },
+            match processor {
+                Processor::Stripe => "clearing_stripe",
+                Processor::Paypal => "clearing_paypal",
+                Processor::Sepa => "clearing_sepa",
+                Processor::Sandbox => "clearing_sandbox",
+            },
+        ),
+        Account::CommissionExpense { tenant_id } => (
+            BalanceOwner::Tenant {
+                tenant_id: tenant_id.clone(),
+            },
+            "commission_expense",
+        ),
+    }
+}
+
+/// The report-only field for what was paid out to an affiliate.
+pub const PAID_OUT_FIELD: &str = "paid_out";
+
+/// Signed minor-unit changes per field of one balance row.
+pub type FieldDeltas = BTreeMap<&'static str, i64>;
+
+/// The coalesced effect of a batch of journal entries: one delta per
+/// (owner, currency code) row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BalanceDeltas {
+    pub rows: BTreeMap<(BalanceOwner, &'static str), FieldDeltas>,
+}
+
+/// A coalesced delta left the representable range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("coalesced delta of {owner}/{currency}.{field} overflows")]
+pub struct DeltaOverflow {
+    pub owner: String,
+    pub currency: &'static str,
+    pub field: &'static str,
+}
+
+impl BalanceDeltas {
+    pub fn add(&mut self, entry: &JournalEntry) -> Result<(), DeltaOverflow> {
+        for posting in entry.postings() {
+            let (owner, field) = account_field(&posting.account);
+            self.bump(
+                owner,
+                posting.amount.currency().code(),
+                field,
+                posting.amount.amount_minor(),
+            )?;
+        }
+        if let Some((tenant_id, affiliate_id, amount)) = entry.paid_out() {
+            let owner = BalanceOwner::Affiliate {
+                tenant_id: tenant_id.clone(),
+                affiliate_id: affiliate_id.clone(),
+            };
+            self.bump(
+                owner,
+                amount.currency().code(),
+                PAID_OUT_FIELD,
+                amount.amount_minor(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn bump(
+        &mut self,
+        owner: BalanceOwner,
+        currency: &'static str,
+        field: &'static str,
+        delta: i64,
+    ) -> Result<(), DeltaOverflow> {
+        let fields = self.rows.entry((owner.clone(), currency)).or_default();
+        let slot = fields.entry(field).or_insert(0);
+        *slot = slot.checked_add(delta).ok_or_else(|| DeltaOverflow {
+            owner: owner.key(),
+            currency,
+            field,
+        })?;
+        Ok(())
+    }
+
+    /// How many rows a projector writes for this batch.
+    pub fn row_count(&self) -> usize {
+        self.rows.len()
+    }
+}
