@@ -485,3 +485,49 @@ pub trait EventStore: Send + Sync {
     /// Saves a projection's cursor.
     async fn save_checkpoint(&self, projection: &str, cursor: &Cursor) -> Result<(), StoreError>;
 }
+
+/// A shared or boxed store is a store: functions build one at cold start and
+/// hand it to handlers behind whichever pointer suits them.
+macro_rules! forward_store {
+    ($pointer:ident) => {
+        #[async_trait]
+        impl<T: EventStore + ?Sized> EventStore for std::sync::$pointer<T> {
+            async fn append_transaction(
+                &self,
+                requests: Vec<AppendRequest>,
+            ) -> Result<Vec<Appended>, StoreError> {
+                (**self).append_transaction(requests).await
+            }
+            async fn read_stream(
+                &self,
+                stream: &StreamId,
+                from_version: u64,
+                limit: usize,
+            ) -> Result<Vec<StoredEvent>, StoreError> {
+                (**self).read_stream(stream, from_version, limit).await
+            }
+            async fn read_all(
+                &self,
+                after: Option<&Cursor>,
+                limit: usize,
+            ) -> Result<Page, StoreError> {
+                (**self).read_all(after, limit).await
+            }
+            async fn load_checkpoint(
+                &self,
+                projection: &str,
+            ) -> Result<Option<Cursor>, StoreError> {
+                (**self).load_checkpoint(projection).await
+            }
+            async fn save_checkpoint(
+                &self,
+                projection: &str,
+                cursor: &Cursor,
+            ) -> Result<(), StoreError> {
+                (**self).save_checkpoint(projection, cursor).await
+            }
+        }
+    };
+}
+
+forward_store!(Arc);

@@ -3,6 +3,7 @@
 //! store's global order. Generic over the event store port, so the same code
 //! runs on the embedded store and on DynamoDB.
 
+use chrono::{DateTime, Utc};
 use event_store::{
     AppendRequest, Appended, EventStore, IdempotencyKey, READ_LIMIT_MAX, StoreError, StreamId,
 };
@@ -198,5 +199,83 @@ pub async fn rebuild_balances<S: EventStore + ?Sized>(store: &S) -> Result<Balan
             balances.apply(&journal_entry(&stored.decode()?)?)?;
         }
         cursor = Some(page.next);
+    }
+}
+
+/// What recording one commission did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub commission_id: CommissionId,
+    pub stream: StreamId,
+    /// True when this commission was already recorded with the same facts.
+    pub duplicate: bool,
+    pub version: u64,
+}
+
+/// Records several commissions atomically: all land, or none does. Each
+/// command comes with when it happened in the world (its effective time). Exact
+/// retries are reported as duplicates; a commission id already recorded
+/// with other facts fails the whole call with `AlreadyRecorded`.
+pub async fn record_commissions<S: EventStore + ?Sized>(
+    store: &S,
+    ctx: &CommandContext,
+    commands: &[(CommissionCommand, DateTime<Utc>)],
+    key: Option<&IdempotencyKey>,
+) -> Result<Vec<Recorded>, AppError> {
+    let mut attempt = 0;
+    'retry: loop {
+        attempt += 1;
+        let mut results = Vec::with_capacity(commands.len());
+        let mut requests = Vec::new();
+        let mut pending_index = Vec::new();
+        for (command, effective_at) in commands {
+            let ctx = CommandContext {
+                effective_at: *effective_at,
+                ..ctx.clone()
+            };
+            let CommissionCommand::Record { commission_id, .. } = command else {
+                return Err(AppError::Store(StoreError::InvalidInput {
+                    field: "commands",
+                    reason: "only record commands can be recorded in bulk".to_owned(),
+                }));
+            };
+            let stream = StreamId::new(stream_name(
+                &ctx.tenant_id,
+                AggregateRef::Commission(commission_id),
+            ))?;
+            let commission = Commission::from_events(&load(store, &stream).await?);
+            let events = commission.handle(command.clone(), &ctx)?;
+            let version = commission.version();
+            if !events.is_empty() {
+                let mut request = AppendRequest::from_domain(version, &events)?;
+                if let Some(key) = key {
+                    request = request.with_idempotency_key(key.clone());
+                }
+                pending_index.push(results.len());
+                requests.push(request);
+            }
+            results.push(Recorded {
+                commission_id: commission_id.clone(),
+                stream,
+                duplicate: events.is_empty(),
+                version,
+            });
+        }
+        if requests.is_empty() {
+            return Ok(results);
+        }
+        match store.append_transaction(requests).await {
+            Ok(appended) => {
+                for (index, appended) in pending_index.into_iter().zip(appended) {
+                    results[index].duplicate = appended.duplicate;
+                    results[index].version = appended.last_version;
+                }
+                return Ok(results);
+            }
+            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => {
+                continue 'retry;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }

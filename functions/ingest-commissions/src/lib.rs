@@ -1,0 +1,283 @@
+//! Ingest: the tracking network's commissions, over HTTP (API Gateway HTTP
+//! API, `POST /v1/commissions`) and over SQS, appended to the event store.
+//!
+//! The function edge only: wire formats, limits, identity and error
+//! mapping. Every rule lives in the domain and the use cases.
+
+pub mod config;
+pub mod problem;
+pub mod wire;
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use chrono::Utc;
+use event_store::{EventStore, IdempotencyKey, StoreError};
+use ledger_app::{AppError, record_commissions};
+use ledger_domain::{Actor, ActorKind, CommandContext, CommissionError, TenantId};
+use problem::{FieldError, Problem};
+use serde::Serialize;
+
+/// The largest request body accepted, in bytes.
+pub const BODY_BYTES_MAX: usize = 256 * 1024;
+/// The most commissions one bulk request may carry (each is one store item
+/// of one transaction).
+pub const BULK_ITEMS_MAX: usize = event_store::TRANSACTION_ITEMS_MAX;
+/// The role a caller needs to post commissions.
+pub const INGEST_ROLE: &str = "ingest";
+
+/// Who is calling, as verified by the API Gateway JWT authorizer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub tenant_id: TenantId,
+    pub subject: String,
+    pub roles: Vec<String>,
+}
+
+/// Reads the caller from the authorizer's verified claims: `sub`, the
+/// tenant claim and the roles claim (space or comma separated). Nothing
+/// about the caller is ever read from the body, the query or a header.
+pub fn identity_from_claims(
+    claims: &std::collections::HashMap<String, String>,
+    tenant_claim: &str,
+) -> Result<Identity, Problem> {
+    let subject = claims
+        .get("sub")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(Problem::unauthenticated)?;
+    let tenant = claims
+        .get(tenant_claim)
+        .ok_or_else(Problem::unauthenticated)?;
+    let tenant_id = TenantId::new(tenant).map_err(|_| Problem::unauthenticated())?;
+    let roles = claims
+        .get("roles")
+        .map(|r| {
+            r.split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Identity {
+        tenant_id,
+        subject: subject.clone(),
+        roles,
+    })
+}
+
+fn identity_of(request: &Request<Body>, tenant_claim: &str) -> Result<Identity, Problem> {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            let claims = ctx
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| &jwt.claims)
+                .ok_or_else(Problem::unauthenticated)?;
+            identity_from_claims(claims, tenant_claim)
+        }
+        _ => Err(Problem::unauthenticated()),
+    }
+}
+
+/// What the handlers share: the store, built once at cold start.
+pub struct AppState<S> {
+    pub store: S,
+    /// The JWT claim that carries the tenant id (Cognito: `custom:tenant_id`).
+    pub tenant_claim: String,
+}
+
+/// The HTTP API of this function.
+pub fn router<S: EventStore + 'static>(state: Arc<AppState<S>>) -> Router {
+    Router::new()
+        .route("/v1/commissions", post(post_commissions::<S>))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct ItemResult {
+    commission_id: String,
+    status: &'static str,
+    stream: String,
+    version: u64,
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    results: Vec<ItemResult>,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Problem> {
+    let value = headers.get("idempotency-key").ok_or_else(|| {
+        Problem::bad_request(
+            "Idempotency-Key",
+            "is required on every POST that creates something",
+        )
+    })?;
+    let text = value
+        .to_str()
+        .map_err(|_| Problem::bad_request("Idempotency-Key", "must be printable ASCII"))?;
+    IdempotencyKey::new(text).map_err(|e| Problem::bad_request("Idempotency-Key", &e.to_string()))
+}
+
+async fn post_commissions<S: EventStore + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    request: Request<Body>,
+) -> Response {
+    match accept(&state, request).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn accept<S: EventStore>(
+    state: &AppState<S>,
+    request: Request<Body>,
+) -> Result<Response, Problem> {
+    let identity = identity_of(&request, &state.tenant_claim)?;
+    if !identity.roles.iter().any(|r| r == INGEST_ROLE) {
+        return Err(Problem::forbidden(&format!(
+            "posting commissions needs the {INGEST_ROLE} role"
+        )));
+    }
+    let key = idempotency_key(request.headers())?;
+    let is_json = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !is_json {
+        return Err(Problem::unsupported_media_type());
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), BODY_BYTES_MAX)
+        .await
+        .map_err(|_| Problem::too_large(BODY_BYTES_MAX))?;
+    let now = Utc::now();
+    let commands = wire::parse_commissions(&bytes, now)?;
+    let ctx = CommandContext {
+        tenant_id: identity.tenant_id.clone(),
+        actor: Actor::new(ActorKind::Service, identity.subject.clone())
+            .map_err(|e| Problem::bad_request("sub", &e.to_string()))?,
+        now,
+        effective_at: now,
+    };
+    let recorded = record_commissions(&state.store, &ctx, &commands, Some(&key))
+        .await
+        .map_err(app_problem)?;
+    let all_duplicates = recorded.iter().all(|r| r.duplicate);
+    tracing::info!(tenant = %identity.tenant_id, commissions = recorded.len(), duplicates = recorded.iter().filter(|r| r.duplicate).count(), "commissions ingested");
+    let body = Accepted {
+        results: recorded
+            .into_iter()
+            .map(|r| ItemResult {
+                commission_id: r.commission_id.to_string(),
+                status: if r.duplicate { "duplicate" } else { "recorded" },
+                stream: r.stream.to_string(),
+                version: r.version,
+            })
+            .collect(),
+    };
+    let status = if all_duplicates {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(body)).into_response())
+}
+
+/// Maps use-case failures to problems: conflicts are the caller's (409),
+/// store trouble is ours and retryable (503).
+pub fn app_problem(error: AppError) -> Problem {
+    match error {
+        AppError::Commission(CommissionError::AlreadyRecorded(id)) => Problem::conflict(&format!(
+            "commission {id} is already recorded with other facts; a correction is an adjustment or a reversal"
+        )),
+        AppError::Commission(other) => Problem::unprocessable(vec![FieldError {
+            field: "commission".into(),
+            rule: other.to_string(),
+        }]),
+        AppError::Store(StoreError::IdempotencyConflict { key, .. }) => Problem::conflict(
+            &format!("Idempotency-Key {key:?} was used for another request"),
+        ),
+        AppError::Store(StoreError::VersionConflict { stream, .. }) => {
+            Problem::conflict(&format!("{stream} changed concurrently; retry"))
+        }
+        AppError::Store(
+            e @ (StoreError::LimitExceeded { .. } | StoreError::InvalidInput { .. }),
+        ) => Problem::unprocessable(vec![FieldError {
+            field: "body".into(),
+            rule: e.to_string(),
+        }]),
+        other => {
+            tracing::error!(error = %other, "ingest failed");
+            Problem::unavailable()
+        }
+    }
+}
+
+/// The SQS path: each message is one commission, with the tenant in the
+/// `tenant_id` message attribute (set by the tracking network's producer;
+/// the queue policy admits only its role) and an optional `idempotency_key`
+/// attribute (default: the message id, stable across redeliveries).
+/// Messages that fail are reported individually, so only they are retried,
+/// and after the queue's receive count they land in its dead-letter queue.
+pub async fn handle_sqs<S: EventStore>(store: &S, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        if let Err(reason) = ingest_message(store, &message).await {
+            tracing::warn!(message_id = %id, %reason, "commission message failed");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+fn attribute(message: &aws_lambda_events::event::sqs::SqsMessage, name: &str) -> Option<String> {
+    message
+        .message_attributes
+        .get(name)
+        .and_then(|a| a.string_value.clone())
+}
+
+async fn ingest_message<S: EventStore>(
+    store: &S,
+    message: &aws_lambda_events::event::sqs::SqsMessage,
+) -> Result<(), String> {
+    let tenant = attribute(message, "tenant_id").ok_or("message attribute tenant_id is missing")?;
+    let tenant_id = TenantId::new(&tenant).map_err(|e| e.to_string())?;
+    let key = attribute(message, "idempotency_key")
+        .or_else(|| message.message_id.clone())
+        .ok_or("message has neither an idempotency_key attribute nor a message id")?;
+    let key = IdempotencyKey::new(key).map_err(|e| e.to_string())?;
+    let body = message.body.as_deref().ok_or("message has no body")?;
+    let now = Utc::now();
+    let parsed = wire::parse_commissions(body.as_bytes(), now).map_err(|p| p.describe())?;
+    let ctx = CommandContext {
+        tenant_id,
+        actor: Actor::new(ActorKind::Service, "tracking-network-queue")
+            .map_err(|e| e.to_string())?,
+        now,
+        effective_at: now,
+    };
+    record_commissions(store, &ctx, &parsed, Some(&key))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}

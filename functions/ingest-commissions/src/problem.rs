@@ -1,0 +1,171 @@
+//! RFC 9457 problem details: every error is `application/problem+json` with
+//! a stable `type`, and validation errors name each field and its rule.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// One field that broke one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// A JSON path such as `commissions[2].amount`, or a header name.
+    pub field: String,
+    pub rule: String,
+}
+
+/// A problem response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    fn new(
+        kind: &'static str,
+        title: &'static str,
+        status: StatusCode,
+        detail: String,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            "/problems/unauthenticated",
+            "Unauthenticated",
+            StatusCode::UNAUTHORIZED,
+            "a verified identity with a tenant is required".into(),
+            vec![],
+        )
+    }
+
+    pub fn forbidden(detail: &str) -> Self {
+        Self::new(
+            "/problems/forbidden",
+            "Forbidden",
+            StatusCode::FORBIDDEN,
+            detail.into(),
+            vec![],
+        )
+    }
+
+    pub fn bad_request(field: &str, rule: &str) -> Self {
+        Self::new(
+            "/problems/bad-request",
+            "Bad request",
+            StatusCode::BAD_REQUEST,
+            format!("{field} {rule}"),
+            vec![FieldError {
+                field: field.into(),
+                rule: rule.into(),
+            }],
+        )
+    }
+
+    pub fn malformed_json(detail: String) -> Self {
+        Self::new(
+            "/problems/malformed-json",
+            "Malformed JSON",
+            StatusCode::BAD_REQUEST,
+            detail,
+            vec![],
+        )
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            "/problems/unsupported-media-type",
+            "Unsupported media type",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be application/json".into(),
+            vec![FieldError {
+                field: "Content-Type".into(),
+                rule: "must be application/json".into(),
+            }],
+        )
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            "/problems/too-large",
+            "Payload too large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body exceeds {limit} bytes"),
+            vec![FieldError {
+                field: "body".into(),
+                rule: format!("must be at most {limit} bytes"),
+            }],
+        )
+    }
+
+    pub fn unprocessable(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.rule))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self::new(
+            "/problems/validation",
+            "Validation failed",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            detail,
+            errors,
+        )
+    }
+
+    pub fn conflict(detail: &str) -> Self {
+        Self::new(
+            "/problems/conflict",
+            "Conflict",
+            StatusCode::CONFLICT,
+            detail.into(),
+            vec![],
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            "/problems/unavailable",
+            "Service unavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the ledger store is unavailable; retry with the same Idempotency-Key".into(),
+            vec![],
+        )
+    }
+
+    /// A one-line description, for logs and queue failures.
+    pub fn describe(&self) -> String {
+        format!("{} ({}): {}", self.title, self.status, self.detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
+        response
+    }
+}

@@ -1,0 +1,277 @@
+//! The tracking network's wire format, and its validation into commands.
+//!
+//! One commission:
+//! ```json
+//! {"commission_id": "c-1001", "affiliate_id": "aff-anna", "amount": "12.50",
+//!  "currency": "EUR", "conversion_id": "conv-9f2", "order_reference": "o-77",
+//!  "hold_period_days": 30, "occurred_at": "2026-11-20T10:00:00Z"}
+//! ```
+//! A bulk body is `{"commissions": [ ... ]}` with at most
+//! [`crate::BULK_ITEMS_MAX`] items. Amounts are decimal strings, never JSON
+//! numbers, so no parser on the way turns them into floats. Every error
+//! names its field and rule; nothing is written unless every item is valid.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use ledger_domain::money::currency_from_code;
+use ledger_domain::{AffiliateId, CommissionCommand, CommissionId, Money};
+use serde_json::{Map, Value};
+
+use crate::BULK_ITEMS_MAX;
+use crate::problem::{FieldError, Problem};
+
+/// The hold period when the tracking network does not say.
+pub const HOLD_PERIOD_DAYS_DEFAULT: u32 = 30;
+/// How far in the future `occurred_at` may be (clock skew), in seconds.
+pub const FUTURE_SKEW_SECONDS_MAX: i64 = 300;
+
+const FIELDS: [&str; 8] = [
+    "commission_id",
+    "affiliate_id",
+    "amount",
+    "currency",
+    "conversion_id",
+    "order_reference",
+    "hold_period_days",
+    "occurred_at",
+];
+
+struct Item<'a> {
+    prefix: String,
+    object: &'a Map<String, Value>,
+    errors: &'a mut Vec<FieldError>,
+}
+
+impl Item<'_> {
+    fn fail(&mut self, field: &str, rule: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: format!("{}{field}", self.prefix),
+            rule: rule.into(),
+        });
+    }
+
+    fn string(&mut self, field: &str, required: bool) -> Option<String> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.fail(field, "is required");
+                }
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.fail(field, "must be a string");
+                None
+            }
+        }
+    }
+}
+
+fn parse_item(
+    prefix: String,
+    value: &Value,
+    now: DateTime<Utc>,
+    errors: &mut Vec<FieldError>,
+) -> Option<(CommissionCommand, DateTime<Utc>)> {
+    let Value::Object(object) = value else {
+        errors.push(FieldError {
+            field: if prefix.is_empty() {
+                "body".into()
+            } else {
+                prefix.trim_end_matches('.').to_owned()
+            },
+            rule: "must be a JSON object".into(),
+        });
+        return None;
+    };
+    let mut item = Item {
+        prefix,
+        object,
+        errors,
+    };
+    for key in object.keys() {
+        if !FIELDS.contains(&key.as_str()) {
+            item.fail(
+                key,
+                format!("is not a known field (known: {})", FIELDS.join(", ")),
+            );
+        }
+    }
+    let commission_id = item.string("commission_id", true).and_then(|s| {
+        CommissionId::new(s)
+            .map_err(|e| item.fail("commission_id", e.to_string()))
+            .ok()
+    });
+    let affiliate_id = item.string("affiliate_id", true).and_then(|s| {
+        AffiliateId::new(s)
+            .map_err(|e| item.fail("affiliate_id", e.to_string()))
+            .ok()
+    });
+    let currency = item.string("currency", true).and_then(|c| {
+        currency_from_code(&c)
+            .map_err(|e| item.fail("currency", e.to_string()))
+            .ok()
+    });
+    let amount = match item.object.get("amount") {
+        Some(Value::Number(_)) => {
+            item.fail(
+                "amount",
+                "must be a decimal string such as \"12.50\", not a JSON number",
+            );
+            None
+        }
+        _ => item.string("amount", true),
+    };
+    let money = match (amount, currency) {
+        (Some(amount), Some(currency)) => match Money::parse(&amount, currency) {
+            Ok(m) if m.is_positive() => Some(m),
+            Ok(_) => {
+                item.fail(
+                    "amount",
+                    "must be greater than zero (refunds and chargebacks are reversals)",
+                );
+                None
+            }
+            Err(e) => {
+                item.fail("amount", e.to_string());
+                None
+            }
+        },
+        _ => None,
+    };
+    let conversion_id = item.string("conversion_id", true);
+    let order_reference = item.string("order_reference", false);
+    let hold_period_days = match item.object.get("hold_period_days") {
+        None | Some(Value::Null) => Some(HOLD_PERIOD_DAYS_DEFAULT),
+        Some(Value::Number(n)) => match n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n <= ledger_domain::commission::HOLD_PERIOD_DAYS_MAX)
+        {
+            Some(days) => Some(days),
+            None => {
+                item.fail(
+                    "hold_period_days",
+                    format!(
+                        "must be a whole number from 0 to {}",
+                        ledger_domain::commission::HOLD_PERIOD_DAYS_MAX
+                    ),
+                );
+                None
+            }
+        },
+        Some(_) => {
+            item.fail("hold_period_days", "must be a number");
+            None
+        }
+    };
+    let occurred_at = match item.string("occurred_at", false) {
+        None => Some(now),
+        Some(text) => match DateTime::parse_from_rfc3339(&text) {
+            Ok(t) if t.with_timezone(&Utc) <= now + Duration::seconds(FUTURE_SKEW_SECONDS_MAX) => {
+                Some(t.with_timezone(&Utc))
+            }
+            Ok(_) => {
+                item.fail("occurred_at", "must not be in the future");
+                None
+            }
+            Err(_) => {
+                item.fail(
+                    "occurred_at",
+                    "must be an RFC 3339 time such as 2026-11-20T10:00:00Z",
+                );
+                None
+            }
+        },
+    };
+    for (field, value) in [
+        ("conversion_id", &conversion_id),
+        ("order_reference", &order_reference),
+    ] {
+        if let Some(v) = value {
+            if let Err(e) = ledger_domain::events::check_text("x", v, 1) {
+                item.fail(
+                    field,
+                    format!("must be {} to {} bytes long, got {}", e.min, e.max, e.len),
+                );
+            }
+        }
+    }
+    Some((
+        CommissionCommand::Record {
+            commission_id: commission_id?,
+            affiliate_id: affiliate_id?,
+            amount: money?,
+            hold_period_days: hold_period_days?,
+            source_conversion_id: conversion_id?,
+            order_reference,
+        },
+        occurred_at?,
+    ))
+}
+
+/// Parses a single or bulk body. All or nothing: any invalid item makes the
+/// whole body a 422 naming every broken field.
+pub fn parse_commissions(
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<(CommissionCommand, DateTime<Utc>)>, Problem> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Problem::malformed_json(format!("the body is not valid JSON: {e}")))?;
+    let mut errors = Vec::new();
+    let mut commands = Vec::new();
+    match value.get("commissions") {
+        Some(Value::Array(items)) => {
+            if items.is_empty() || items.len() > BULK_ITEMS_MAX {
+                return Err(Problem::unprocessable(vec![FieldError {
+                    field: "commissions".into(),
+                    rule: format!("must hold 1 to {BULK_ITEMS_MAX} items, got {}", items.len()),
+                }]));
+            }
+            if let Some(other) = value
+                .as_object()
+                .and_then(|o| o.keys().find(|k| *k != "commissions"))
+            {
+                errors.push(FieldError {
+                    field: other.clone(),
+                    rule: "is not a known field of a bulk body".into(),
+                });
+            }
+            for (i, item) in items.iter().enumerate() {
+                if let Some(command) =
+                    parse_item(format!("commissions[{i}]."), item, now, &mut errors)
+                {
+                    commands.push(command);
+                }
+            }
+        }
+        Some(_) => errors.push(FieldError {
+            field: "commissions".into(),
+            rule: "must be an array".into(),
+        }),
+        None => {
+            if let Some(command) = parse_item(String::new(), &value, now, &mut errors) {
+                commands.push(command);
+            }
+        }
+    }
+    // Indexes line up with the body's only when every item parsed.
+    let mut seen = HashSet::new();
+    let all_parsed = errors.is_empty();
+    for (i, (command, _)) in commands.iter().enumerate().filter(|_| all_parsed) {
+        if let CommissionCommand::Record { commission_id, .. } = command {
+            if !seen.insert(commission_id.clone()) {
+                errors.push(FieldError {
+                    field: format!("commissions[{i}].commission_id"),
+                    rule: format!("{commission_id} appears twice in this body"),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(commands)
+    } else {
+        Err(Problem::unprocessable(errors))
+    }
+}
