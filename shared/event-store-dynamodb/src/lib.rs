@@ -25,6 +25,7 @@
 //! projectors that keep up; rebuilding from older history reads the table.
 
 pub mod counter;
+pub mod projection;
 pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
@@ -495,8 +496,9 @@ fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Builds a stored event from an item's attributes, naming what is missing.
-fn stored_event(
+/// Builds a stored event from an item's attributes (read through the given
+/// getters, so any attribute representation works), naming what is missing.
+pub fn stored_event(
     get_s: impl Fn(&str) -> Option<String>,
     get_n: impl Fn(&str) -> Option<u64>,
 ) -> Result<StoredEvent, StoreError> {

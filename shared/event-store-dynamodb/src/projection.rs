@@ -1,0 +1,402 @@
+//! The ledger projection on DynamoDB, fed by the events table's stream.
+//!
+//! Tables:
+//! - `{prefix}balances`: one item per (owner, currency) with one number
+//!   attribute per account field (`pending`, `available`, ...);
+//! - `{prefix}journal`: one item per (owner and currency, event), for an
+//!   affiliate's paginated journal;
+//! - `{prefix}projected`: one guard item per projected event (or per chunk
+//!   of an event too large for one transaction).
+//!
+//! Exactly once, coalesced: a batch of events is packed into as few
+//! `TransactWriteItems` as fit 100 items, each holding a conditional guard
+//! put per event and ONE `ADD` update per balance item the events touch. A
+//! redelivered event fails its guard's condition; the transaction is then
+//! retried without it. Journal lines are deterministic puts written before
+//! the transaction, so a retry rewrites them identically.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TransactWriteItem, Update,
+};
+use event_store::{StoreError, StoredEvent, TRANSACTION_ITEMS_MAX};
+use ledger_domain::journal_entry;
+use ledger_domain::projection::{BalanceDeltas, BalanceOwner, FieldDeltas};
+
+use crate::{WRITE_ATTEMPTS_MAX, backoff};
+
+/// Names of the projection's tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionTables {
+    pub balances: String,
+    pub journal: String,
+    pub projected: String,
+}
+
+impl ProjectionTables {
+    pub fn with_prefix(prefix: &str) -> Self {
+        ProjectionTables {
+            balances: format!("{prefix}balances"),
+            journal: format!("{prefix}journal"),
+            projected: format!("{prefix}projected"),
+        }
+    }
+}
+
+/// What one call projected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DynamoProjectionReport {
+    pub events: usize,
+    /// Events skipped because an earlier delivery had projected them.
+    pub already_projected: usize,
+    pub transactions: usize,
+    /// Balance item updates issued (one per balance item per transaction).
+    pub balance_writes: usize,
+    pub journal_lines: usize,
+}
+
+/// A failure, with the index of the first event not known to be projected,
+/// so a stream consumer can report that record as the batch's failure.
+#[derive(Debug, thiserror::Error)]
+#[error("projection stopped at event {first_unprojected}: {error}")]
+pub struct ProjectionFailure {
+    pub first_unprojected: usize,
+    pub error: StoreError,
+    pub report: DynamoProjectionReport,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn sdk(what: &str, e: impl std::error::Error) -> StoreError {
+    StoreError::Unavailable(format!("{what}: {}", DisplayErrorContext(e)))
+}
+
+fn build(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("dynamodb request could not be built: {e}"))
+}
+
+/// One unit of atomic work: an event (or a chunk of a large event's rows).
+struct Unit {
+    event_index: usize,
+    guard_id: String,
+    rows: BTreeMap<(String, &'static str), FieldDeltas>,
+}
+
+/// Creates the projection tables if they do not exist.
+pub async fn create_projection_tables(
+    client: &Client,
+    tables: &ProjectionTables,
+) -> Result<(), StoreError> {
+    let existing = client
+        .list_tables()
+        .send()
+        .await
+        .map_err(|e| sdk("list tables", e))?;
+    let exists = |name: &str| existing.table_names().iter().any(|t| t == name);
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(build)
+    };
+    let def = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build)
+    };
+    for (name, sort) in [
+        (&tables.balances, Some("currency")),
+        (&tables.journal, Some("line")),
+        (&tables.projected, None),
+    ] {
+        if exists(name) {
+            continue;
+        }
+        let hash = if sort.is_some() { "owner" } else { "id" };
+        let mut request = client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(hash, KeyType::Hash)?)
+            .attribute_definitions(def(hash)?);
+        if let Some(sort) = sort {
+            request = request
+                .key_schema(key(sort, KeyType::Range)?)
+                .attribute_definitions(def(sort)?);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| sdk(&format!("create {name}"), e))?;
+    }
+    Ok(())
+}
+
+/// The DynamoDB projector.
+#[derive(Clone)]
+pub struct DynamoProjection {
+    client: Client,
+    tables: ProjectionTables,
+}
+
+impl DynamoProjection {
+    pub fn new(client: Client, tables: ProjectionTables) -> Self {
+        DynamoProjection { client, tables }
+    }
+
+    /// Projects events delivered in stream order (per stream). Events
+    /// already projected by an earlier delivery are skipped.
+    pub async fn project(
+        &self,
+        events: &[StoredEvent],
+    ) -> Result<DynamoProjectionReport, ProjectionFailure> {
+        let mut report = DynamoProjectionReport {
+            events: events.len(),
+            ..Default::default()
+        };
+        let fail =
+            |index: usize, error: StoreError, report: DynamoProjectionReport| ProjectionFailure {
+                first_unprojected: index,
+                error,
+                report,
+            };
+        // Decide every event's rows first: a corrupt event stops the batch
+        // before anything of it is written.
+        let mut units = Vec::new();
+        for (index, stored) in events.iter().enumerate() {
+            let corrupt = |reason: String| StoreError::CorruptEvent {
+                stream: stored.stream.to_string(),
+                version: stored.version,
+                reason,
+            };
+            let event = stored.decode().map_err(|e| fail(index, e, report))?;
+            let entry =
+                journal_entry(&event).map_err(|e| fail(index, corrupt(e.to_string()), report))?;
+            let mut deltas = BalanceDeltas::default();
+            deltas
+                .add(&entry)
+                .map_err(|e| fail(index, corrupt(e.to_string()), report))?;
+            let lines = self
+                .write_journal_lines(stored, &event, &deltas)
+                .await
+                .map_err(|e| fail(index, e, report))?;
+            report.journal_lines += lines;
+            let rows: Vec<((String, &'static str), FieldDeltas)> = deltas
+                .rows
+                .into_iter()
+                .map(|((owner, currency), fields)| ((owner.key(), currency), fields))
+                .collect();
+            // An event touching more rows than a transaction holds is split
+            // into chunks, each with its own guard.
+            let chunk_rows = TRANSACTION_ITEMS_MAX - 1;
+            if rows.len() <= chunk_rows {
+                units.push(Unit {
+                    event_index: index,
+                    guard_id: format!("{}#{}", stored.stream, stored.version),
+                    rows: rows.into_iter().collect(),
+                });
+            } else {
+                for (n, chunk) in rows.chunks(chunk_rows).enumerate() {
+                    units.push(Unit {
+                        event_index: index,
+                        guard_id: format!("{}#{}#{n}", stored.stream, stored.version),
+                        rows: chunk.iter().cloned().collect(),
+                    });
+                }
+            }
+        }
+        // Pack units into transactions: guards + distinct rows <= 100.
+        let mut start = 0;
+        while start < units.len() {
+            let mut end = start;
+            let mut keys: BTreeSet<(String, &'static str)> = BTreeSet::new();
+            while end < units.len() {
+                let mut with: BTreeSet<(String, &'static str)> = keys.clone();
+                with.extend(units[end].rows.keys().cloned());
+                if (end - start + 1) + with.len() > TRANSACTION_ITEMS_MAX {
+                    break;
+                }
+                keys = with;
+                end += 1;
+            }
+            let first = units[start].event_index;
+            self.apply_units(&units[start..end], &mut report)
+                .await
+                .map_err(|e| fail(first, e, report))?;
+            start = end;
+        }
+        Ok(report)
+    }
+
+    async fn write_journal_lines(
+        &self,
+        stored: &StoredEvent,
+        event: &ledger_domain::Event,
+        deltas: &BalanceDeltas,
+    ) -> Result<usize, StoreError> {
+        let mut lines = 0;
+        for ((owner, currency), fields) in &deltas.rows {
+            if !matches!(owner, BalanceOwner::Affiliate { .. }) {
+                continue;
+            }
+            let json = serde_json::to_string(fields).map_err(build)?;
+            // Sorted by when the event was recorded, then by stream and version.
+            let line = format!(
+                "{}#{}#{:012}",
+                stored
+                    .recorded_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                stored.stream,
+                stored.version
+            );
+            self.client
+                .put_item()
+                .table_name(&self.tables.journal)
+                .item("owner", s(format!("{}#{currency}", owner.key())))
+                .item("line", s(line))
+                .item("stream", s(stored.stream.as_str()))
+                .item("version", AttributeValue::N(stored.version.to_string()))
+                .item("event_type", s(&stored.event_type))
+                .item("effective_at", s(event.effective_at().to_rfc3339()))
+                .item("deltas", s(json))
+                .send()
+                .await
+                .map_err(|e| sdk("put journal line", e))?;
+            lines += 1;
+        }
+        Ok(lines)
+    }
+
+    /// Applies units in one transaction, dropping those a previous delivery
+    /// applied, with bounded retries on contention.
+    async fn apply_units(
+        &self,
+        units: &[Unit],
+        report: &mut DynamoProjectionReport,
+    ) -> Result<(), StoreError> {
+        let mut live: Vec<&Unit> = units.iter().collect();
+        for attempt in 0..WRITE_ATTEMPTS_MAX {
+            if live.is_empty() {
+                return Ok(());
+            }
+            let mut rows: BTreeMap<(String, &'static str), FieldDeltas> = BTreeMap::new();
+            for unit in &live {
+                for (key, fields) in &unit.rows {
+                    let slot = rows.entry(key.clone()).or_default();
+                    for (field, delta) in fields {
+                        *slot.entry(field).or_insert(0) += delta;
+                    }
+                }
+            }
+            let mut items = Vec::with_capacity(live.len() + rows.len());
+            for unit in &live {
+                let put = Put::builder()
+                    .table_name(&self.tables.projected)
+                    .item("id", s(&unit.guard_id))
+                    .condition_expression("attribute_not_exists(id)")
+                    .build()
+                    .map_err(build)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            for ((owner, currency), fields) in &rows {
+                let mut names = HashMap::new();
+                let mut values = HashMap::new();
+                let mut adds = Vec::new();
+                for (i, (field, delta)) in fields.iter().enumerate() {
+                    names.insert(format!("#f{i}"), (*field).to_owned());
+                    values.insert(format!(":v{i}"), AttributeValue::N(delta.to_string()));
+                    adds.push(format!("#f{i} :v{i}"));
+                }
+                let update = Update::builder()
+                    .table_name(&self.tables.balances)
+                    .key("owner", s(owner))
+                    .key("currency", s(*currency))
+                    .update_expression(format!("ADD {}", adds.join(", ")))
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .map_err(build)?;
+                items.push(TransactWriteItem::builder().update(update).build());
+            }
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    report.transactions += 1;
+                    report.balance_writes += rows.len();
+                    return Ok(());
+                }
+                Err(SdkError::ServiceError(e)) => {
+                    let err = e.err();
+                    if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancel) = err {
+                        let reasons = cancel.cancellation_reasons();
+                        let done: BTreeSet<usize> = reasons
+                            .iter()
+                            .take(live.len())
+                            .enumerate()
+                            .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                            .map(|(i, _)| i)
+                            .collect();
+                        if !done.is_empty() {
+                            report.already_projected += done.len();
+                            live = live.into_iter().enumerate().filter(|(i, _)| !done.contains(i)).map(|(_, u)| u).collect();
+                            continue;
+                        }
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    if crate::is_throttling(err.code()) {
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    return Err(StoreError::Unavailable(format!(
+                        "project: {}",
+                        DisplayErrorContext(&e.into_err())
+                    )));
+                }
+                Err(e) => return Err(sdk("project", e)),
+            }
+        }
+        Err(StoreError::Busy {
+            attempts: WRITE_ATTEMPTS_MAX,
+            detail: "projection transaction kept being cancelled".to_owned(),
+        })
+    }
+
+    /// One balance item: signed minor units per field.
+    pub async fn balance(
+        &self,
+        owner: &BalanceOwner,
+        currency: &str,
+    ) -> Result<BTreeMap<String, i64>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.balances)
+            .key("owner", s(owner.key()))
+            .key("currency", s(currency))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get balance", e))?;
+        Ok(out
+            .item
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| v.as_n().ok().and_then(|n| n.parse().ok()).map(|n| (k, n)))
+            .collect())
+    }
+}

@@ -1,0 +1,162 @@
+//! The DynamoDB ledger projection on the emulator: exactly once under
+//! redelivery, coalesced per transaction, equal to one fold of the events.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use aws_emulator::Emulator;
+use event_store::{NewEvent, StoredEvent, StreamId};
+use event_store_dynamodb::projection::{
+    DynamoProjection, ProjectionTables, create_projection_tables,
+};
+use ledger_domain::projection::{BalanceDeltas, BalanceOwner};
+use ledger_domain::sample::mixed_events;
+use ledger_domain::{Event, journal_entry};
+
+fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        Emulator::start().unwrap_or_else(|e| panic!("the DynamoDB tests need the emulator: {e}"))
+    })
+}
+
+async fn projection(prefix: &str) -> DynamoProjection {
+    let client = aws_sdk_dynamodb::Client::new(&emulator().sdk_config());
+    let tables = ProjectionTables::with_prefix(prefix);
+    create_projection_tables(&client, &tables).await.unwrap();
+    DynamoProjection::new(client, tables)
+}
+
+/// Domain events as the events table's stream delivers them.
+fn stored(events: &[Event]) -> Vec<StoredEvent> {
+    let mut versions: HashMap<StreamId, u64> = HashMap::new();
+    events
+        .iter()
+        .map(|e| {
+            let stream = StreamId::of(e).unwrap();
+            let version = versions.entry(stream.clone()).or_insert(0);
+            *version += 1;
+            let new = NewEvent::from_domain(e).unwrap();
+            StoredEvent {
+                stream,
+                version: *version,
+                event_type: new.event_type,
+                schema_version: new.schema_version,
+                payload: new.payload,
+                payload_hash: new.payload_hash,
+                recorded_at: new.recorded_at,
+            }
+        })
+        .collect()
+}
+
+async fn assert_rows_match(projection: &DynamoProjection, events: &[Event]) {
+    let mut expected = BalanceDeltas::default();
+    for e in events {
+        expected.add(&journal_entry(e).unwrap()).unwrap();
+    }
+    for ((owner, currency), fields) in &expected.rows {
+        let stored = projection.balance(owner, currency).await.unwrap();
+        let want: BTreeMap<String, i64> = fields
+            .iter()
+            .filter(|(_, v)| **v != 0)
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect();
+        let got: BTreeMap<String, i64> = stored
+            .into_iter()
+            .filter(|(k, v)| *v != 0 && k != "owner" && k != "currency")
+            .collect();
+        assert_eq!(got, want, "{}/{currency}", owner.key());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivered_batches_are_projected_once() {
+    let projection = projection("proj-once-").await;
+    let events = mixed_events(21, 400, 3);
+    let records = stored(&events);
+    let mut projected = 0;
+    for chunk in records.chunks(37) {
+        let first = projection.project(chunk).await.unwrap();
+        projected += first.events - first.already_projected;
+        // Lambda redelivers the same batch (a timeout after the write).
+        let again = projection.project(chunk).await.unwrap();
+        assert_eq!(
+            again.already_projected,
+            chunk.len(),
+            "a redelivery projects nothing"
+        );
+    }
+    assert_eq!(projected, 400);
+    assert_rows_match(&projection, &events).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_affiliate_batch_is_one_transaction_with_one_write_per_row() {
+    let projection = projection("proj-hot-").await;
+    let events: Vec<Event> = mixed_events(4, 3_000, 1)
+        .into_iter()
+        .filter(|e| e.tenant_id().as_str() == "acme")
+        .filter(|e| {
+            journal_entry(e)
+                .unwrap()
+                .postings()
+                .iter()
+                .all(|p| p.amount.currency().code() == "EUR")
+        })
+        .take(98)
+        .collect();
+    assert_eq!(events.len(), 98);
+    let report = projection.project(&stored(&events)).await.unwrap();
+    assert_eq!(report.transactions, 1);
+    assert_eq!(
+        report.balance_writes, 2,
+        "the affiliate's row and the tenant's row, once each"
+    );
+    assert_rows_match(&projection, &events).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_larger_than_a_transaction_is_split_and_still_exactly_once() {
+    use ledger_domain::{
+        Actor, ActorKind, CommandContext, DraftedItem, Money, PayoutBatch, PayoutBatchCommand,
+    };
+    let ctx = CommandContext {
+        tenant_id: ledger_domain::TenantId::new("acme").unwrap(),
+        actor: Actor::new(ActorKind::User, "maker").unwrap(),
+        now: chrono::Utc::now(),
+        effective_at: chrono::Utc::now(),
+    };
+    let items: Vec<DraftedItem> = (0..150)
+        .map(|i| DraftedItem {
+            item_id: ledger_domain::PayoutItemId::new(format!("i{i}")).unwrap(),
+            affiliate_id: ledger_domain::AffiliateId::new(format!("aff-{i}")).unwrap(),
+            amount: Money::from_minor(100 + i, ledger_domain::Currency::EUR).unwrap(),
+            receivable_netted: Money::from_minor(0, ledger_domain::Currency::EUR).unwrap(),
+            processor: ledger_domain::Processor::Stripe,
+        })
+        .collect();
+    let batch_id = ledger_domain::PayoutBatchId::new("b-big").unwrap();
+    let events = PayoutBatch::default()
+        .handle(PayoutBatchCommand::Draft { batch_id, items }, &ctx)
+        .unwrap();
+    let projection = projection("proj-big-").await;
+    let records = stored(&events);
+    let first = projection.project(&records).await.unwrap();
+    assert_eq!(first.transactions, 2);
+    assert_eq!(first.balance_writes, 150);
+    let again = projection.project(&records).await.unwrap();
+    assert_eq!(again.balance_writes, 0);
+    assert_rows_match(&projection, &events).await;
+    let one = projection
+        .balance(
+            &BalanceOwner::Affiliate {
+                tenant_id: ctx.tenant_id.clone(),
+                affiliate_id: ledger_domain::AffiliateId::new("aff-149").unwrap(),
+            },
+            "EUR",
+        )
+        .await
+        .unwrap();
+    assert_eq!((one["available"], one["reserved"]), (249, -249));
+}
