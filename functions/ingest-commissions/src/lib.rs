@@ -4,8 +4,6 @@
 //! The function edge only: wire formats, limits, identity and error
 //! mapping. Every rule lives in the domain and the use cases.
 
-pub mod config;
-pub mod problem;
 pub mod wire;
 
 use std::sync::Arc;
@@ -21,7 +19,10 @@ use chrono::Utc;
 use event_store::{EventStore, IdempotencyKey, StoreError};
 use ledger_app::{AppError, record_commissions};
 use ledger_domain::{Actor, ActorKind, CommandContext, CommissionError, TenantId};
-use problem::{FieldError, Problem};
+
+pub use lambda_edge::Identity;
+use lambda_edge::identity_of;
+use lambda_edge::problem::{FieldError, Problem};
 use serde::Serialize;
 
 /// The largest request body accepted, in bytes.
@@ -31,62 +32,6 @@ pub const BODY_BYTES_MAX: usize = 256 * 1024;
 pub const BULK_ITEMS_MAX: usize = event_store::TRANSACTION_ITEMS_MAX;
 /// The role a caller needs to post commissions.
 pub const INGEST_ROLE: &str = "ingest";
-
-/// Who is calling, as verified by the API Gateway JWT authorizer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub tenant_id: TenantId,
-    pub subject: String,
-    pub roles: Vec<String>,
-}
-
-/// Reads the caller from the authorizer's verified claims: `sub`, the
-/// tenant claim and the roles claim (space or comma separated). Nothing
-/// about the caller is ever read from the body, the query or a header.
-pub fn identity_from_claims(
-    claims: &std::collections::HashMap<String, String>,
-    tenant_claim: &str,
-) -> Result<Identity, Problem> {
-    let subject = claims
-        .get("sub")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(Problem::unauthenticated)?;
-    let tenant = claims
-        .get(tenant_claim)
-        .ok_or_else(Problem::unauthenticated)?;
-    let tenant_id = TenantId::new(tenant).map_err(|_| Problem::unauthenticated())?;
-    let roles = claims
-        .get("roles")
-        .map(|r| {
-            r.split([' ', ','])
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Identity {
-        tenant_id,
-        subject: subject.clone(),
-        roles,
-    })
-}
-
-fn identity_of(request: &Request<Body>, tenant_claim: &str) -> Result<Identity, Problem> {
-    use lambda_http::RequestExt;
-    use lambda_http::request::RequestContext;
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            let claims = ctx
-                .authorizer
-                .as_ref()
-                .and_then(|a| a.jwt.as_ref())
-                .map(|jwt| &jwt.claims)
-                .ok_or_else(Problem::unauthenticated)?;
-            identity_from_claims(claims, tenant_claim)
-        }
-        _ => Err(Problem::unauthenticated()),
-    }
-}
 
 /// What the handlers share: the store, built once at cold start.
 pub struct AppState<S> {
@@ -143,7 +88,7 @@ async fn accept<S: EventStore>(
     request: Request<Body>,
 ) -> Result<Response, Problem> {
     let identity = identity_of(&request, &state.tenant_claim)?;
-    if !identity.roles.iter().any(|r| r == INGEST_ROLE) {
+    if !identity.has_role(INGEST_ROLE) {
         return Err(Problem::forbidden(&format!(
             "posting commissions needs the {INGEST_ROLE} role"
         )));

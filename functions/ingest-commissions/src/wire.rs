@@ -19,7 +19,7 @@ use ledger_domain::{AffiliateId, CommissionCommand, CommissionId, Money};
 use serde_json::{Map, Value};
 
 use crate::BULK_ITEMS_MAX;
-use crate::problem::{FieldError, Problem};
+use lambda_edge::problem::{FieldError, Problem};
 
 /// The hold period when the tracking network does not say.
 pub const HOLD_PERIOD_DAYS_DEFAULT: u32 = 30;

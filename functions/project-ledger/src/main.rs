@@ -7,13 +7,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .without_time()
-        .try_init();
+    lambda_edge::config::init_logging();
     let prefix = std::env::var("PROJECTION_TABLE_PREFIX")
         .map_err(|_| "PROJECTION_TABLE_PREFIX is not set")?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use ingest_commissions::config::{init_logging, store_from_env, tenant_claim};
 use ingest_commissions::{AppState, router};
+use lambda_edge::config::{init_logging, store_from_env, tenant_claim};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

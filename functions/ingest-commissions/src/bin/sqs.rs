@@ -2,8 +2,8 @@
 //! failure reporting (`ReportBatchItemFailures`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use ingest_commissions::config::{init_logging, store_from_env};
 use ingest_commissions::handle_sqs;
+use lambda_edge::config::{init_logging, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
