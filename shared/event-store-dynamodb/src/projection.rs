@@ -400,3 +400,113 @@ impl DynamoProjection {
             .collect())
     }
 }
+
+/// One journal line as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalLineRow {
+    /// The sort key: recorded time, stream, version. Also the page token.
+    pub line: String,
+    pub stream: String,
+    pub version: u64,
+    pub event_type: String,
+    pub effective_at: String,
+    pub deltas: BTreeMap<String, i64>,
+}
+
+impl DynamoProjection {
+    /// Every balance item of an owner: (currency, fields).
+    pub async fn owner_balances(
+        &self,
+        owner: &BalanceOwner,
+    ) -> Result<Vec<(String, BTreeMap<String, i64>)>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.balances)
+            .key_condition_expression("#o = :o")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":o", s(owner.key()))
+            .consistent_read(true)
+            .limit(1000)
+            .send()
+            .await
+            .map_err(|e| sdk("query balances", e))?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|item| {
+                let currency = item.get("currency")?.as_s().ok()?.clone();
+                let fields = item
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        v.as_n()
+                            .ok()
+                            .and_then(|n| n.parse().ok())
+                            .map(|n| (k.clone(), n))
+                    })
+                    .collect();
+                Some((currency, fields))
+            })
+            .collect())
+    }
+
+    /// An owner's journal in one currency, oldest first, after a page token.
+    pub async fn journal(
+        &self,
+        owner: &BalanceOwner,
+        currency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<JournalLineRow>, Option<String>), StoreError> {
+        let pk = format!("{}#{currency}", owner.key());
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.tables.journal)
+            .key_condition_expression("#o = :o")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":o", s(&pk))
+            .limit(i32::try_from(limit).unwrap_or(500));
+        if let Some(after) = after {
+            query = query
+                .exclusive_start_key("owner", s(&pk))
+                .exclusive_start_key("line", s(after));
+        }
+        let out = query.send().await.map_err(|e| sdk("query journal", e))?;
+        let mut lines = Vec::new();
+        for item in out.items() {
+            let get = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let stream = get("stream");
+            let version = item
+                .get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let deltas =
+                serde_json::from_str(&get("deltas")).map_err(|e| StoreError::CorruptEvent {
+                    stream: stream.clone(),
+                    version,
+                    reason: format!("journal line deltas: {e}"),
+                })?;
+            lines.push(JournalLineRow {
+                line: get("line"),
+                stream,
+                version,
+                event_type: get("event_type"),
+                effective_at: get("effective_at"),
+                deltas,
+            });
+        }
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| k.get("line"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        Ok((lines, next))
+    }
+}

@@ -344,24 +344,23 @@ impl SqliteEventStore {
 
     /// Every projected balance row, sorted by owner and currency.
     pub async fn all_balances(&self) -> Result<Vec<BalanceRow>, StoreError> {
+        self.balance_rows(None).await
+    }
+
+    async fn balance_rows(&self, owner: Option<String>) -> Result<Vec<BalanceRow>, StoreError> {
         self.with_conn(move |conn| {
             let sql = format!(
-                "SELECT owner, currency, {}, position FROM balances ORDER BY owner, currency",
+                "SELECT owner, currency, {}, position FROM balances WHERE ?1 IS NULL OR owner = ?1 ORDER BY owner, currency",
                 BALANCE_FIELDS.join(", ")
             );
-            let mut statement = conn.prepare(&sql).map_err(unavailable)?;
+            let mut statement = conn.prepare_cached(&sql).map_err(unavailable)?;
             let rows = statement
-                .query_map([], |row| {
+                .query_map([owner], |row| {
                     let mut fields = BTreeMap::new();
                     for (i, f) in BALANCE_FIELDS.iter().enumerate() {
                         fields.insert(*f, row.get::<_, i64>(i + 2)?);
                     }
-                    Ok(BalanceRow {
-                        owner: row.get(0)?,
-                        currency: row.get(1)?,
-                        fields,
-                        position: row.get(2 + BALANCE_FIELDS.len())?,
-                    })
+                    Ok(BalanceRow { owner: row.get(0)?, currency: row.get(1)?, fields, position: row.get(2 + BALANCE_FIELDS.len())? })
                 })
                 .map_err(unavailable)?;
             rows.map(|r| r.map_err(unavailable)).collect()
@@ -412,5 +411,17 @@ impl SqliteEventStore {
             Ok(lines)
         })
         .await
+    }
+}
+
+impl SqliteEventStore {
+    /// Every projected balance row of an affiliate, one per currency.
+    pub async fn affiliate_balances(
+        &self,
+        tenant_id: &TenantId,
+        affiliate_id: &AffiliateId,
+    ) -> Result<Vec<BalanceRow>, StoreError> {
+        self.balance_rows(Some(owner_key(tenant_id, affiliate_id)))
+            .await
     }
 }

@@ -1,0 +1,430 @@
+//! The ledger's read API, over the projection (SQLite or DynamoDB):
+//!
+//! - `GET /v1/affiliates/{affiliate_id}/balances`: every currency's pending,
+//!   available, reserved, receivable, paid out and net payable;
+//! - `GET /v1/affiliates/{affiliate_id}/journal?currency=EUR&limit=50&after=T`:
+//!   the affiliate's journal lines, oldest first, with a `next` page token.
+//!
+//! An affiliate reads only itself; finance and admins read any affiliate of
+//! their own tenant. The tenant always comes from the verified identity.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use event_store::StoreError;
+use event_store_dynamodb::projection::DynamoProjection;
+use event_store_sqlite::SqliteEventStore;
+use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::{Identity, identity_of};
+use ledger_domain::money::currency_from_code;
+use ledger_domain::projection::BalanceOwner;
+use ledger_domain::{AffiliateId, Currency, Money};
+use serde::Serialize;
+
+/// The most journal lines one page returns.
+pub const JOURNAL_PAGE_MAX: usize = 500;
+pub const JOURNAL_PAGE_DEFAULT: usize = 50;
+/// Roles that read any affiliate of their tenant.
+pub const FINANCE_ROLES: [&str; 3] = ["finance-maker", "finance-approver", "admin"];
+pub const AFFILIATE_ROLE: &str = "affiliate";
+
+/// A balance row: signed minor units per field (debit positive).
+pub type Fields = BTreeMap<String, i64>;
+
+/// A page of journal lines.
+#[derive(Debug, Clone, Default)]
+pub struct JournalPage {
+    pub lines: Vec<JournalLine>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JournalLine {
+    pub stream: String,
+    pub version: u64,
+    pub event_type: String,
+    pub effective_at: String,
+    pub deltas: BTreeMap<String, i64>,
+}
+
+/// What the API reads: the projection, wherever it is kept.
+#[async_trait]
+pub trait LedgerReads: Send + Sync {
+    async fn balances(&self, owner: &BalanceOwner) -> Result<Vec<(String, Fields)>, StoreError>;
+    async fn journal(
+        &self,
+        owner: &BalanceOwner,
+        currency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<JournalPage, StoreError>;
+}
+
+#[async_trait]
+impl LedgerReads for SqliteEventStore {
+    async fn balances(&self, owner: &BalanceOwner) -> Result<Vec<(String, Fields)>, StoreError> {
+        let BalanceOwner::Affiliate {
+            tenant_id,
+            affiliate_id,
+        } = owner
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .affiliate_balances(tenant_id, affiliate_id)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.currency,
+                    r.fields
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                )
+            })
+            .collect())
+    }
+
+    async fn journal(
+        &self,
+        owner: &BalanceOwner,
+        currency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<JournalPage, StoreError> {
+        let BalanceOwner::Affiliate {
+            tenant_id,
+            affiliate_id,
+        } = owner
+        else {
+            return Ok(JournalPage::default());
+        };
+        let after_position = match after {
+            None => 0,
+            Some(token) => token
+                .parse::<i64>()
+                .map_err(|_| StoreError::InvalidCursor {
+                    cursor: token.to_owned(),
+                    reason: "not a page token of this API".into(),
+                })?,
+        };
+        let lines = self
+            .affiliate_journal(tenant_id, affiliate_id, currency, after_position, limit)
+            .await?;
+        let next = (lines.len() == limit)
+            .then(|| lines.last().map(|l| l.position.to_string()))
+            .flatten();
+        Ok(JournalPage {
+            lines: lines
+                .into_iter()
+                .map(|l| JournalLine {
+                    stream: l.stream,
+                    version: l.version,
+                    event_type: l.event_type,
+                    effective_at: l.effective_at,
+                    deltas: l.deltas,
+                })
+                .collect(),
+            next,
+        })
+    }
+}
+
+#[async_trait]
+impl LedgerReads for DynamoProjection {
+    async fn balances(&self, owner: &BalanceOwner) -> Result<Vec<(String, Fields)>, StoreError> {
+        self.owner_balances(owner).await
+    }
+
+    async fn journal(
+        &self,
+        owner: &BalanceOwner,
+        currency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<JournalPage, StoreError> {
+        let (lines, next) = DynamoProjection::journal(self, owner, currency, after, limit).await?;
+        Ok(JournalPage {
+            lines: lines
+                .into_iter()
+                .map(|l| JournalLine {
+                    stream: l.stream,
+                    version: l.version,
+                    event_type: l.event_type,
+                    effective_at: l.effective_at,
+                    deltas: l.deltas,
+                })
+                .collect(),
+            next,
+        })
+    }
+}
+
+pub struct ApiState<R> {
+    pub reads: R,
+    pub tenant_claim: String,
+}
+
+pub fn router<R: LedgerReads + 'static>(state: Arc<ApiState<R>>) -> Router {
+    Router::new()
+        .route("/v1/affiliates/{affiliate_id}/balances", get(balances::<R>))
+        .route("/v1/affiliates/{affiliate_id}/journal", get(journal::<R>))
+        .with_state(state)
+}
+
+/// The affiliate a caller may read, or why not.
+fn authorize(identity: &Identity, affiliate: &str) -> Result<BalanceOwner, Problem> {
+    let affiliate_id = AffiliateId::new(affiliate)
+        .map_err(|e| Problem::bad_request("affiliate_id", &e.to_string()))?;
+    let finance = FINANCE_ROLES.iter().any(|r| identity.has_role(r));
+    let itself = identity.has_role(AFFILIATE_ROLE)
+        && identity.affiliate_id.as_deref() == Some(affiliate_id.as_str());
+    if !finance && !itself {
+        return Err(Problem::forbidden(
+            "an affiliate reads only its own ledger; finance reads its tenant's",
+        ));
+    }
+    Ok(BalanceOwner::Affiliate {
+        tenant_id: identity.tenant_id.clone(),
+        affiliate_id,
+    })
+}
+
+fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::InvalidCursor { .. } => {
+            Problem::bad_request("after", "is not a page token of this API")
+        }
+        other => {
+            tracing::error!(error = %other, "read failed");
+            Problem::unavailable()
+        }
+    }
+}
+
+/// Minor units as a decimal string at the currency's scale.
+fn money_text(minor: i64, currency: Currency) -> String {
+    Money::from_minor(minor, currency)
+        .map(|m| m.amount().to_string())
+        .unwrap_or_else(|_| minor.to_string())
+}
+
+#[derive(Serialize)]
+struct BalanceBody {
+    currency: String,
+    pending: String,
+    available: String,
+    reserved: String,
+    receivable: String,
+    paid_out: String,
+    net_payable: String,
+}
+
+#[derive(Serialize)]
+struct BalancesBody {
+    tenant_id: String,
+    affiliate_id: String,
+    balances: Vec<BalanceBody>,
+}
+
+async fn balances<R: LedgerReads + 'static>(
+    State(state): State<Arc<ApiState<R>>>,
+    Path(affiliate): Path<String>,
+    request: Request<Body>,
+) -> Response {
+    // Read all the request needs before the first await: its body is not Sync.
+    let identity = identity_of(&request, &state.tenant_claim);
+    drop(request);
+    let result = async move {
+        let identity = identity?;
+        let owner = authorize(&identity, &affiliate)?;
+        let rows = state.reads.balances(&owner).await.map_err(store_problem)?;
+        let mut balances = Vec::new();
+        for (currency, fields) in rows {
+            let Ok(code) = currency_from_code(&currency) else {
+                continue;
+            };
+            let f = |name: &str| fields.get(name).copied().unwrap_or(0);
+            // Liabilities are credits: shown positive as what is owed.
+            balances.push(BalanceBody {
+                pending: money_text(-f("pending"), code),
+                available: money_text(-f("available"), code),
+                reserved: money_text(-f("reserved"), code),
+                receivable: money_text(f("receivable"), code),
+                paid_out: money_text(f("paid_out"), code),
+                net_payable: money_text(-f("available") - f("receivable"), code),
+                currency,
+            });
+        }
+        Ok::<_, Problem>(
+            axum::Json(BalancesBody {
+                tenant_id: identity.tenant_id.to_string(),
+                affiliate_id: affiliate.clone(),
+                balances,
+            })
+            .into_response(),
+        )
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[derive(Serialize)]
+struct LineBody {
+    stream: String,
+    version: u64,
+    event_type: String,
+    effective_at: String,
+    /// Signed changes per account, as decimal strings (credits negative).
+    changes: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct JournalBody {
+    currency: String,
+    lines: Vec<LineBody>,
+    next: Option<String>,
+}
+
+fn query_params(request: &Request<Body>) -> BTreeMap<String, String> {
+    request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+async fn journal<R: LedgerReads + 'static>(
+    State(state): State<Arc<ApiState<R>>>,
+    Path(affiliate): Path<String>,
+    request: Request<Body>,
+) -> Response {
+    let identity = identity_of(&request, &state.tenant_claim);
+    let params = query_params(&request);
+    drop(request);
+    let result = async move {
+        let identity = identity?;
+        let owner = authorize(&identity, &affiliate)?;
+        let mut errors = Vec::new();
+        let currency = match params.get("currency").map(|c| currency_from_code(c)) {
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => {
+                errors.push(FieldError {
+                    field: "currency".into(),
+                    rule: e.to_string(),
+                });
+                None
+            }
+            None => {
+                errors.push(FieldError {
+                    field: "currency".into(),
+                    rule: "is required".into(),
+                });
+                None
+            }
+        };
+        let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+            None => JOURNAL_PAGE_DEFAULT,
+            Some(Ok(n)) if (1..=JOURNAL_PAGE_MAX).contains(&n) => n,
+            Some(_) => {
+                errors.push(FieldError {
+                    field: "limit".into(),
+                    rule: format!("must be a whole number from 1 to {JOURNAL_PAGE_MAX}"),
+                });
+                0
+            }
+        };
+        // Page tokens are opaque to clients: hex of the backend's own token.
+        let after = match params
+            .get("after")
+            .map(|a| hex::decode(a).ok().and_then(|b| String::from_utf8(b).ok()))
+        {
+            None => None,
+            Some(Some(token)) if !token.is_empty() && token.len() <= 512 => Some(token),
+            Some(_) => {
+                errors.push(FieldError {
+                    field: "after".into(),
+                    rule: "must be a page token returned by this API".into(),
+                });
+                None
+            }
+        };
+        let (Some(currency), true) = (currency, errors.is_empty()) else {
+            return Err(Problem::unprocessable(errors));
+        };
+        let page = state
+            .reads
+            .journal(&owner, currency.code(), after.as_deref(), limit)
+            .await
+            .map_err(store_problem)?;
+        let code = currency;
+        let lines = page
+            .lines
+            .into_iter()
+            .map(|l| LineBody {
+                stream: l.stream,
+                version: l.version,
+                event_type: l.event_type,
+                effective_at: l.effective_at,
+                changes: l
+                    .deltas
+                    .into_iter()
+                    .map(|(k, v)| (k, money_text(v, code)))
+                    .collect(),
+            })
+            .collect();
+        Ok(axum::Json(JournalBody {
+            currency: currency.code().to_owned(),
+            lines,
+            next: page.next.map(hex::encode),
+        })
+        .into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The reads chosen by the environment: DynamoDB's projection when
+/// `PROJECTION_TABLE_PREFIX` is set, else the embedded store.
+pub async fn reads_from_env() -> Result<Arc<dyn LedgerReads>, String> {
+    if let Ok(prefix) = std::env::var("PROJECTION_TABLE_PREFIX") {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        return Ok(Arc::new(DynamoProjection::new(
+            client,
+            event_store_dynamodb::projection::ProjectionTables::with_prefix(&prefix),
+        )));
+    }
+    let path =
+        std::env::var("LEDGER_SQLITE_PATH").unwrap_or_else(|_| "data/ledger.sqlite".to_owned());
+    Ok(Arc::new(
+        SqliteEventStore::open(&path).map_err(|e| e.to_string())?,
+    ))
+}
+
+#[async_trait]
+impl<T: LedgerReads + ?Sized> LedgerReads for Arc<T> {
+    async fn balances(&self, owner: &BalanceOwner) -> Result<Vec<(String, Fields)>, StoreError> {
+        (**self).balances(owner).await
+    }
+    async fn journal(
+        &self,
+        owner: &BalanceOwner,
+        currency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<JournalPage, StoreError> {
+        (**self).journal(owner, currency, after, limit).await
+    }
+}
