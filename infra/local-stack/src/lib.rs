@@ -1,0 +1,269 @@
+//! The local stack: every function's HTTP handler in one process on
+//! 127.0.0.1, on the embedded store (one SQLite file), with the ledger
+//! projector running beside them, and a development token issuer.
+//!
+//! Identity takes the same path as on AWS: a verified token becomes the API
+//! Gateway authorizer context the handlers read. Locally the issuer is this
+//! stack, signing HS256 tokens with a key it keeps in the data directory.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+    ApiGatewayV2httpRequestContext,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use event_store_sqlite::SqliteEventStore;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lambda_http::request::RequestContext;
+use serde::{Deserialize, Serialize};
+
+/// Who issues development tokens.
+pub const DEV_ISSUER: &str = "local-stack";
+/// How long a development token lives, in seconds.
+pub const TOKEN_TTL_SECONDS: i64 = 12 * 3600;
+/// How often the projector looks for new events when idle.
+pub const PROJECTOR_IDLE_MS: u64 = 100;
+/// Events per projector step.
+pub const PROJECTOR_BATCH: usize = 1000;
+/// The roles a development token may carry.
+pub const ROLES: [&str; 5] = [
+    "ingest",
+    "affiliate",
+    "finance-maker",
+    "finance-approver",
+    "admin",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("{0}")]
+    Io(String),
+    #[error(transparent)]
+    Store(#[from] event_store::StoreError),
+    #[error("role {0:?} is not one of {ROLES:?}")]
+    UnknownRole(String),
+    #[error("the affiliate role needs --affiliate")]
+    AffiliateMissing,
+    #[error("token: {0}")]
+    Token(String),
+}
+
+/// The claims of a development token: what API Gateway's JWT authorizer
+/// would pass on from a real identity provider.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DevClaims {
+    pub iss: String,
+    pub sub: String,
+    pub tenant_id: String,
+    pub roles: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affiliate_id: Option<String>,
+    pub exp: i64,
+}
+
+/// The signing key of the data directory, created on first use.
+pub fn signing_key(data_dir: &Path) -> Result<Vec<u8>, StackError> {
+    let path = data_dir.join("dev-signing-key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(key) = hex::decode(text.trim()) {
+            if key.len() == 32 {
+                return Ok(key);
+            }
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| StackError::Io(format!("create {}: {e}", data_dir.display())))?;
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| StackError::Io(format!("random key: {e}")))?;
+    std::fs::write(&path, hex::encode(&key))
+        .map_err(|e| StackError::Io(format!("write {}: {e}", path.display())))?;
+    Ok(key)
+}
+
+/// Mints a development token for a role.
+pub fn mint_token(
+    key: &[u8],
+    tenant: &str,
+    role: &str,
+    subject: &str,
+    affiliate: Option<&str>,
+) -> Result<String, StackError> {
+    if !ROLES.contains(&role) {
+        return Err(StackError::UnknownRole(role.to_owned()));
+    }
+    if role == "affiliate" && affiliate.is_none() {
+        return Err(StackError::AffiliateMissing);
+    }
+    let claims = DevClaims {
+        iss: DEV_ISSUER.to_owned(),
+        sub: subject.to_owned(),
+        tenant_id: tenant.to_owned(),
+        roles: role.to_owned(),
+        affiliate_id: affiliate.map(str::to_owned),
+        exp: chrono::Utc::now().timestamp() + TOKEN_TTL_SECONDS,
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(key),
+    )
+    .map_err(|e| StackError::Token(e.to_string()))
+}
+
+/// Verifies a bearer token; None for anything missing, forged or expired.
+fn verify(key: &[u8], authorization: Option<&str>) -> Option<DevClaims> {
+    let token = authorization?.strip_prefix("Bearer ")?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[DEV_ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    jsonwebtoken::decode::<DevClaims>(token, &DecodingKey::from_secret(key), &validation)
+        .ok()
+        .map(|d| d.claims)
+}
+
+/// Turns a verified token into the authorizer context API Gateway would
+/// give the handler; strips any context a client tried to smuggle in.
+async fn authorize(key: Arc<Vec<u8>>, mut request: Request<Body>, next: Next) -> Response {
+    request.extensions_mut().remove::<RequestContext>();
+    let authorization = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    if let Some(claims) = verify(&key, authorization) {
+        let mut map = std::collections::HashMap::new();
+        map.insert("sub".to_owned(), claims.sub);
+        map.insert("tenant_id".to_owned(), claims.tenant_id);
+        map.insert("roles".to_owned(), claims.roles);
+        if let Some(affiliate) = claims.affiliate_id {
+            map.insert("affiliate_id".to_owned(), affiliate);
+        }
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = map;
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.authorizer = Some(authorizer);
+        request
+            .extensions_mut()
+            .insert(RequestContext::ApiGatewayV2(context));
+    }
+    next.run(request).await
+}
+
+/// Where the stack keeps its data.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("ledger.sqlite")
+}
+
+/// The whole HTTP surface, behind the development authorizer.
+pub fn app(store: SqliteEventStore, key: Vec<u8>) -> Router {
+    let ingest = ingest_commissions::router(Arc::new(ingest_commissions::AppState {
+        store: store.clone(),
+        tenant_claim: "tenant_id".into(),
+    }));
+    let reads = ledger_api::router(Arc::new(ledger_api::ApiState {
+        reads: store,
+        tenant_claim: "tenant_id".into(),
+    }));
+    let key = Arc::new(key);
+    ingest
+        .merge(reads)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            authorize(key.clone(), request, next)
+        }))
+}
+
+/// Runs the projector until `stop` resolves, then drains what is left, so
+/// every acknowledged event is projected before the stack exits.
+pub async fn run_projector(
+    store: SqliteEventStore,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<u64, StackError> {
+    let mut projected = 0u64;
+    loop {
+        let report = store.project_ledger(PROJECTOR_BATCH).await?;
+        projected += report.events as u64;
+        if report.events > 0 {
+            tracing::info!(
+                events = report.events,
+                balance_writes = report.balance_writes,
+                position = report.position,
+                "projected"
+            );
+            continue;
+        }
+        if *stop.borrow() {
+            return Ok(projected);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(PROJECTOR_IDLE_MS)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// A running stack.
+pub struct Running {
+    pub address: SocketAddr,
+    stop_server: tokio::sync::watch::Sender<bool>,
+    stop_projector: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    projector: tokio::task::JoinHandle<Result<u64, StackError>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests, drains the projector.
+    pub async fn shutdown(self) -> Result<u64, StackError> {
+        // The server first: every request in flight finishes and its events
+        // are committed; then the projector drains everything committed.
+        let _ = self.stop_server.send(true);
+        self.server
+            .await
+            .map_err(|e| StackError::Io(e.to_string()))?
+            .map_err(|e| StackError::Io(e.to_string()))?;
+        let _ = self.stop_projector.send(true);
+        self.projector
+            .await
+            .map_err(|e| StackError::Io(e.to_string()))?
+    }
+}
+
+/// Starts the stack on `127.0.0.1:port` (0 picks a free port).
+pub async fn start(
+    store: SqliteEventStore,
+    key: Vec<u8>,
+    port: u16,
+) -> Result<Running, StackError> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| StackError::Io(format!("bind 127.0.0.1:{port}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| StackError::Io(e.to_string()))?;
+    let (stop_server, mut server_stopped) = tokio::sync::watch::channel(false);
+    let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(
+        axum::serve(listener, app(store.clone(), key))
+            .with_graceful_shutdown(async move {
+                let _ = server_stopped.wait_for(|s| *s).await;
+            })
+            .into_future(),
+    );
+    let projector = tokio::spawn(run_projector(store, projector_stopped));
+    Ok(Running {
+        address,
+        stop_server,
+        stop_projector,
+        server,
+        projector,
+    })
+}

@@ -1,0 +1,126 @@
+//! `cargo run -p local-stack -- [--demo]`: the whole product on 127.0.0.1,
+//! no AWS account. `cargo run -p local-stack -- token --tenant acme --role ingest`
+//! prints a development token.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use event_store_sqlite::SqliteEventStore;
+use local_stack::{ROLES, database_path, mint_token, signing_key, start};
+
+#[derive(Parser)]
+#[command(
+    about = "The affiliate ledger on 127.0.0.1: ingest, projector and read API on the embedded store"
+)]
+struct Args {
+    /// Where the ledger (SQLite) and the development signing key live.
+    #[arg(long, default_value = "data", global = true)]
+    data_dir: PathBuf,
+    /// The port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Load a sample program (two tenants, four currencies, a payout batch,
+    /// refunds and a chargeback) before serving. Only into an empty ledger.
+    #[arg(long)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a development token for one role.
+    Token {
+        #[arg(long)]
+        tenant: String,
+        /// One of: ingest, affiliate, finance-maker, finance-approver, admin.
+        #[arg(long)]
+        role: String,
+        /// The affiliate, for the affiliate role.
+        #[arg(long)]
+        affiliate: Option<String>,
+        /// The subject (user or client id); defaults to the role.
+        #[arg(long)]
+        subject: Option<String>,
+    },
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let key = signing_key(&args.data_dir).map_err(|e| e.to_string())?;
+    let path = database_path(&args.data_dir);
+    let store = SqliteEventStore::open(&path).map_err(|e| e.to_string())?;
+    if args.demo {
+        use event_store::EventStore;
+        if !store
+            .read_all(None, 1)
+            .await
+            .map_err(|e| e.to_string())?
+            .events
+            .is_empty()
+        {
+            return Err(format!(
+                "--demo loads into an empty ledger; {} already has events (use another --data-dir)",
+                path.display()
+            ));
+        }
+        ledger_demo::run_sample_program(&store)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!();
+    }
+    let running = start(store, key, args.port)
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!("http://{}", running.address);
+    println!("ledger listening on {base}");
+    println!("data: {} (open it with sqlite3)", path.display());
+    println!(
+        "routes: POST {base}/v1/commissions  GET {base}/v1/affiliates/{{id}}/balances  GET {base}/v1/affiliates/{{id}}/journal?currency=EUR"
+    );
+    println!(
+        "tokens: cargo run -q -p local-stack -- token --tenant acme --role ingest   (roles: {})",
+        ROLES.join(", ")
+    );
+    println!(
+        "Ctrl-C stops it after finishing requests in flight and projecting every accepted event."
+    );
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    println!("stopping...");
+    let projected = running.shutdown().await.map_err(|e| e.to_string())?;
+    println!("stopped; {projected} events projected in this run");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    lambda_edge::config::init_logging();
+    let args = Args::parse();
+    let result = match &args.command {
+        Some(Command::Token {
+            tenant,
+            role,
+            affiliate,
+            subject,
+        }) => signing_key(&args.data_dir)
+            .and_then(|key| {
+                mint_token(
+                    &key,
+                    tenant,
+                    role,
+                    subject.as_deref().unwrap_or(role),
+                    affiliate.as_deref(),
+                )
+            })
+            .map(|token| println!("{token}"))
+            .map_err(|e| e.to_string()),
+        None => serve(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
