@@ -21,7 +21,7 @@ struct Args {
     #[arg(long, default_value_t = 8080)]
     port: u16,
     /// Load a sample program (two tenants, four currencies, a payout batch,
-    /// refunds and a chargeback) before serving. Only into an empty ledger.
+    /// refunds and a chargeback) before serving, if the ledger is empty.
     #[arg(long)]
     demo: bool,
     #[command(subcommand)]
