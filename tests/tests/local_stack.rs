@@ -43,6 +43,10 @@ async fn call(
     )
 }
 
+fn days_ago(days: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339()
+}
+
 fn commission(id: &str, amount: &str) -> Value {
     json!({"commission_id": id, "affiliate_id": "aff-zoe", "amount": amount, "currency": "EUR", "conversion_id": format!("conv-{id}")})
 }
@@ -179,6 +183,39 @@ async fn post_then_read_then_shut_down_without_losing_an_event() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(page["lines"].as_array().unwrap().len(), 20);
+
+    // A conversion from 31 days ago with a 30-day hold matures on its own.
+    let mut late = commission("c-late", "5.00");
+    late["occurred_at"] = days_ago(31).into();
+    let url = format!("{base}/v1/commissions");
+    let (status, _) = call(
+        &client,
+        "POST",
+        &url,
+        Some(&ingest),
+        Some("conv-late"),
+        Some(late),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let mut available = Value::Null;
+    for _ in 0..150 {
+        let (_, body) = call(
+            &client,
+            "GET",
+            &format!("{base}/v1/affiliates/aff-zoe/balances"),
+            Some(&zoe),
+            None,
+            None,
+        )
+        .await;
+        available = body["balances"][0]["available"].clone();
+        if available == "5.00" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(available, "5.00", "matured by the stack's maturing job");
     running.shutdown().await.unwrap();
 }
 

@@ -182,6 +182,9 @@ pub fn app(store: SqliteEventStore, key: Vec<u8>) -> Router {
         }))
 }
 
+/// How often the local stack runs the maturing job.
+pub const MATURE_EVERY_MS: u64 = 2_000;
+
 /// Runs the projector until `stop` resolves, then drains what is left, so
 /// every acknowledged event is projected before the stack exits.
 pub async fn run_projector(
@@ -189,7 +192,33 @@ pub async fn run_projector(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<u64, StackError> {
     let mut projected = 0u64;
+    let mut last_maturing = tokio::time::Instant::now() - Duration::from_millis(MATURE_EVERY_MS);
     loop {
+        // The maturing job, as the schedule runs it on AWS.
+        if last_maturing.elapsed() >= Duration::from_millis(MATURE_EVERY_MS) && !*stop.borrow() {
+            last_maturing = tokio::time::Instant::now();
+            match ledger_app::mature_due(
+                &store,
+                &store,
+                chrono::Utc::now(),
+                ledger_app::MATURE_PER_RUN_MAX,
+            )
+            .await
+            {
+                Ok(report) if report.matured + report.settled + report.failed > 0 => {
+                    tracing::info!(
+                        matured = report.matured,
+                        settled = report.settled,
+                        failed = report.failed,
+                        "maturing run"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "maturing run failed; retrying on the next run")
+                }
+            }
+        }
         let report = store.project_ledger(PROJECTOR_BATCH).await?;
         projected += report.events as u64;
         if report.events > 0 {

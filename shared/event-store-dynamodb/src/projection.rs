@@ -35,6 +35,9 @@ pub struct ProjectionTables {
     pub balances: String,
     pub journal: String,
     pub projected: String,
+    /// Commissions in their hold period: key `day` (the day they mature),
+    /// sort key `due` (`matures_at#tenant#commission`).
+    pub maturities: String,
 }
 
 impl ProjectionTables {
@@ -43,6 +46,7 @@ impl ProjectionTables {
             balances: format!("{prefix}balances"),
             journal: format!("{prefix}journal"),
             projected: format!("{prefix}projected"),
+            maturities: format!("{prefix}maturities"),
         }
     }
 }
@@ -113,15 +117,15 @@ pub async fn create_projection_tables(
             .build()
             .map_err(build)
     };
-    for (name, sort) in [
-        (&tables.balances, Some("currency")),
-        (&tables.journal, Some("line")),
-        (&tables.projected, None),
+    for (name, hash, sort) in [
+        (&tables.balances, "owner", Some("currency")),
+        (&tables.journal, "owner", Some("line")),
+        (&tables.projected, "id", None),
+        (&tables.maturities, "day", Some("due")),
     ] {
         if exists(name) {
             continue;
         }
-        let hash = if sort.is_some() { "owner" } else { "id" };
         let mut request = client
             .create_table()
             .table_name(name)
@@ -185,6 +189,9 @@ impl DynamoProjection {
             deltas
                 .add(&entry)
                 .map_err(|e| fail(index, corrupt(e.to_string()), report))?;
+            self.schedule_maturity(&event)
+                .await
+                .map_err(|e| fail(index, e, report))?;
             let lines = self
                 .write_journal_lines(stored, &event, &deltas)
                 .await
@@ -235,6 +242,42 @@ impl DynamoProjection {
             start = end;
         }
         Ok(report)
+    }
+
+    /// Adds a recorded commission to the maturity schedule (an idempotent
+    /// put). The maturing job removes it once matured, or once there is
+    /// nothing left to mature.
+    async fn schedule_maturity(&self, event: &ledger_domain::Event) -> Result<(), StoreError> {
+        use ledger_domain::EventBody;
+        let tenant = event.tenant_id().as_str();
+        // A commission recorded late (its hold already over) is filed under
+        // the day it was recorded, which the job has not cleared yet.
+        let key = |commission: &str, matures_at: chrono::DateTime<chrono::Utc>| {
+            let day = matures_at
+                .max(event.recorded_at())
+                .format("%Y-%m-%d")
+                .to_string();
+            (
+                day,
+                format!("{}#{tenant}#{commission}", time_key(matures_at)),
+            )
+        };
+        if let EventBody::CommissionRecorded(e) = event.body() {
+            {
+                let (day, due) = key(e.commission_id.as_str(), e.matures_at);
+                self.client
+                    .put_item()
+                    .table_name(&self.tables.maturities)
+                    .item("day", s(day))
+                    .item("due", s(due))
+                    .item("tenant_id", s(tenant))
+                    .item("commission_id", s(e.commission_id.as_str()))
+                    .send()
+                    .await
+                    .map_err(|e| sdk("put maturity", e))?;
+            }
+        }
+        Ok(())
     }
 
     async fn write_journal_lines(
@@ -508,5 +551,107 @@ impl DynamoProjection {
             .and_then(|v| v.as_s().ok())
             .cloned();
         Ok((lines, next))
+    }
+}
+
+fn time_key(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// How far back the maturing job looks for days it has not cleared yet.
+pub const MATURITY_LOOKBACK_DAYS_MAX: i64 = 400;
+const MATURITY_CURSOR_DAY: &str = "cursor";
+
+#[async_trait::async_trait]
+impl event_store::MaturitySchedule for DynamoProjection {
+    async fn due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<event_store::DueCommission>, StoreError> {
+        event_store::check_read_limit(limit)?;
+        // Days before the cursor are known to be cleared.
+        let cursor = self
+            .client
+            .get_item()
+            .table_name(&self.tables.maturities)
+            .key("day", s(MATURITY_CURSOR_DAY))
+            .key("due", s(MATURITY_CURSOR_DAY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get maturity cursor", e))?
+            .item
+            .and_then(|i| i.get("from").and_then(|v| v.as_s().ok()).cloned())
+            .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+        let today = now.date_naive();
+        let mut day = cursor.unwrap_or(today - chrono::Duration::days(MATURITY_LOOKBACK_DAYS_MAX));
+        let mut due = Vec::new();
+        let mut cleared_until = None;
+        while day <= today && due.len() < limit {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.maturities)
+                .key_condition_expression("#d = :d AND #u <= :u")
+                .expression_attribute_names("#d", "day")
+                .expression_attribute_names("#u", "due")
+                .expression_attribute_values(":d", s(day.format("%Y-%m-%d").to_string()))
+                .expression_attribute_values(":u", s(format!("{}~", time_key(now))))
+                .consistent_read(true)
+                .limit(i32::try_from(limit - due.len()).unwrap_or(1000))
+                .send()
+                .await
+                .map_err(|e| sdk("query maturities", e))?;
+            // Leave a margin for projection lag before calling a day cleared.
+            if out.items().is_empty() && day < today - chrono::Duration::days(2) && due.is_empty() {
+                cleared_until = Some(day + chrono::Duration::days(1));
+            }
+            for item in out.items() {
+                let get = |n: &str| {
+                    item.get(n)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let at = get("due").split('#').next().unwrap_or_default().to_owned();
+                let matures_at = chrono::DateTime::parse_from_rfc3339(&at)
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!("maturities: bad time {at:?}: {e}"))
+                    })?
+                    .with_timezone(&chrono::Utc);
+                due.push(event_store::DueCommission {
+                    tenant_id: get("tenant_id"),
+                    commission_id: get("commission_id"),
+                    matures_at,
+                    slot: format!("{}|{}", day.format("%Y-%m-%d"), get("due")),
+                });
+            }
+            day += chrono::Duration::days(1);
+        }
+        if let Some(from) = cleared_until {
+            self.client
+                .put_item()
+                .table_name(&self.tables.maturities)
+                .item("day", s(MATURITY_CURSOR_DAY))
+                .item("due", s(MATURITY_CURSOR_DAY))
+                .item("from", s(from.format("%Y-%m-%d").to_string()))
+                .send()
+                .await
+                .map_err(|e| sdk("put maturity cursor", e))?;
+        }
+        Ok(due)
+    }
+
+    async fn remove(&self, due: &event_store::DueCommission) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.maturities)
+            .key("day", s(due.slot.split('|').next().unwrap_or_default()))
+            .key("due", s(due.slot.split('|').nth(1).unwrap_or_default()))
+            .send()
+            .await
+            .map_err(|e| sdk("delete maturity", e))?;
+        Ok(())
     }
 }

@@ -60,6 +60,14 @@ CREATE TABLE IF NOT EXISTS balances (
     position           INTEGER NOT NULL,
     PRIMARY KEY (owner, currency)
 );
+-- Commissions in their hold period, for the maturing job.
+CREATE TABLE IF NOT EXISTS maturities (
+    tenant_id     TEXT NOT NULL,
+    commission_id TEXT NOT NULL,
+    matures_at    TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, commission_id)
+);
+CREATE INDEX IF NOT EXISTS maturities_due ON maturities (matures_at);
 CREATE TABLE IF NOT EXISTS journal_lines (
     owner        TEXT    NOT NULL,
     currency     TEXT    NOT NULL,
@@ -134,6 +142,38 @@ fn owner_key(tenant_id: &TenantId, affiliate_id: &AffiliateId) -> String {
     .key()
 }
 
+/// Keeps the maturity schedule: a recorded commission is due at its
+/// maturity; once matured or wholly reversed it is no longer.
+fn schedule_maturity(tx: &Transaction<'_>, event: &ledger_domain::Event) -> Result<(), StoreError> {
+    use ledger_domain::EventBody;
+    let tenant = event.tenant_id().as_str();
+    match event.body() {
+        EventBody::CommissionRecorded(e) => {
+            tx.prepare_cached("INSERT OR IGNORE INTO maturities (tenant_id, commission_id, matures_at) VALUES (?1, ?2, ?3)")
+                .and_then(|mut s| s.execute(params![tenant, e.commission_id.as_str(), time_key(e.matures_at)]))
+                .map_err(unavailable)?;
+        }
+        EventBody::CommissionMatured(e) => remove_maturity(tx, tenant, e.commission_id.as_str())?,
+        EventBody::CommissionReversed(e) if e.whole => {
+            remove_maturity(tx, tenant, e.commission_id.as_str())?
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn remove_maturity(tx: &Transaction<'_>, tenant: &str, commission: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM maturities WHERE tenant_id = ?1 AND commission_id = ?2")
+        .and_then(|mut s| s.execute(params![tenant, commission]))
+        .map(|_| ())
+        .map_err(unavailable)
+}
+
+/// A time as a fixed-width UTC string, so text order is time order.
+fn time_key(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, StoreError> {
     let start = checkpoint(tx)?;
     let mut events: Vec<(i64, StoredEvent)> = Vec::new();
@@ -182,6 +222,7 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
             let mut own = BalanceDeltas::default();
             own.add(&entry).map_err(|e| corrupt(e.to_string()))?;
             deltas.add(&entry).map_err(|e| corrupt(e.to_string()))?;
+            schedule_maturity(tx, &event)?;
             let effective_at = event.effective_at().to_rfc3339();
             for ((owner, currency), fields) in &own.rows {
                 if !matches!(owner, BalanceOwner::Affiliate { .. }) {
@@ -423,5 +464,47 @@ impl SqliteEventStore {
     ) -> Result<Vec<BalanceRow>, StoreError> {
         self.balance_rows(Some(owner_key(tenant_id, affiliate_id)))
             .await
+    }
+}
+
+#[async_trait::async_trait]
+impl event_store::MaturitySchedule for SqliteEventStore {
+    async fn due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<event_store::DueCommission>, StoreError> {
+        event_store::check_read_limit(limit)?;
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT tenant_id, commission_id, matures_at FROM maturities WHERE matures_at <= ?1 ORDER BY matures_at LIMIT ?2")
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![time_key(now), limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .map_err(unavailable)?;
+            let mut due = Vec::new();
+            for row in rows {
+                let (tenant_id, commission_id, at) = row.map_err(unavailable)?;
+                let matures_at = chrono::DateTime::parse_from_rfc3339(&at)
+                    .map_err(|e| StoreError::Unavailable(format!("maturities: bad time {at:?}: {e}")))?
+                    .with_timezone(&chrono::Utc);
+                due.push(event_store::DueCommission { tenant_id, commission_id, matures_at, slot: at });
+            }
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn remove(&self, due: &event_store::DueCommission) -> Result<(), StoreError> {
+        let (tenant, commission) = (due.tenant_id.clone(), due.commission_id.clone());
+        self.with_conn(move |conn| {
+            conn.execute(
+                "DELETE FROM maturities WHERE tenant_id = ?1 AND commission_id = ?2",
+                params![tenant, commission],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
     }
 }

@@ -279,3 +279,70 @@ pub async fn record_commissions<S: EventStore + ?Sized>(
         }
     }
 }
+
+/// The most commissions one maturing run takes: a run is bounded, and the
+/// next run resumes with what is left.
+pub const MATURE_PER_RUN_MAX: usize = 500;
+
+/// What one maturing run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MatureReport {
+    pub matured: usize,
+    /// Already matured, or reversed entirely: removed from the schedule.
+    pub settled: usize,
+    /// Left for the next run (store trouble); never lost.
+    pub failed: usize,
+}
+
+/// Matures every commission whose hold period is over, up to `limit`.
+pub async fn mature_due<S, M>(
+    store: &S,
+    schedule: &M,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<MatureReport, AppError>
+where
+    S: EventStore + ?Sized,
+    M: event_store::MaturitySchedule + ?Sized,
+{
+    let mut report = MatureReport::default();
+    for due in schedule.due(now, limit.min(MATURE_PER_RUN_MAX)).await? {
+        let ids = (
+            ledger_domain::TenantId::new(&due.tenant_id),
+            CommissionId::new(&due.commission_id),
+        );
+        let (Ok(tenant_id), Ok(commission_id)) = ids else {
+            // Not an id this system writes: nothing can mature it.
+            schedule.remove(&due).await?;
+            report.settled += 1;
+            continue;
+        };
+        let ctx = CommandContext {
+            tenant_id,
+            actor: ledger_domain::Actor {
+                kind: ledger_domain::ActorKind::Scheduler,
+                id: "mature-commissions".to_owned(),
+            },
+            now,
+            effective_at: due.matures_at,
+        };
+        match run_commission(store, &commission_id, CommissionCommand::Mature, &ctx, None).await {
+            Ok(_) => {
+                schedule.remove(&due).await?;
+                report.matured += 1;
+            }
+            Err(AppError::Commission(
+                CommissionError::AlreadyMatured(_)
+                | CommissionError::NothingToMature(_)
+                | CommissionError::NotRecorded,
+            )) => {
+                schedule.remove(&due).await?;
+                report.settled += 1;
+            }
+            // The hold moved (an earlier, later-dated recording) or the store
+            // is busy: the entry stays for the next run.
+            Err(_) => report.failed += 1,
+        }
+    }
+    Ok(report)
+}

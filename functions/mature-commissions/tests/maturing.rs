@@ -1,0 +1,173 @@
+//! Maturing on both backends: only commissions whose hold is over, bounded
+//! per run, resumable, and never twice.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use event_store::{EventStore, MaturitySchedule};
+use ledger_app::{mature_due, rebuild_balances, record_commissions, run_commission};
+use ledger_domain::{
+    Actor, ActorKind, AffiliateId, CommandContext, CommissionCommand, CommissionId, Currency,
+    Money, ReversalReason, TenantId,
+};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+fn ctx(at: DateTime<Utc>) -> CommandContext {
+    CommandContext {
+        tenant_id: TenantId::new("acme").unwrap(),
+        actor: Actor::new(ActorKind::Service, "tracking").unwrap(),
+        now: at,
+        effective_at: at,
+    }
+}
+
+fn record(id: &str, hold_days: u32) -> (CommissionCommand, DateTime<Utc>) {
+    (
+        CommissionCommand::Record {
+            commission_id: CommissionId::new(id).unwrap(),
+            affiliate_id: AffiliateId::new("aff-1").unwrap(),
+            amount: Money::from_minor(1000, Currency::EUR).unwrap(),
+            hold_period_days: hold_days,
+            source_conversion_id: format!("conv-{id}"),
+            order_reference: None,
+        },
+        t0(),
+    )
+}
+
+async fn available<S: EventStore + ?Sized>(store: &S) -> i64 {
+    let balances = rebuild_balances(store).await.unwrap();
+    balances
+        .affiliate(
+            &TenantId::new("acme").unwrap(),
+            &AffiliateId::new("aff-1").unwrap(),
+            Currency::EUR,
+        )
+        .unwrap()
+        .available
+        .amount_minor()
+}
+
+/// Records four commissions (hold 0, 5, 10, and one wholly refunded), then
+/// runs the job at several times; `project` brings the schedule up to date.
+async fn scenario<S, M, P, F>(store: &S, schedule: &M, project: P)
+where
+    S: EventStore + ?Sized,
+    M: MaturitySchedule + ?Sized,
+    P: Fn() -> F,
+    F: std::future::Future<Output = ()>,
+{
+    record_commissions(
+        store,
+        &ctx(t0()),
+        &[
+            record("c1", 0),
+            record("c2", 5),
+            record("c3", 10),
+            record("c4", 0),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    let refund = CommissionCommand::Reverse {
+        amount: Money::from_minor(1000, Currency::EUR).unwrap(),
+        reason: ReversalReason::Refund,
+        reference: None,
+    };
+    run_commission(
+        store,
+        &CommissionId::new("c4").unwrap(),
+        refund,
+        &ctx(t0()),
+        None,
+    )
+    .await
+    .unwrap();
+    project().await;
+
+    // Day 6, one per run: bounded and resumable.
+    let day6 = t0() + Duration::days(6);
+    let first = mature_due(store, schedule, day6, 1).await.unwrap();
+    assert_eq!(first.matured + first.settled, 1);
+    let mut total = first;
+    for _ in 0..5 {
+        let next = mature_due(store, schedule, day6, 1).await.unwrap();
+        total.matured += next.matured;
+        total.settled += next.settled;
+        assert_eq!(next.failed, 0);
+    }
+    assert_eq!(total.matured, 2, "c1 and c2, not c3 (on hold until day 10)");
+    project().await;
+    assert_eq!(available(store).await, 2000);
+    // Again the same day: nothing to do, nothing matures twice.
+    let again = mature_due(store, schedule, day6, 100).await.unwrap();
+    assert_eq!(again.matured, 0);
+    // Day 11: c3.
+    let day11 = t0() + Duration::days(11);
+    assert_eq!(
+        mature_due(store, schedule, day11, 100)
+            .await
+            .unwrap()
+            .matured,
+        1
+    );
+    project().await;
+    assert_eq!(available(store).await, 3000);
+    assert!(
+        schedule
+            .due(day11 + Duration::days(400), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn maturing_on_the_embedded_store() {
+    let store = event_store_sqlite::SqliteEventStore::in_memory().unwrap();
+    scenario(&store, &store, || async {
+        store.project_ledger(1000).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maturing_on_dynamodb() {
+    use event_store_dynamodb::projection::{
+        DynamoProjection, ProjectionTables, create_projection_tables,
+    };
+    let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
+    let config = emulator.sdk_config();
+    let tables = event_store_dynamodb::schema::Tables::with_prefix("mature-");
+    let store = Arc::new(event_store_dynamodb::DynamoEventStore::from_config(
+        &config,
+        tables.clone(),
+        None,
+    ));
+    event_store_dynamodb::schema::create_tables(store.client(), &tables)
+        .await
+        .unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    create_projection_tables(&client, &ProjectionTables::with_prefix("mature-"))
+        .await
+        .unwrap();
+    let projection = DynamoProjection::new(client, ProjectionTables::with_prefix("mature-"));
+    // The projector follows the events table's stream, as Lambda would.
+    let cursor = tokio::sync::Mutex::new(None);
+    let project = || async {
+        let mut cursor = cursor.lock().await;
+        loop {
+            let page = store.read_all(cursor.as_ref(), 1000).await.unwrap();
+            if page.events.is_empty() {
+                break;
+            }
+            projection.project(&page.events).await.unwrap();
+            *cursor = Some(page.next);
+        }
+    };
+    scenario(&*store, &projection, project).await;
+}
