@@ -56,7 +56,9 @@ async fn post_then_read_then_shut_down_without_losing_an_event() {
     let dir = tempfile::tempdir().unwrap();
     let key = signing_key(dir.path()).unwrap();
     let store = SqliteEventStore::open(database_path(dir.path())).unwrap();
-    let running = start(store, key.clone(), 0).await.unwrap();
+    let running = start(local_stack::Backend::Embedded(store), key.clone(), 0)
+        .await
+        .unwrap();
     let base = format!("http://{}", running.address);
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let ingest = mint_token(&key, "acme", "ingest", "tracking", None).unwrap();
@@ -149,7 +151,9 @@ async fn post_then_read_then_shut_down_without_losing_an_event() {
     assert_eq!(row.fields["pending"], -10_000, "50 x 2.00 EUR pending");
 
     // And the API reads it back after a restart.
-    let running = start(store, key.clone(), 0).await.unwrap();
+    let running = start(local_stack::Backend::Embedded(store), key.clone(), 0)
+        .await
+        .unwrap();
     let base = format!("http://{}", running.address);
     let (status, body) = call(
         &client,
@@ -226,4 +230,50 @@ fn tokens_are_only_minted_for_known_roles() {
     assert_eq!(signing_key(dir.path()).unwrap(), key, "the key is kept");
     assert!(mint_token(&key, "acme", "root", "x", None).is_err());
     assert!(mint_token(&key, "acme", "affiliate", "x", None).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_stack_runs_on_dynamodb_by_configuration() {
+    let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
+    let dir = tempfile::tempdir().unwrap();
+    let key = signing_key(dir.path()).unwrap();
+    let backend = local_stack::Backend::aws(&emulator.sdk_config(), "stack-", true)
+        .await
+        .unwrap();
+    let running = start(backend, key.clone(), 0).await.unwrap();
+    let base = format!("http://{}", running.address);
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let ingest = mint_token(&key, "acme", "ingest", "tracking", None).unwrap();
+    let zoe = mint_token(&key, "acme", "affiliate", "u-zoe", Some("aff-zoe")).unwrap();
+    for i in 0..3 {
+        let (status, body) = call(
+            &client,
+            "POST",
+            &format!("{base}/v1/commissions"),
+            Some(&ingest),
+            Some(&format!("k{i}")),
+            Some(commission(&format!("c-{i}"), "1.50")),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let mut pending = Value::Null;
+    for _ in 0..100 {
+        let (_, body) = call(
+            &client,
+            "GET",
+            &format!("{base}/v1/affiliates/aff-zoe/balances"),
+            Some(&zoe),
+            None,
+            None,
+        )
+        .await;
+        pending = body["balances"][0]["pending"].clone();
+        if pending == "4.50" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(pending, "4.50", "projected from the events table's stream");
+    running.shutdown().await.unwrap();
 }

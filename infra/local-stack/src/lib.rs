@@ -164,14 +164,113 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("ledger.sqlite")
 }
 
-/// The whole HTTP surface, behind the development authorizer.
-pub fn app(store: SqliteEventStore, key: Vec<u8>) -> Router {
+/// Where the stack keeps the ledger: the embedded SQLite file (the default),
+/// or DynamoDB at an endpoint (the emulator, or AWS).
+#[derive(Clone)]
+pub enum Backend {
+    Embedded(SqliteEventStore),
+    Aws {
+        store: event_store_dynamodb::DynamoEventStore,
+        projection: event_store_dynamodb::projection::DynamoProjection,
+    },
+}
+
+/// The projector's checkpoint on DynamoDB (a cursor on the events stream).
+pub const AWS_PROJECTOR_CHECKPOINT: &str = "ledger-local-stack";
+
+impl Backend {
+    /// DynamoDB at an endpoint, creating the tables if asked.
+    pub async fn aws(
+        config: &aws_config::SdkConfig,
+        table_prefix: &str,
+        create_tables: bool,
+    ) -> Result<Self, StackError> {
+        use event_store_dynamodb::projection::{
+            DynamoProjection, ProjectionTables, create_projection_tables,
+        };
+        let tables = event_store_dynamodb::schema::Tables::with_prefix(table_prefix);
+        let store =
+            event_store_dynamodb::DynamoEventStore::from_config(config, tables.clone(), None);
+        let client = store.client().clone();
+        if create_tables {
+            event_store_dynamodb::schema::create_tables(&client, &tables).await?;
+            create_projection_tables(&client, &ProjectionTables::with_prefix(table_prefix)).await?;
+        }
+        let projection = DynamoProjection::new(client, ProjectionTables::with_prefix(table_prefix));
+        Ok(Backend::Aws { store, projection })
+    }
+
+    /// The whole HTTP surface, behind the development authorizer.
+    pub fn app(&self, key: Vec<u8>) -> Router {
+        match self {
+            Backend::Embedded(store) => app_for(store.clone(), store.clone(), key),
+            Backend::Aws { store, projection } => app_for(store.clone(), projection.clone(), key),
+        }
+    }
+
+    /// One projector step; returns how many events it projected.
+    async fn project_step(&self) -> Result<usize, StackError> {
+        use event_store::EventStore;
+        match self {
+            Backend::Embedded(store) => {
+                let report = store.project_ledger(PROJECTOR_BATCH).await?;
+                if report.events > 0 {
+                    tracing::info!(
+                        events = report.events,
+                        balance_writes = report.balance_writes,
+                        position = report.position,
+                        "projected"
+                    );
+                }
+                Ok(report.events)
+            }
+            Backend::Aws { store, projection } => {
+                let cursor = store.load_checkpoint(AWS_PROJECTOR_CHECKPOINT).await?;
+                let page = store
+                    .read_all(cursor.as_ref(), event_store::READ_LIMIT_MAX)
+                    .await?;
+                if page.events.is_empty() {
+                    return Ok(0);
+                }
+                let report = projection
+                    .project(&page.events)
+                    .await
+                    .map_err(|f| StackError::Store(f.error))?;
+                store
+                    .save_checkpoint(AWS_PROJECTOR_CHECKPOINT, &page.next)
+                    .await?;
+                tracing::info!(
+                    events = report.events,
+                    balance_writes = report.balance_writes,
+                    "projected"
+                );
+                Ok(page.events.len())
+            }
+        }
+    }
+
+    async fn mature(&self) -> Result<ledger_app::MatureReport, ledger_app::AppError> {
+        let (now, limit) = (chrono::Utc::now(), ledger_app::MATURE_PER_RUN_MAX);
+        match self {
+            Backend::Embedded(store) => ledger_app::mature_due(store, store, now, limit).await,
+            Backend::Aws { store, projection } => {
+                ledger_app::mature_due(store, projection, now, limit).await
+            }
+        }
+    }
+}
+
+fn app_for<S, R>(store: S, reads: R, key: Vec<u8>) -> Router
+where
+    S: event_store::EventStore + 'static,
+    R: ledger_api::LedgerReads + 'static,
+{
     let ingest = ingest_commissions::router(Arc::new(ingest_commissions::AppState {
-        store: store.clone(),
+        store,
         tenant_claim: "tenant_id".into(),
     }));
     let reads = ledger_api::router(Arc::new(ledger_api::ApiState {
-        reads: store,
+        reads,
         tenant_claim: "tenant_id".into(),
     }));
     let key = Arc::new(key);
@@ -188,7 +287,7 @@ pub const MATURE_EVERY_MS: u64 = 2_000;
 /// Runs the projector until `stop` resolves, then drains what is left, so
 /// every acknowledged event is projected before the stack exits.
 pub async fn run_projector(
-    store: SqliteEventStore,
+    backend: Backend,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<u64, StackError> {
     let mut projected = 0u64;
@@ -197,14 +296,7 @@ pub async fn run_projector(
         // The maturing job, as the schedule runs it on AWS.
         if last_maturing.elapsed() >= Duration::from_millis(MATURE_EVERY_MS) && !*stop.borrow() {
             last_maturing = tokio::time::Instant::now();
-            match ledger_app::mature_due(
-                &store,
-                &store,
-                chrono::Utc::now(),
-                ledger_app::MATURE_PER_RUN_MAX,
-            )
-            .await
-            {
+            match backend.mature().await {
                 Ok(report) if report.matured + report.settled + report.failed > 0 => {
                     tracing::info!(
                         matured = report.matured,
@@ -219,15 +311,9 @@ pub async fn run_projector(
                 }
             }
         }
-        let report = store.project_ledger(PROJECTOR_BATCH).await?;
-        projected += report.events as u64;
-        if report.events > 0 {
-            tracing::info!(
-                events = report.events,
-                balance_writes = report.balance_writes,
-                position = report.position,
-                "projected"
-            );
+        let events = backend.project_step().await?;
+        projected += events as u64;
+        if events > 0 {
             continue;
         }
         if *stop.borrow() {
@@ -267,11 +353,7 @@ impl Running {
 }
 
 /// Starts the stack on `127.0.0.1:port` (0 picks a free port).
-pub async fn start(
-    store: SqliteEventStore,
-    key: Vec<u8>,
-    port: u16,
-) -> Result<Running, StackError> {
+pub async fn start(backend: Backend, key: Vec<u8>, port: u16) -> Result<Running, StackError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| StackError::Io(format!("bind 127.0.0.1:{port}: {e}")))?;
@@ -281,13 +363,13 @@ pub async fn start(
     let (stop_server, mut server_stopped) = tokio::sync::watch::channel(false);
     let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(
-        axum::serve(listener, app(store.clone(), key))
+        axum::serve(listener, backend.app(key))
             .with_graceful_shutdown(async move {
                 let _ = server_stopped.wait_for(|s| *s).await;
             })
             .into_future(),
     );
-    let projector = tokio::spawn(run_projector(store, projector_stopped));
+    let projector = tokio::spawn(run_projector(backend, projector_stopped));
     Ok(Running {
         address,
         stop_server,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use event_store_sqlite::SqliteEventStore;
-use local_stack::{ROLES, database_path, mint_token, signing_key, start};
+use local_stack::{Backend, ROLES, database_path, mint_token, signing_key, start};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +24,16 @@ struct Args {
     /// refunds and a chargeback) before serving, if the ledger is empty.
     #[arg(long)]
     demo: bool,
+    /// Keep the ledger in DynamoDB at this endpoint (the emulator, e.g.
+    /// http://127.0.0.1:5000) instead of the embedded SQLite file.
+    #[arg(long)]
+    aws_endpoint: Option<String>,
+    /// Table name prefix on DynamoDB.
+    #[arg(long, default_value = "ledger-")]
+    table_prefix: String,
+    /// Create the DynamoDB tables if they do not exist.
+    #[arg(long)]
+    create_tables: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -48,33 +58,54 @@ enum Command {
 
 async fn serve(args: Args) -> Result<(), String> {
     let key = signing_key(&args.data_dir).map_err(|e| e.to_string())?;
-    let path = database_path(&args.data_dir);
-    let store = SqliteEventStore::open(&path).map_err(|e| e.to_string())?;
+    let (backend, location) = match &args.aws_endpoint {
+        Some(endpoint) => {
+            let config = aws_emulator::sdk_config_for(endpoint);
+            let backend = Backend::aws(&config, &args.table_prefix, args.create_tables)
+                .await
+                .map_err(|e| e.to_string())?;
+            (
+                backend,
+                format!("DynamoDB at {endpoint}, tables {}*", args.table_prefix),
+            )
+        }
+        None => {
+            let path = database_path(&args.data_dir);
+            let store = SqliteEventStore::open(&path).map_err(|e| e.to_string())?;
+            (
+                Backend::Embedded(store),
+                format!("{} (open it with sqlite3)", path.display()),
+            )
+        }
+    };
     if args.demo {
         use event_store::EventStore;
-        if !store
-            .read_all(None, 1)
-            .await
-            .map_err(|e| e.to_string())?
-            .events
-            .is_empty()
-        {
-            return Err(format!(
-                "--demo loads into an empty ledger; {} already has events (use another --data-dir)",
-                path.display()
-            ));
+        let empty = match &backend {
+            Backend::Embedded(store) => store.read_all(None, 1).await,
+            Backend::Aws { store, .. } => store.read_all(None, 1).await,
         }
-        ledger_demo::run_sample_program(&store)
-            .await
+        .map_err(|e| e.to_string())?
+        .events
+        .is_empty();
+        if empty {
+            match &backend {
+                Backend::Embedded(store) => ledger_demo::run_sample_program(store).await,
+                Backend::Aws { store, .. } => ledger_demo::run_sample_program(store).await,
+            }
             .map_err(|e| e.to_string())?;
-        println!();
+            println!();
+        } else {
+            println!(
+                "the ledger already holds events: serving it as it is (the sample program loads only into an empty ledger)\n"
+            );
+        }
     }
-    let running = start(store, key, args.port)
+    let running = start(backend, key, args.port)
         .await
         .map_err(|e| e.to_string())?;
     let base = format!("http://{}", running.address);
     println!("ledger listening on {base}");
-    println!("data: {} (open it with sqlite3)", path.display());
+    println!("data: {location}");
     println!(
         "routes: POST {base}/v1/commissions  GET {base}/v1/affiliates/{{id}}/balances  GET {base}/v1/affiliates/{{id}}/journal?currency=EUR"
     );
