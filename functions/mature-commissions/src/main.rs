@@ -5,8 +5,7 @@ use event_store_dynamodb::DynamoEventStore;
 use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
 use event_store_dynamodb::schema::Tables;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use ledger_app::{MATURE_PER_RUN_MAX, mature_due};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -22,16 +21,9 @@ async fn main() -> Result<(), Error> {
         ProjectionTables::with_prefix(&projection_prefix),
     );
     let (store, schedule) = (&store, &schedule);
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = mature_due(store, schedule, chrono::Utc::now(), MATURE_PER_RUN_MAX).await?;
-        tracing::info!(
-            matured = report.matured,
-            settled = report.settled,
-            failed = report.failed,
-            "maturing run"
-        );
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(
-            json!({"matured": report.matured, "settled": report.settled, "failed": report.failed}),
+            mature_commissions::handle(store, schedule, &event.payload, chrono::Utc::now()).await?,
         )
     }))
     .await

@@ -171,3 +171,30 @@ async fn maturing_on_dynamodb() {
     };
     scenario(&*store, &projection, project).await;
 }
+
+#[tokio::test]
+async fn the_scheduled_event_runs_one_bounded_run_at_its_time() {
+    let store = event_store_sqlite::SqliteEventStore::in_memory().unwrap();
+    record_commissions(
+        &store,
+        &ctx(t0()),
+        &[record("c1", 0), record("c2", 365)],
+        None,
+    )
+    .await
+    .unwrap();
+    store.project_ledger(100).await.unwrap();
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/schedule/mature-commissions.json");
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // The sample fires on 2026-11-22: c1 (no hold) is due, c2 (a long hold) is not.
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 0, 20, 0).unwrap();
+    let result = mature_commissions::handle(&store, &store, &event, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        result,
+        serde_json::json!({"matured": 1, "settled": 0, "failed": 0})
+    );
+}
