@@ -101,25 +101,11 @@ async fn embedded_default() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_emulator() {
-    use event_store_dynamodb::projection::{
-        DynamoProjection, ProjectionTables, create_projection_tables,
-    };
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let config = emulator.sdk_config();
-    let tables = event_store_dynamodb::schema::Tables::with_prefix("e2e-");
-    let store = Arc::new(event_store_dynamodb::DynamoEventStore::from_config(
-        &config,
-        tables.clone(),
-        None,
-    ));
-    event_store_dynamodb::schema::create_tables(store.client(), &tables)
+    let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "e2e-")
         .await
         .unwrap();
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    create_projection_tables(&client, &ProjectionTables::with_prefix("e2e-"))
-        .await
-        .unwrap();
-    let projection = DynamoProjection::new(client, ProjectionTables::with_prefix("e2e-"));
+    let store = Arc::new(store);
     // The events table's DynamoDB Stream feeds the projector, as the
     // stream mapping does on AWS (read here through the store's cursor).
     let project = || {

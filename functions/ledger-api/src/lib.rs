@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use event_store::StoreError;
+use event_store::{JournalLine, StoreError};
 use event_store_dynamodb::projection::DynamoProjection;
 use event_store_sqlite::SqliteEventStore;
 use lambda_edge::problem::{FieldError, Problem};
@@ -43,15 +43,6 @@ pub type Fields = BTreeMap<String, i64>;
 pub struct JournalPage {
     pub lines: Vec<JournalLine>,
     pub next: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct JournalLine {
-    pub stream: String,
-    pub version: u64,
-    pub event_type: String,
-    pub effective_at: String,
-    pub deltas: BTreeMap<String, i64>,
 }
 
 /// What the API reads: the projection, wherever it is kept.
@@ -120,21 +111,9 @@ impl LedgerReads for SqliteEventStore {
             .affiliate_journal(tenant_id, affiliate_id, currency, after_position, limit)
             .await?;
         let next = (lines.len() == limit)
-            .then(|| lines.last().map(|l| l.position.to_string()))
+            .then(|| lines.last().map(|l| l.token.clone()))
             .flatten();
-        Ok(JournalPage {
-            lines: lines
-                .into_iter()
-                .map(|l| JournalLine {
-                    stream: l.stream,
-                    version: l.version,
-                    event_type: l.event_type,
-                    effective_at: l.effective_at,
-                    deltas: l.deltas,
-                })
-                .collect(),
-            next,
-        })
+        Ok(JournalPage { lines, next })
     }
 }
 
@@ -152,19 +131,7 @@ impl LedgerReads for DynamoProjection {
         limit: usize,
     ) -> Result<JournalPage, StoreError> {
         let (lines, next) = DynamoProjection::journal(self, owner, currency, after, limit).await?;
-        Ok(JournalPage {
-            lines: lines
-                .into_iter()
-                .map(|l| JournalLine {
-                    stream: l.stream,
-                    version: l.version,
-                    event_type: l.event_type,
-                    effective_at: l.effective_at,
-                    deltas: l.deltas,
-                })
-                .collect(),
-            next,
-        })
+        Ok(JournalPage { lines, next })
     }
 }
 

@@ -166,32 +166,13 @@ async fn posted_commissions_read_back_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posted_commissions_read_back_on_dynamodb() {
-    use event_store_dynamodb::projection::{
-        DynamoProjection, ProjectionTables, create_projection_tables,
-    };
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let config = emulator.sdk_config();
-    let tables = event_store_dynamodb::schema::Tables::with_prefix("api-");
-    let store = Arc::new(event_store_dynamodb::DynamoEventStore::from_config(
-        &config,
-        tables.clone(),
-        None,
-    ));
-    event_store_dynamodb::schema::create_tables(store.client(), &tables)
+    let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "api-")
         .await
         .unwrap();
+    let store = Arc::new(store);
     ingest(store.clone()).await;
     // The events table's stream feeds the projector, as Lambda would.
-    let projection = DynamoProjection::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        ProjectionTables::with_prefix("api-"),
-    );
-    create_projection_tables(
-        &aws_sdk_dynamodb::Client::new(&config),
-        &ProjectionTables::with_prefix("api-"),
-    )
-    .await
-    .unwrap();
     let page = store.read_all(None, 1000).await.unwrap();
     assert_eq!(page.events.len(), 5);
     projection.project(&page.events).await.unwrap();

@@ -137,25 +137,11 @@ async fn maturing_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maturing_on_dynamodb() {
-    use event_store_dynamodb::projection::{
-        DynamoProjection, ProjectionTables, create_projection_tables,
-    };
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let config = emulator.sdk_config();
-    let tables = event_store_dynamodb::schema::Tables::with_prefix("mature-");
-    let store = Arc::new(event_store_dynamodb::DynamoEventStore::from_config(
-        &config,
-        tables.clone(),
-        None,
-    ));
-    event_store_dynamodb::schema::create_tables(store.client(), &tables)
+    let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "mature-")
         .await
         .unwrap();
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    create_projection_tables(&client, &ProjectionTables::with_prefix("mature-"))
-        .await
-        .unwrap();
-    let projection = DynamoProjection::new(client, ProjectionTables::with_prefix("mature-"));
+    let store = Arc::new(store);
     // The projector follows the events table's stream, as Lambda would.
     let cursor = tokio::sync::Mutex::new(None);
     let project = || async {

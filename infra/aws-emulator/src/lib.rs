@@ -155,3 +155,28 @@ pub fn sdk_config_for(endpoint_url: &str) -> SdkConfig {
         ))
         .build()
 }
+
+/// The event store and the ledger projection on DynamoDB at `config`'s
+/// endpoint, with every table created (if missing) under `prefix`, by the
+/// same code the bootstrap command runs.
+pub async fn ledger_on_dynamodb(
+    config: &SdkConfig,
+    prefix: &str,
+) -> Result<
+    (
+        event_store_dynamodb::DynamoEventStore,
+        event_store_dynamodb::projection::DynamoProjection,
+    ),
+    event_store::StoreError,
+> {
+    use event_store_dynamodb::projection::{
+        DynamoProjection, ProjectionTables, create_projection_tables,
+    };
+    let tables = event_store_dynamodb::schema::Tables::with_prefix(prefix);
+    let store = event_store_dynamodb::DynamoEventStore::from_config(config, tables.clone(), None);
+    event_store_dynamodb::schema::create_tables(store.client(), &tables).await?;
+    let projection_tables = ProjectionTables::with_prefix(prefix);
+    create_projection_tables(store.client(), &projection_tables).await?;
+    let projection = DynamoProjection::new(store.client().clone(), projection_tables);
+    Ok((store, projection))
+}

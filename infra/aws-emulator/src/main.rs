@@ -1,8 +1,7 @@
-//! Creates the store's DynamoDB tables at an endpoint (the emulator, or an
+//! Creates the ledger's DynamoDB tables (event store and projection) at an endpoint (the emulator, or an
 //! account where SAM is not used). The tests create theirs with the same code.
 
 use clap::Parser;
-use event_store_dynamodb::schema::{Tables, create_tables};
 
 #[derive(Parser)]
 #[command(about = "Create the ledger's DynamoDB tables at an AWS-compatible endpoint")]
@@ -19,13 +18,12 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let config = aws_emulator::sdk_config_for(&args.endpoint_url);
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let tables = Tables::with_prefix(&args.table_prefix);
-    match create_tables(&client, &tables).await {
-        Ok(()) => {
+    match aws_emulator::ledger_on_dynamodb(&config, &args.table_prefix).await {
+        Ok(_) => {
             println!(
-                "tables ready at {}: {}, {}, {}",
-                args.endpoint_url, tables.events, tables.idempotency, tables.checkpoints
+                "tables ready at {}: {p}events, {p}idempotency, {p}checkpoints, {p}balances, {p}journal, {p}projected, {p}maturities",
+                args.endpoint_url,
+                p = args.table_prefix
             );
             std::process::ExitCode::SUCCESS
         }

@@ -185,18 +185,21 @@ impl Backend {
         table_prefix: &str,
         create_tables: bool,
     ) -> Result<Self, StackError> {
-        use event_store_dynamodb::projection::{
-            DynamoProjection, ProjectionTables, create_projection_tables,
-        };
-        let tables = event_store_dynamodb::schema::Tables::with_prefix(table_prefix);
-        let store =
-            event_store_dynamodb::DynamoEventStore::from_config(config, tables.clone(), None);
-        let client = store.client().clone();
+        use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
         if create_tables {
-            event_store_dynamodb::schema::create_tables(&client, &tables).await?;
-            create_projection_tables(&client, &ProjectionTables::with_prefix(table_prefix)).await?;
+            let (store, projection) =
+                aws_emulator::ledger_on_dynamodb(config, table_prefix).await?;
+            return Ok(Backend::Aws { store, projection });
         }
-        let projection = DynamoProjection::new(client, ProjectionTables::with_prefix(table_prefix));
+        let store = event_store_dynamodb::DynamoEventStore::from_config(
+            config,
+            event_store_dynamodb::schema::Tables::with_prefix(table_prefix),
+            None,
+        );
+        let projection = DynamoProjection::new(
+            store.client().clone(),
+            ProjectionTables::with_prefix(table_prefix),
+        );
         Ok(Backend::Aws { store, projection })
     }
 

@@ -444,18 +444,6 @@ impl DynamoProjection {
     }
 }
 
-/// One journal line as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JournalLineRow {
-    /// The sort key: recorded time, stream, version. Also the page token.
-    pub line: String,
-    pub stream: String,
-    pub version: u64,
-    pub event_type: String,
-    pub effective_at: String,
-    pub deltas: BTreeMap<String, i64>,
-}
-
 impl DynamoProjection {
     /// Every balance item of an owner: (currency, fields).
     pub async fn owner_balances(
@@ -500,7 +488,7 @@ impl DynamoProjection {
         currency: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<JournalLineRow>, Option<String>), StoreError> {
+    ) -> Result<(Vec<event_store::JournalLine>, Option<String>), StoreError> {
         let pk = format!("{}#{currency}", owner.key());
         let mut query = self
             .client
@@ -536,8 +524,9 @@ impl DynamoProjection {
                     version,
                     reason: format!("journal line deltas: {e}"),
                 })?;
-            lines.push(JournalLineRow {
-                line: get("line"),
+            lines.push(event_store::JournalLine {
+                // The sort key (recorded time, stream, version) is the page token.
+                token: get("line"),
                 stream,
                 version,
                 event_type: get("event_type"),

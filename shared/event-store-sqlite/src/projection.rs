@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use event_store::{StoreError, StoredEvent};
+use event_store::{JournalLine, StoreError, StoredEvent};
 use ledger_domain::projection::{BalanceDeltas, BalanceOwner};
 use ledger_domain::{AffiliateId, TenantId, journal_entry};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -100,17 +100,6 @@ pub struct BalanceRow {
     pub currency: String,
     pub fields: BTreeMap<&'static str, i64>,
     pub position: i64,
-}
-
-/// One journal line of an owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JournalLine {
-    pub position: i64,
-    pub stream: String,
-    pub version: u64,
-    pub event_type: String,
-    pub effective_at: String,
-    pub deltas: BTreeMap<String, i64>,
 }
 
 fn checkpoint(tx: &Transaction<'_>) -> Result<i64, StoreError> {
@@ -447,7 +436,7 @@ impl SqliteEventStore {
                     version: version as u64,
                     reason: format!("journal line deltas: {e}"),
                 })?;
-                lines.push(JournalLine { position, stream, version: version as u64, event_type, effective_at, deltas });
+                lines.push(JournalLine { token: position.to_string(), stream, version: version as u64, event_type, effective_at, deltas });
             }
             Ok(lines)
         })

@@ -175,8 +175,11 @@ async fn a_hot_affiliate_costs_one_balance_write_per_batch() {
             .await
             .unwrap();
         let Some(last) = page.last() else { break };
-        assert!(page.windows(2).all(|w| w[0].position < w[1].position));
-        after = last.position;
+        assert!(
+            page.windows(2)
+                .all(|w| w[0].token.parse::<i64>().unwrap() < w[1].token.parse::<i64>().unwrap())
+        );
+        after = last.token.parse().unwrap();
         lines += page.len();
     }
     assert_eq!(lines, report.journal_lines);

@@ -553,3 +553,16 @@ pub trait MaturitySchedule: Send + Sync {
     /// Removes a commission from the schedule (matured, or nothing to mature).
     async fn remove(&self, due: &DueCommission) -> Result<(), StoreError>;
 }
+
+/// One line of an owner's journal, as the ledger projection keeps it: the
+/// event, and its signed changes (minor units) per account field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalLine {
+    /// Where the line sits in the owner's journal; the next page starts after it.
+    pub token: String,
+    pub stream: String,
+    pub version: u64,
+    pub event_type: String,
+    pub effective_at: String,
+    pub deltas: std::collections::BTreeMap<String, i64>,
+}
