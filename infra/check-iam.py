@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Least privilege, checked: no IAM statement in template.yaml has a wildcard
+action or a wildcard resource, and each function's policies name only the
+tables, streams and queues it uses (the USES map below: change it together
+with the function's code, and the reviewer sees both)."""
+import sys
+
+import yaml
+
+# The resources each function's code touches, by logical id.
+USES = {
+    "IngestCommissionsHttpFunction": {"EventsTable", "IdempotencyTable"},
+    "IngestCommissionsQueueFunction": {"EventsTable", "IdempotencyTable", "CommissionsQueue"},
+    "ProjectLedgerFunction": {"EventsTable", "BalancesTable", "JournalTable", "ProjectedTable", "MaturitiesTable", "ProjectionFailuresQueue"},
+    "MatureCommissionsFunction": {"EventsTable", "IdempotencyTable", "MaturitiesTable"},
+    "LedgerApiFunction": {"BalancesTable", "JournalTable"},
+}
+
+
+class Loader(yaml.SafeLoader):
+    pass
+
+
+def tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Fn::" + suffix if suffix not in ("Ref",) else "Ref": value}
+
+
+Loader.add_multi_constructor("!", tag)
+
+
+def referenced(resource):
+    """The logical id a policy resource points at, or None for a literal."""
+    if isinstance(resource, dict):
+        if "Ref" in resource:
+            return resource["Ref"]
+        if "Fn::GetAtt" in resource:
+            value = resource["Fn::GetAtt"]
+            return (value.split(".")[0] if isinstance(value, str) else value[0])
+    return None
+
+
+def main(path):
+    template = yaml.load(open(path), Loader=Loader)
+    resources = template["Resources"]
+    problems = []
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    for name in functions:
+        if name not in USES:
+            problems.append(f"{name}: not in the USES map of infra/check-iam.py")
+    for name, function in functions.items():
+        for policy in function.get("Properties", {}).get("Policies", []):
+            if not isinstance(policy, dict) or "Statement" not in policy:
+                problems.append(f"{name}: only inline statements are allowed, found {policy!r}")
+                continue
+            for statement in policy["Statement"]:
+                actions = statement.get("Action", [])
+                actions = [actions] if isinstance(actions, str) else actions
+                for action in actions:
+                    if "*" in action:
+                        problems.append(f"{name}/{statement.get('Sid')}: wildcard action {action}")
+                targets = statement.get("Resource", [])
+                targets = targets if isinstance(targets, list) else [targets]
+                for target in targets:
+                    logical = referenced(target)
+                    if logical is None:
+                        problems.append(f"{name}/{statement.get('Sid')}: resource {target!r} is not a reference to a resource of this template")
+                    elif logical not in USES.get(name, set()):
+                        problems.append(f"{name}/{statement.get('Sid')}: {logical} is not something this function uses")
+    for name, resource in resources.items():
+        if resource["Type"].startswith("AWS::IAM::"):
+            problems.append(f"{name}: IAM resources belong in the functions' inline policies")
+    for problem in problems:
+        print("least privilege:", problem)
+    print(f"least privilege: {len(functions)} functions checked, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "template.yaml"))
