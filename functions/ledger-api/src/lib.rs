@@ -177,6 +177,17 @@ fn store_problem(e: StoreError) -> Problem {
     }
 }
 
+/// An amount as the affiliate reads it. The ledger stores debits positive;
+/// pending, available and reserved are what is owed to the affiliate
+/// (credits), so they are shown with the sign flipped: positive is owed.
+/// Receivable (owed by the affiliate) and paid out read as stored.
+fn affiliate_sign(field: &str, minor: i64) -> i64 {
+    match field {
+        "pending" | "available" | "reserved" => -minor,
+        _ => minor,
+    }
+}
+
 /// Minor units as a decimal string at the currency's scale.
 fn money_text(minor: i64, currency: Currency) -> String {
     Money::from_minor(minor, currency)
@@ -222,11 +233,11 @@ async fn balances<R: LedgerReads + 'static>(
             let f = |name: &str| fields.get(name).copied().unwrap_or(0);
             // Liabilities are credits: shown positive as what is owed.
             balances.push(BalanceBody {
-                pending: money_text(-f("pending"), code),
-                available: money_text(-f("available"), code),
-                reserved: money_text(-f("reserved"), code),
-                receivable: money_text(f("receivable"), code),
-                paid_out: money_text(f("paid_out"), code),
+                pending: money_text(affiliate_sign("pending", f("pending")), code),
+                available: money_text(affiliate_sign("available", f("available")), code),
+                reserved: money_text(affiliate_sign("reserved", f("reserved")), code),
+                receivable: money_text(affiliate_sign("receivable", f("receivable")), code),
+                paid_out: money_text(affiliate_sign("paid_out", f("paid_out")), code),
                 net_payable: money_text(-f("available") - f("receivable"), code),
                 currency,
             });
@@ -250,7 +261,9 @@ struct LineBody {
     version: u64,
     event_type: String,
     effective_at: String,
-    /// Signed changes per account, as decimal strings (credits negative).
+    /// Changes per account as decimal strings, signed as the balances are
+    /// shown: a positive change to pending, available or reserved is more
+    /// owed to the affiliate.
     changes: BTreeMap<String, String>,
 }
 
@@ -347,7 +360,10 @@ async fn journal<R: LedgerReads + 'static>(
                 changes: l
                     .deltas
                     .into_iter()
-                    .map(|(k, v)| (k, money_text(v, code)))
+                    .map(|(k, v)| {
+                        let shown = affiliate_sign(&k, v);
+                        (k, money_text(shown, code))
+                    })
                     .collect(),
             })
             .collect();

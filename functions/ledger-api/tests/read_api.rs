@@ -77,7 +77,10 @@ async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R) {
     let (status, page) = send(api(reads.clone()), &fixture("get-affiliate-journal.json")).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["lines"].as_array().unwrap().len(), 2);
-    assert_eq!(page["lines"][0]["changes"]["pending"], "-12.50");
+    assert_eq!(
+        page["lines"][0]["changes"]["pending"], "12.50",
+        "shown as the affiliate reads it"
+    );
     // A full page may or may not carry a token (DynamoDB says whether more
     // may follow); when it does, the next page holds the rest: nothing here.
     if let Some(token) = page["next"].as_str() {
