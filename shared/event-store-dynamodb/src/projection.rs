@@ -173,52 +173,15 @@ impl DynamoProjection {
                 error,
                 report,
             };
-        // Decide every event's rows first: a corrupt event stops the batch
-        // before anything of it is written.
+        // Decide every event's rows. An unreadable event stops the batch
+        // there: the events before it are still projected (below), so the
+        // consumer can report exactly that event and retry from it.
         let mut units = Vec::new();
+        let mut stopped: Option<(usize, StoreError)> = None;
         for (index, stored) in events.iter().enumerate() {
-            let corrupt = |reason: String| StoreError::CorruptEvent {
-                stream: stored.stream.to_string(),
-                version: stored.version,
-                reason,
-            };
-            let event = stored.decode().map_err(|e| fail(index, e, report))?;
-            let entry =
-                journal_entry(&event).map_err(|e| fail(index, corrupt(e.to_string()), report))?;
-            let mut deltas = BalanceDeltas::default();
-            deltas
-                .add(&entry)
-                .map_err(|e| fail(index, corrupt(e.to_string()), report))?;
-            self.schedule_maturity(&event)
-                .await
-                .map_err(|e| fail(index, e, report))?;
-            let lines = self
-                .write_journal_lines(stored, &event, &deltas)
-                .await
-                .map_err(|e| fail(index, e, report))?;
-            report.journal_lines += lines;
-            let rows: Vec<((String, &'static str), FieldDeltas)> = deltas
-                .rows
-                .into_iter()
-                .map(|((owner, currency), fields)| ((owner.key(), currency), fields))
-                .collect();
-            // An event touching more rows than a transaction holds is split
-            // into chunks, each with its own guard.
-            let chunk_rows = TRANSACTION_ITEMS_MAX - 1;
-            if rows.len() <= chunk_rows {
-                units.push(Unit {
-                    event_index: index,
-                    guard_id: format!("{}#{}", stored.stream, stored.version),
-                    rows: rows.into_iter().collect(),
-                });
-            } else {
-                for (n, chunk) in rows.chunks(chunk_rows).enumerate() {
-                    units.push(Unit {
-                        event_index: index,
-                        guard_id: format!("{}#{}#{n}", stored.stream, stored.version),
-                        rows: chunk.iter().cloned().collect(),
-                    });
-                }
+            if let Err(error) = self.prepare(index, stored, &mut units, &mut report).await {
+                stopped = Some((index, error));
+                break;
             }
         }
         // Pack units into transactions: guards + distinct rows <= 100.
@@ -241,7 +204,56 @@ impl DynamoProjection {
                 .map_err(|e| fail(first, e, report))?;
             start = end;
         }
-        Ok(report)
+        match stopped {
+            None => Ok(report),
+            Some((index, error)) => Err(fail(index, error, report)),
+        }
+    }
+
+    /// Reads one event, writes its journal lines and maturity, and queues
+    /// its balance rows as units of atomic work.
+    async fn prepare(
+        &self,
+        index: usize,
+        stored: &StoredEvent,
+        units: &mut Vec<Unit>,
+        report: &mut DynamoProjectionReport,
+    ) -> Result<(), StoreError> {
+        let corrupt = |reason: String| StoreError::CorruptEvent {
+            stream: stored.stream.to_string(),
+            version: stored.version,
+            reason,
+        };
+        let event = stored.decode()?;
+        let entry = journal_entry(&event).map_err(|e| corrupt(e.to_string()))?;
+        let mut deltas = BalanceDeltas::default();
+        deltas.add(&entry).map_err(|e| corrupt(e.to_string()))?;
+        self.schedule_maturity(&event).await?;
+        report.journal_lines += self.write_journal_lines(stored, &event, &deltas).await?;
+        let rows: Vec<((String, &'static str), FieldDeltas)> = deltas
+            .rows
+            .into_iter()
+            .map(|((owner, currency), fields)| ((owner.key(), currency), fields))
+            .collect();
+        // An event touching more rows than a transaction holds is split into
+        // chunks, each with its own guard.
+        let chunk_rows = TRANSACTION_ITEMS_MAX - 1;
+        if rows.len() <= chunk_rows {
+            units.push(Unit {
+                event_index: index,
+                guard_id: format!("{}#{}", stored.stream, stored.version),
+                rows: rows.into_iter().collect(),
+            });
+        } else {
+            for (n, chunk) in rows.chunks(chunk_rows).enumerate() {
+                units.push(Unit {
+                    event_index: index,
+                    guard_id: format!("{}#{}#{n}", stored.stream, stored.version),
+                    rows: chunk.iter().cloned().collect(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Adds a recorded commission to the maturity schedule (an idempotent

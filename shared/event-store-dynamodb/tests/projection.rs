@@ -160,3 +160,29 @@ async fn an_event_larger_than_a_transaction_is_split_and_still_exactly_once() {
         .unwrap();
     assert_eq!((one["available"], one["reserved"]), (249, -249));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_event_stops_the_batch_after_projecting_those_before_it() {
+    let projection = projection("proj-stop-").await;
+    let events: Vec<Event> = mixed_events(8, 40, 2)
+        .into_iter()
+        .filter(|e| matches!(e.body(), ledger_domain::EventBody::CommissionRecorded(_)))
+        .take(3)
+        .collect();
+    let mut records = stored(&events);
+    records[1].payload = "{not json".into();
+    let failure = projection.project(&records).await.unwrap_err();
+    assert_eq!(failure.first_unprojected, 1);
+    assert!(
+        matches!(
+            failure.error,
+            event_store::StoreError::CorruptEvent { version: 1, .. }
+        ),
+        "{}",
+        failure.error
+    );
+    // The first event is projected; the third waits for the retry from the second.
+    assert_rows_match(&projection, &events[..1]).await;
+    let retry = projection.project(&records[..1]).await.unwrap();
+    assert_eq!(retry.already_projected, 1);
+}
