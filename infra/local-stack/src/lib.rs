@@ -284,6 +284,9 @@ where
         }))
 }
 
+/// How long the projector waits after a failed step.
+pub const PROJECTOR_RETRY_MS: u64 = 1_000;
+
 /// How often the local stack runs the maturing job.
 pub const MATURE_EVERY_MS: u64 = 2_000;
 
@@ -314,7 +317,17 @@ pub async fn run_projector(
                 }
             }
         }
-        let events = backend.project_step().await?;
+        let events = match backend.project_step().await {
+            Ok(events) => events,
+            // The projector stays at an event it cannot project (never
+            // skipping it) and says so, while the stack keeps serving.
+            Err(e) if !*stop.borrow() => {
+                tracing::error!(error = %e, "projection stopped; retrying");
+                tokio::time::sleep(Duration::from_millis(PROJECTOR_RETRY_MS)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         projected += events as u64;
         if events > 0 {
             continue;

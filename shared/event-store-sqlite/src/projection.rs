@@ -184,7 +184,28 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
             ));
         }
     }
-    let Some((last, _)) = events.last() else {
+    // Read and post every event first. An unreadable one ends the step just
+    // before it: what precedes it is projected now, and the next step stops
+    // at it with the error, never skipping it.
+    let mut posted = Vec::with_capacity(events.len());
+    for (position, stored) in &events {
+        let corrupt = |reason: String| StoreError::CorruptEvent {
+            stream: stored.stream.to_string(),
+            version: stored.version,
+            reason,
+        };
+        let entry = stored.decode().and_then(|event| {
+            journal_entry(&event)
+                .map(|entry| (event, entry))
+                .map_err(|e| corrupt(e.to_string()))
+        });
+        match entry {
+            Ok((event, entry)) => posted.push((*position, stored, event, entry)),
+            Err(error) if posted.is_empty() => return Err(error),
+            Err(_) => break,
+        }
+    }
+    let Some((last, ..)) = posted.last() else {
         return Ok(ProjectionReport {
             position: start,
             ..ProjectionReport::default()
@@ -200,18 +221,16 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(unavailable)?;
-        for (position, stored) in &events {
+        for (position, stored, event, entry) in &posted {
             let corrupt = |reason: String| StoreError::CorruptEvent {
                 stream: stored.stream.to_string(),
                 version: stored.version,
                 reason,
             };
-            let event = stored.decode()?;
-            let entry = journal_entry(&event).map_err(|e| corrupt(e.to_string()))?;
             let mut own = BalanceDeltas::default();
-            own.add(&entry).map_err(|e| corrupt(e.to_string()))?;
-            deltas.add(&entry).map_err(|e| corrupt(e.to_string()))?;
-            schedule_maturity(tx, &event)?;
+            own.add(entry).map_err(|e| corrupt(e.to_string()))?;
+            deltas.add(entry).map_err(|e| corrupt(e.to_string()))?;
+            schedule_maturity(tx, event)?;
             let effective_at = event.effective_at().to_rfc3339();
             for ((owner, currency), fields) in &own.rows {
                 if !matches!(owner, BalanceOwner::Affiliate { .. }) {
@@ -288,7 +307,7 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
     )
     .map_err(unavailable)?;
     Ok(ProjectionReport {
-        events: events.len(),
+        events: posted.len(),
         journal_lines,
         balance_writes: deltas.row_count(),
         position: last,
