@@ -97,12 +97,6 @@ pub async fn create_projection_tables(
     client: &Client,
     tables: &ProjectionTables,
 ) -> Result<(), StoreError> {
-    let existing = client
-        .list_tables()
-        .send()
-        .await
-        .map_err(|e| sdk("list tables", e))?;
-    let exists = |name: &str| existing.table_names().iter().any(|t| t == name);
     let key = |name: &str, kind: KeyType| {
         KeySchemaElement::builder()
             .attribute_name(name)
@@ -123,7 +117,7 @@ pub async fn create_projection_tables(
         (&tables.projected, "id", None),
         (&tables.maturities, "day", Some("due")),
     ] {
-        if exists(name) {
+        if crate::schema::table_exists(client, name).await? {
             continue;
         }
         let mut request = client

@@ -72,17 +72,28 @@ fn def(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition, Sto
         .map_err(build_error)
 }
 
+/// Whether a table exists (asked by name, so accounts with many tables are
+/// answered exactly, without paging through a listing).
+pub async fn table_exists(client: &Client, name: &str) -> Result<bool, StoreError> {
+    match client.describe_table().table_name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "describe table {name}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        ))),
+    }
+}
+
 /// Creates the tables if they do not exist yet (on-demand billing, events
 /// with a NEW_IMAGE stream).
 pub async fn create_tables(client: &Client, tables: &Tables) -> Result<(), StoreError> {
-    let existing = client.list_tables().send().await.map_err(|e| {
-        StoreError::Unavailable(format!(
-            "list tables: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        ))
-    })?;
-    let exists = |name: &str| existing.table_names().iter().any(|t| t == name);
-    if !exists(&tables.events) {
+    if !table_exists(client, &tables.events).await? {
         client
             .create_table()
             .table_name(&tables.events)
@@ -109,7 +120,7 @@ pub async fn create_tables(client: &Client, tables: &Tables) -> Result<(), Store
             })?;
     }
     for name in [&tables.idempotency, &tables.checkpoints] {
-        if exists(name) {
+        if table_exists(client, name).await? {
             continue;
         }
         client
