@@ -13,7 +13,7 @@ USES = {
     "IngestCommissionsQueueFunction": {"EventsTable", "IdempotencyTable", "CommissionsQueue"},
     "ProjectLedgerFunction": {"EventsTable", "BalancesTable", "JournalTable", "ProjectedTable", "MaturitiesTable", "ProjectionFailuresQueue"},
     "MatureCommissionsFunction": {"EventsTable", "IdempotencyTable", "MaturitiesTable"},
-    "LedgerApiFunction": {"BalancesTable", "JournalTable"},
+    "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable"},
 }
 
 

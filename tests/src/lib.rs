@@ -66,6 +66,8 @@ fn ctx(tenant: &str, kind: ActorKind, actor: &str, now: DateTime<Utc>) -> Comman
         actor: Actor {
             kind,
             id: actor.to_owned(),
+            role: None,
+            request_id: None,
         },
         now,
         effective_at: now,

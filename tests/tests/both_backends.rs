@@ -64,6 +64,7 @@ where
 
     let api = ledger_api::router(Arc::new(ledger_api::ApiState {
         reads,
+        events: Arc::new(store.clone()),
         tenant_claim: "tenant_id".into(),
     }));
     let mut read = fixture("apigw/get-affiliate-balances.json");

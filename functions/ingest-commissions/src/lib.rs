@@ -21,6 +21,7 @@ use ledger_app::{AppError, record_commissions};
 use ledger_domain::{Actor, ActorKind, CommandContext, CommissionError, TenantId};
 
 pub use lambda_edge::Identity;
+use lambda_edge::authz::{Action, authorize};
 use lambda_edge::identity_of;
 use lambda_edge::problem::{FieldError, Problem};
 use serde::Serialize;
@@ -31,7 +32,7 @@ pub const BODY_BYTES_MAX: usize = 256 * 1024;
 /// of one transaction).
 pub const BULK_ITEMS_MAX: usize = event_store::TRANSACTION_ITEMS_MAX;
 /// The role a caller needs to post commissions.
-pub const INGEST_ROLE: &str = "ingest";
+pub const INGEST_ROLE: &str = lambda_edge::authz::role::INGEST;
 
 /// What the handlers share: the store, built once at cold start.
 pub struct AppState<S> {
@@ -88,11 +89,7 @@ async fn accept<S: EventStore>(
     request: Request<Body>,
 ) -> Result<Response, Problem> {
     let identity = identity_of(&request, &state.tenant_claim)?;
-    if !identity.has_role(INGEST_ROLE) {
-        return Err(Problem::forbidden(&format!(
-            "posting commissions needs the {INGEST_ROLE} role"
-        )));
-    }
+    let role = authorize(&identity, Action::IngestCommissions)?;
     let key = idempotency_key(request.headers())?;
     let is_json = request
         .headers()
@@ -114,6 +111,7 @@ async fn accept<S: EventStore>(
     let ctx = CommandContext {
         tenant_id: identity.tenant_id.clone(),
         actor: Actor::new(ActorKind::Service, identity.subject.clone())
+            .and_then(|a| a.acting(Some(role), identity.request_id.as_deref()))
             .map_err(|e| Problem::bad_request("sub", &e.to_string()))?,
         now,
         effective_at: now,
@@ -217,6 +215,7 @@ async fn ingest_message<S: EventStore>(
     let ctx = CommandContext {
         tenant_id,
         actor: Actor::new(ActorKind::Service, "tracking-network-queue")
+            .and_then(|a| a.acting(Some(INGEST_ROLE), message.message_id.as_deref()))
             .map_err(|e| e.to_string())?,
         now,
         effective_at: now,

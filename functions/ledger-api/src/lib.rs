@@ -31,9 +31,6 @@ use serde::Serialize;
 /// The most journal lines one page returns.
 pub const JOURNAL_PAGE_MAX: usize = 500;
 pub const JOURNAL_PAGE_DEFAULT: usize = 50;
-/// Roles that read any affiliate of their tenant.
-pub const FINANCE_ROLES: [&str; 3] = ["finance-maker", "finance-approver", "admin"];
-pub const AFFILIATE_ROLE: &str = "affiliate";
 
 /// A balance row: signed minor units per field (debit positive).
 pub type Fields = BTreeMap<String, i64>;
@@ -137,6 +134,8 @@ impl LedgerReads for DynamoProjection {
 
 pub struct ApiState<R> {
     pub reads: R,
+    /// The events, for the audit trail (who did what).
+    pub events: Arc<dyn event_store::EventStore>,
     pub tenant_claim: String,
 }
 
@@ -144,6 +143,11 @@ pub fn router<R: LedgerReads + 'static>(state: Arc<ApiState<R>>) -> Router {
     Router::new()
         .route("/v1/affiliates/{affiliate_id}/balances", get(balances::<R>))
         .route("/v1/affiliates/{affiliate_id}/journal", get(journal::<R>))
+        .route("/v1/audit/batches/{batch_id}", get(audit_batch::<R>))
+        .route(
+            "/v1/audit/affiliates/{affiliate_id}",
+            get(audit_affiliate::<R>),
+        )
         .with_state(state)
 }
 
@@ -151,14 +155,12 @@ pub fn router<R: LedgerReads + 'static>(state: Arc<ApiState<R>>) -> Router {
 fn authorize(identity: &Identity, affiliate: &str) -> Result<BalanceOwner, Problem> {
     let affiliate_id = AffiliateId::new(affiliate)
         .map_err(|e| Problem::bad_request("affiliate_id", &e.to_string()))?;
-    let finance = FINANCE_ROLES.iter().any(|r| identity.has_role(r));
-    let itself = identity.has_role(AFFILIATE_ROLE)
-        && identity.affiliate_id.as_deref() == Some(affiliate_id.as_str());
-    if !finance && !itself {
-        return Err(Problem::forbidden(
-            "an affiliate reads only its own ledger; finance reads its tenant's",
-        ));
-    }
+    lambda_edge::authz::authorize(
+        identity,
+        lambda_edge::authz::Action::ReadAffiliate {
+            affiliate_id: affiliate_id.as_str(),
+        },
+    )?;
     Ok(BalanceOwner::Affiliate {
         tenant_id: identity.tenant_id.clone(),
         affiliate_id,
@@ -285,6 +287,60 @@ fn query_params(request: &Request<Body>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The journal's paging parameters: `currency` (required), `limit`, `after`.
+fn page_params(
+    params: &BTreeMap<String, String>,
+) -> Result<(Currency, usize, Option<String>), Problem> {
+    let mut errors = Vec::new();
+    let currency = match params.get("currency").map(|c| currency_from_code(c)) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            errors.push(FieldError {
+                field: "currency".into(),
+                rule: e.to_string(),
+            });
+            None
+        }
+        None => {
+            errors.push(FieldError {
+                field: "currency".into(),
+                rule: "is required".into(),
+            });
+            None
+        }
+    };
+    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+        None => JOURNAL_PAGE_DEFAULT,
+        Some(Ok(n)) if (1..=JOURNAL_PAGE_MAX).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError {
+                field: "limit".into(),
+                rule: format!("must be a whole number from 1 to {JOURNAL_PAGE_MAX}"),
+            });
+            0
+        }
+    };
+    // Page tokens are opaque to clients: hex of the backend's own token.
+    let after = match params
+        .get("after")
+        .map(|a| hex::decode(a).ok().and_then(|b| String::from_utf8(b).ok()))
+    {
+        None => None,
+        Some(Some(token)) if !token.is_empty() && token.len() <= 512 => Some(token),
+        Some(_) => {
+            errors.push(FieldError {
+                field: "after".into(),
+                rule: "must be a page token returned by this API".into(),
+            });
+            None
+        }
+    };
+    match (currency, errors.is_empty()) {
+        (Some(currency), true) => Ok((currency, limit, after)),
+        _ => Err(Problem::unprocessable(errors)),
+    }
+}
+
 async fn journal<R: LedgerReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Path(affiliate): Path<String>,
@@ -296,53 +352,7 @@ async fn journal<R: LedgerReads + 'static>(
     let result = async move {
         let identity = identity?;
         let owner = authorize(&identity, &affiliate)?;
-        let mut errors = Vec::new();
-        let currency = match params.get("currency").map(|c| currency_from_code(c)) {
-            Some(Ok(c)) => Some(c),
-            Some(Err(e)) => {
-                errors.push(FieldError {
-                    field: "currency".into(),
-                    rule: e.to_string(),
-                });
-                None
-            }
-            None => {
-                errors.push(FieldError {
-                    field: "currency".into(),
-                    rule: "is required".into(),
-                });
-                None
-            }
-        };
-        let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
-            None => JOURNAL_PAGE_DEFAULT,
-            Some(Ok(n)) if (1..=JOURNAL_PAGE_MAX).contains(&n) => n,
-            Some(_) => {
-                errors.push(FieldError {
-                    field: "limit".into(),
-                    rule: format!("must be a whole number from 1 to {JOURNAL_PAGE_MAX}"),
-                });
-                0
-            }
-        };
-        // Page tokens are opaque to clients: hex of the backend's own token.
-        let after = match params
-            .get("after")
-            .map(|a| hex::decode(a).ok().and_then(|b| String::from_utf8(b).ok()))
-        {
-            None => None,
-            Some(Some(token)) if !token.is_empty() && token.len() <= 512 => Some(token),
-            Some(_) => {
-                errors.push(FieldError {
-                    field: "after".into(),
-                    rule: "must be a page token returned by this API".into(),
-                });
-                None
-            }
-        };
-        let (Some(currency), true) = (currency, errors.is_empty()) else {
-            return Err(Problem::unprocessable(errors));
-        };
+        let (currency, limit, after) = page_params(&params)?;
         let page = state
             .reads
             .journal(&owner, currency.code(), after.as_deref(), limit)
@@ -367,12 +377,14 @@ async fn journal<R: LedgerReads + 'static>(
                     .collect(),
             })
             .collect();
-        Ok(axum::Json(JournalBody {
-            currency: currency.code().to_owned(),
-            lines,
-            next: page.next.map(hex::encode),
-        })
-        .into_response())
+        Ok::<_, Problem>(
+            axum::Json(JournalBody {
+                currency: currency.code().to_owned(),
+                lines,
+                next: page.next.map(hex::encode),
+            })
+            .into_response(),
+        )
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -410,4 +422,121 @@ impl<T: LedgerReads + ?Sized> LedgerReads for Arc<T> {
     ) -> Result<JournalPage, StoreError> {
         (**self).journal(owner, currency, after, limit).await
     }
+}
+
+/// One fact of the audit trail: what happened, when, and who did it.
+#[derive(Serialize)]
+struct AuditEntry {
+    stream: String,
+    version: u64,
+    event_type: String,
+    recorded_at: String,
+    effective_at: String,
+    actor: ledger_domain::Actor,
+}
+
+#[derive(Serialize)]
+struct AuditBody {
+    entries: Vec<AuditEntry>,
+    next: Option<String>,
+}
+
+fn audit_entry(stored: &event_store::StoredEvent) -> Result<AuditEntry, Problem> {
+    let event = stored.decode().map_err(store_problem)?;
+    Ok(AuditEntry {
+        stream: stored.stream.to_string(),
+        version: stored.version,
+        event_type: stored.event_type.clone(),
+        recorded_at: event.recorded_at().to_rfc3339(),
+        effective_at: event.effective_at().to_rfc3339(),
+        actor: event.actor().clone(),
+    })
+}
+
+/// Who did what to a payout batch: every event of its stream (admins only).
+async fn audit_batch<R: LedgerReads + 'static>(
+    State(state): State<Arc<ApiState<R>>>,
+    Path(batch): Path<String>,
+    request: Request<Body>,
+) -> Response {
+    let identity = identity_of(&request, &state.tenant_claim);
+    drop(request);
+    let result = async move {
+        let identity = identity?;
+        lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
+        let batch_id = ledger_domain::PayoutBatchId::new(&batch)
+            .map_err(|e| Problem::bad_request("batch_id", &e.to_string()))?;
+        let stream = event_store::StreamId::new(ledger_domain::events::stream_name(
+            &identity.tenant_id,
+            ledger_domain::events::AggregateRef::PayoutBatch(&batch_id),
+        ))
+        .map_err(store_problem)?;
+        let events = state
+            .events
+            .read_stream(&stream, 1, event_store::READ_LIMIT_MAX)
+            .await
+            .map_err(store_problem)?;
+        let entries = events
+            .iter()
+            .map(audit_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok::<_, Problem>(
+            axum::Json(AuditBody {
+                entries,
+                next: None,
+            })
+            .into_response(),
+        )
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Who did what to an affiliate's money in one currency: the events behind
+/// its journal, with their actors, paginated like the journal (admins only).
+async fn audit_affiliate<R: LedgerReads + 'static>(
+    State(state): State<Arc<ApiState<R>>>,
+    Path(affiliate): Path<String>,
+    request: Request<Body>,
+) -> Response {
+    let identity = identity_of(&request, &state.tenant_claim);
+    let params = query_params(&request);
+    drop(request);
+    let result = async move {
+        let identity = identity?;
+        lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
+        let affiliate_id = AffiliateId::new(&affiliate)
+            .map_err(|e| Problem::bad_request("affiliate_id", &e.to_string()))?;
+        let owner = BalanceOwner::Affiliate {
+            tenant_id: identity.tenant_id.clone(),
+            affiliate_id,
+        };
+        let (currency, limit, after) = page_params(&params)?;
+        let page = state
+            .reads
+            .journal(&owner, currency.code(), after.as_deref(), limit)
+            .await
+            .map_err(store_problem)?;
+        let mut entries = Vec::with_capacity(page.lines.len());
+        for line in &page.lines {
+            let stream = event_store::StreamId::new(line.stream.clone()).map_err(store_problem)?;
+            let stored = state
+                .events
+                .read_stream(&stream, line.version, 1)
+                .await
+                .map_err(store_problem)?;
+            if let Some(stored) = stored.first() {
+                entries.push(audit_entry(stored)?);
+            }
+        }
+        Ok::<_, Problem>(
+            axum::Json(AuditBody {
+                entries,
+                next: page.next.map(hex::encode),
+            })
+            .into_response(),
+        )
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
 }

@@ -1,4 +1,4 @@
-//! The read API Lambda: API Gateway HTTP API -> balances and journal.
+//! The read API Lambda: API Gateway HTTP API -> balances, journal and audit trail.
 
 use std::sync::Arc;
 
@@ -9,8 +9,10 @@ use ledger_api::{ApiState, reads_from_env, router};
 async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
     let reads = reads_from_env().await?;
+    let events = lambda_edge::config::store_from_env().await?;
     lambda_http::run(router(Arc::new(ApiState {
         reads,
+        events,
         tenant_claim: tenant_claim(),
     })))
     .await

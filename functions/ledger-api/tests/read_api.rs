@@ -52,9 +52,10 @@ async fn ingest<S: EventStore + 'static>(store: S) {
     }
 }
 
-fn api<R: LedgerReads + 'static>(reads: R) -> axum::Router {
+fn api<R: LedgerReads + 'static>(reads: R, events: Arc<dyn EventStore>) -> axum::Router {
     router(Arc::new(ApiState {
         reads,
+        events,
         tenant_claim: "tenant_id".into(),
     }))
 }
@@ -64,8 +65,12 @@ fn with_claims(mut event: Value, claims: Value) -> Value {
     event
 }
 
-async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R) {
-    let (status, body) = send(api(reads.clone()), &fixture("get-affiliate-balances.json")).await;
+async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R, events: Arc<dyn EventStore>) {
+    let (status, body) = send(
+        api(reads.clone(), events.clone()),
+        &fixture("get-affiliate-balances.json"),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["tenant_id"], "acme");
     assert_eq!(
@@ -74,7 +79,11 @@ async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R) {
     );
 
     // The journal pages through both lines with an opaque token.
-    let (status, page) = send(api(reads.clone()), &fixture("get-affiliate-journal.json")).await;
+    let (status, page) = send(
+        api(reads.clone(), events.clone()),
+        &fixture("get-affiliate-journal.json"),
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["lines"].as_array().unwrap().len(), 2);
     assert_eq!(
@@ -87,21 +96,21 @@ async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R) {
         let mut next = fixture("get-affiliate-journal.json");
         next["rawQueryString"] = format!("currency=EUR&limit=2&after={token}").into();
         next["queryStringParameters"]["after"] = token.into();
-        let (status, page) = send(api(reads.clone()), &next).await;
+        let (status, page) = send(api(reads.clone(), events.clone()), &next).await;
         assert_eq!(status, 200, "{page}");
         assert!(page["lines"].as_array().unwrap().is_empty());
     }
     let mut one = fixture("get-affiliate-journal.json");
     one["rawQueryString"] = "currency=EUR&limit=1".into();
     one["queryStringParameters"]["limit"] = "1".into();
-    let (_, first) = send(api(reads.clone()), &one).await;
+    let (_, first) = send(api(reads.clone(), events.clone()), &one).await;
     let token = first["next"]
         .as_str()
         .expect("a page that stops early has a next token")
         .to_owned();
     one["rawQueryString"] = format!("currency=EUR&limit=1&after={token}").into();
     one["queryStringParameters"]["after"] = token.into();
-    let (_, second) = send(api(reads.clone()), &one).await;
+    let (_, second) = send(api(reads.clone(), events.clone()), &one).await;
     assert_eq!(second["lines"].as_array().unwrap().len(), 1);
     assert_ne!(first["lines"][0], second["lines"][0]);
 
@@ -110,14 +119,17 @@ async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R) {
         fixture("get-affiliate-balances.json"),
         json!({"sub": "maria", "tenant_id": "acme", "roles": "finance-maker"}),
     );
-    assert_eq!(send(api(reads.clone()), &finance).await.0, 200);
+    assert_eq!(
+        send(api(reads.clone(), events.clone()), &finance).await.0,
+        200
+    );
 
     // Refusals.
     let other_affiliate = with_claims(
         fixture("get-affiliate-balances.json"),
         json!({"sub": "u-ben", "tenant_id": "acme", "roles": "affiliate", "affiliate_id": "aff-ben"}),
     );
-    let (status, problem) = send(api(reads.clone()), &other_affiliate).await;
+    let (status, problem) = send(api(reads.clone(), events.clone()), &other_affiliate).await;
     assert_eq!(
         (status, problem["type"].as_str()),
         (403, Some("/problems/forbidden"))
@@ -126,7 +138,7 @@ async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R) {
         fixture("get-affiliate-balances.json"),
         json!({"sub": "maria", "tenant_id": "globex", "roles": "finance-maker"}),
     );
-    let (status, body) = send(api(reads.clone()), &other_tenant).await;
+    let (status, body) = send(api(reads.clone(), events.clone()), &other_tenant).await;
     assert_eq!(status, 200);
     assert_eq!(
         body["balances"],
@@ -135,7 +147,10 @@ async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R) {
     );
     let mut anonymous = fixture("get-affiliate-balances.json");
     anonymous["requestContext"]["authorizer"] = Value::Null;
-    assert_eq!(send(api(reads.clone()), &anonymous).await.0, 401);
+    assert_eq!(
+        send(api(reads.clone(), events.clone()), &anonymous).await.0,
+        401
+    );
     for (query, field) in [
         ("currency=EURO", "currency"),
         ("limit=0&currency=EUR", "limit"),
@@ -146,7 +161,7 @@ async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R) {
         let mut bad = fixture("get-affiliate-journal.json");
         bad["rawQueryString"] = query.into();
         bad["queryStringParameters"] = Value::Null;
-        let (status, problem) = send(api(reads.clone()), &bad).await;
+        let (status, problem) = send(api(reads.clone(), events.clone()), &bad).await;
         assert_eq!(status, 422, "{query}: {problem}");
         assert!(
             problem["errors"]
@@ -164,7 +179,7 @@ async fn posted_commissions_read_back_on_the_embedded_store() {
     let store = Arc::new(SqliteEventStore::in_memory().unwrap());
     ingest(store.clone()).await;
     store.project_ledger(1000).await.unwrap();
-    check_reads(store).await;
+    check_reads(store.clone(), store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,5 +194,5 @@ async fn posted_commissions_read_back_on_dynamodb() {
     let page = store.read_all(None, 1000).await.unwrap();
     assert_eq!(page.events.len(), 5);
     projection.project(&page.events).await.unwrap();
-    check_reads(Arc::new(projection)).await;
+    check_reads(Arc::new(projection), store).await;
 }

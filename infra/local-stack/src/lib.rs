@@ -35,13 +35,7 @@ pub const PROJECTOR_IDLE_MS: u64 = 100;
 /// Events per projector step.
 pub const PROJECTOR_BATCH: usize = 1000;
 /// The roles a development token may carry.
-pub const ROLES: [&str; 5] = [
-    "ingest",
-    "affiliate",
-    "finance-maker",
-    "finance-approver",
-    "admin",
-];
+pub const ROLES: [&str; 5] = lambda_edge::authz::role::ALL;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -265,15 +259,17 @@ impl Backend {
 
 fn app_for<S, R>(store: S, reads: R, key: Vec<u8>) -> Router
 where
-    S: event_store::EventStore + 'static,
+    S: event_store::EventStore + Clone + 'static,
     R: ledger_api::LedgerReads + 'static,
 {
+    let events: Arc<dyn event_store::EventStore> = Arc::new(store.clone());
     let ingest = ingest_commissions::router(Arc::new(ingest_commissions::AppState {
         store,
         tenant_claim: "tenant_id".into(),
     }));
     let reads = ledger_api::router(Arc::new(ledger_api::ApiState {
         reads,
+        events,
         tenant_claim: "tenant_id".into(),
     }));
     let key = Arc::new(key);

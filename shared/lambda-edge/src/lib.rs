@@ -2,6 +2,7 @@
 //! only), errors as `application/problem+json`, and the store chosen by the
 //! environment.
 
+pub mod authz;
 pub mod config;
 pub mod problem;
 
@@ -21,6 +22,8 @@ pub struct Identity {
     pub roles: Vec<String>,
     /// For affiliate callers: the affiliate they are.
     pub affiliate_id: Option<String>,
+    /// The API Gateway request id, recorded in the events a request causes.
+    pub request_id: Option<String>,
 }
 
 impl Identity {
@@ -58,6 +61,7 @@ pub fn identity_from_claims(
         subject: subject.clone(),
         roles,
         affiliate_id: claims.get("affiliate_id").cloned(),
+        request_id: None,
     })
 }
 
@@ -73,7 +77,9 @@ pub fn identity_of(request: &Request<Body>, tenant_claim: &str) -> Result<Identi
                 .and_then(|a| a.jwt.as_ref())
                 .map(|jwt| &jwt.claims)
                 .ok_or_else(Problem::unauthenticated)?;
-            identity_from_claims(claims, tenant_claim)
+            let mut identity = identity_from_claims(claims, tenant_claim)?;
+            identity.request_id = ctx.request_id.clone();
+            Ok(identity)
         }
         _ => Err(Problem::unauthenticated()),
     }

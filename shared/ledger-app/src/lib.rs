@@ -322,6 +322,8 @@ where
             actor: ledger_domain::Actor {
                 kind: ledger_domain::ActorKind::Scheduler,
                 id: "mature-commissions".to_owned(),
+                role: None,
+                request_id: None,
             },
             now,
             effective_at: due.matures_at,

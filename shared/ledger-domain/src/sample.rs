@@ -87,6 +87,8 @@ fn actor(kind: ActorKind, id: &str) -> Actor {
     Actor {
         kind,
         id: id.to_owned(),
+        role: None,
+        request_id: None,
     }
 }
 

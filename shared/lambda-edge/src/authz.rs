@@ -1,0 +1,119 @@
+//! The one authorization module every route goes through. Deny by default:
+//! an action is allowed only to the roles listed for it here, always within
+//! the caller's own tenant (the tenant comes from the verified identity and
+//! every read and write is scoped by it).
+
+use crate::Identity;
+use crate::problem::Problem;
+
+/// The roles a verified identity can carry.
+pub mod role {
+    /// The tracking network (a machine caller).
+    pub const INGEST: &str = "ingest";
+    /// An affiliate: only its own data.
+    pub const AFFILIATE: &str = "affiliate";
+    pub const FINANCE_MAKER: &str = "finance-maker";
+    pub const FINANCE_APPROVER: &str = "finance-approver";
+    pub const ADMIN: &str = "admin";
+    /// Every role, for validation of issued tokens.
+    pub const ALL: [&str; 5] = [INGEST, AFFILIATE, FINANCE_MAKER, FINANCE_APPROVER, ADMIN];
+}
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// Post commissions (tracking network).
+    IngestCommissions,
+    /// Read one affiliate's balances and journal.
+    ReadAffiliate { affiliate_id: &'a str },
+    /// Read who did what (admin).
+    ReadAudit,
+}
+
+impl Action<'_> {
+    fn roles(&self) -> &'static [&'static str] {
+        match self {
+            Action::IngestCommissions => &[role::INGEST],
+            Action::ReadAffiliate { .. } => &[
+                role::AFFILIATE,
+                role::FINANCE_MAKER,
+                role::FINANCE_APPROVER,
+                role::ADMIN,
+            ],
+            Action::ReadAudit => &[role::ADMIN],
+        }
+    }
+}
+
+/// Allows or refuses an action for a caller, with the role that allowed it.
+pub fn authorize(identity: &Identity, action: Action<'_>) -> Result<&'static str, Problem> {
+    for role in action.roles() {
+        if !identity.has_role(role) {
+            continue;
+        }
+        // An affiliate acts only on itself.
+        if let (Action::ReadAffiliate { affiliate_id }, &role::AFFILIATE) = (action, role) {
+            if identity.affiliate_id.as_deref() != Some(affiliate_id) {
+                continue;
+            }
+        }
+        return Ok(role);
+    }
+    Err(Problem::forbidden(match action {
+        Action::IngestCommissions => "posting commissions needs the ingest role",
+        Action::ReadAffiliate { .. } => {
+            "an affiliate reads only its own ledger; finance and admins read their tenant's"
+        }
+        Action::ReadAudit => "the audit trail is for admins",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(roles: &[&str], affiliate: Option<&str>) -> Identity {
+        Identity {
+            tenant_id: ledger_domain::TenantId::new("acme").unwrap(),
+            subject: "s".into(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            affiliate_id: affiliate.map(str::to_owned),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn deny_by_default_and_affiliates_only_see_themselves() {
+        let read_anna = Action::ReadAffiliate {
+            affiliate_id: "aff-anna",
+        };
+        assert_eq!(
+            authorize(&who(&["affiliate"], Some("aff-anna")), read_anna),
+            Ok(role::AFFILIATE)
+        );
+        assert!(authorize(&who(&["affiliate"], Some("aff-ben")), read_anna).is_err());
+        assert!(authorize(&who(&["affiliate"], None), read_anna).is_err());
+        assert_eq!(
+            authorize(&who(&["finance-maker"], None), read_anna),
+            Ok(role::FINANCE_MAKER)
+        );
+        assert!(authorize(&who(&[], None), read_anna).is_err());
+        assert!(authorize(&who(&["ingest"], None), read_anna).is_err());
+        assert!(
+            authorize(
+                &who(&["affiliate", "finance-maker", "admin"], Some("x")),
+                Action::IngestCommissions
+            )
+            .is_err()
+        );
+        assert_eq!(
+            authorize(&who(&["ingest"], None), Action::IngestCommissions),
+            Ok(role::INGEST)
+        );
+        assert!(authorize(&who(&["finance-approver"], None), Action::ReadAudit).is_err());
+        assert_eq!(
+            authorize(&who(&["admin"], None), Action::ReadAudit),
+            Ok(role::ADMIN)
+        );
+    }
+}
