@@ -12,7 +12,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
@@ -22,8 +22,8 @@ use ledger_domain::{Actor, ActorKind, CommandContext, CommissionError, TenantId}
 
 pub use lambda_edge::Identity;
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::identity_of;
 use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::{Caller, TenantClaim};
 use serde::Serialize;
 
 /// The largest request body accepted, in bytes.
@@ -39,6 +39,12 @@ pub struct AppState<S> {
     pub store: S,
     /// The JWT claim that carries the tenant id (Cognito: `custom:tenant_id`).
     pub tenant_claim: String,
+}
+
+impl<S> TenantClaim for AppState<S> {
+    fn tenant_claim(&self) -> &str {
+        &self.tenant_claim
+    }
 }
 
 /// The HTTP API of this function.
@@ -76,23 +82,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Problem> {
 
 async fn post_commissions<S: EventStore + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    request: Request<Body>,
-) -> Response {
-    match accept(&state, request).await {
-        Ok(response) => response,
-        Err(problem) => problem.into_response(),
-    }
-}
-
-async fn accept<S: EventStore>(
-    state: &AppState<S>,
-    request: Request<Body>,
+    Caller(identity): Caller,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, Problem> {
-    let identity = identity_of(&request, &state.tenant_claim)?;
     let role = authorize(&identity, Action::IngestCommissions)?;
-    let key = idempotency_key(request.headers())?;
-    let is_json = request
-        .headers()
+    let key = idempotency_key(&headers)?;
+    let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
@@ -103,7 +99,7 @@ async fn accept<S: EventStore>(
     if !is_json {
         return Err(Problem::unsupported_media_type());
     }
-    let bytes = axum::body::to_bytes(request.into_body(), BODY_BYTES_MAX)
+    let bytes = axum::body::to_bytes(body, BODY_BYTES_MAX)
         .await
         .map_err(|_| Problem::too_large(BODY_BYTES_MAX))?;
     let now = Utc::now();

@@ -13,16 +13,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::Request;
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use event_store::{JournalLine, StoreError};
 use event_store_dynamodb::projection::DynamoProjection;
 use event_store_sqlite::SqliteEventStore;
 use lambda_edge::problem::{FieldError, Problem};
-use lambda_edge::{Identity, identity_of};
+use lambda_edge::{Caller, Identity, TenantClaim};
 use ledger_domain::money::currency_from_code;
 use ledger_domain::projection::BalanceOwner;
 use ledger_domain::{AffiliateId, Currency, Money};
@@ -139,6 +137,12 @@ pub struct ApiState<R> {
     pub tenant_claim: String,
 }
 
+impl<R> TenantClaim for ApiState<R> {
+    fn tenant_claim(&self) -> &str {
+        &self.tenant_claim
+    }
+}
+
 pub fn router<R: LedgerReads + 'static>(state: Arc<ApiState<R>>) -> Router {
     Router::new()
         .route("/v1/affiliates/{affiliate_id}/balances", get(balances::<R>))
@@ -217,44 +221,33 @@ struct BalancesBody {
 
 async fn balances<R: LedgerReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
+    Caller(identity): Caller,
     Path(affiliate): Path<String>,
-    request: Request<Body>,
-) -> Response {
-    // Read all the request needs before the first await: its body is not Sync.
-    let identity = identity_of(&request, &state.tenant_claim);
-    drop(request);
-    let result = async move {
-        let identity = identity?;
-        let owner = authorize(&identity, &affiliate)?;
-        let rows = state.reads.balances(&owner).await.map_err(store_problem)?;
-        let mut balances = Vec::new();
-        for (currency, fields) in rows {
-            let Ok(code) = currency_from_code(&currency) else {
-                continue;
-            };
-            let f = |name: &str| fields.get(name).copied().unwrap_or(0);
-            // Liabilities are credits: shown positive as what is owed.
-            balances.push(BalanceBody {
-                pending: money_text(affiliate_sign("pending", f("pending")), code),
-                available: money_text(affiliate_sign("available", f("available")), code),
-                reserved: money_text(affiliate_sign("reserved", f("reserved")), code),
-                receivable: money_text(affiliate_sign("receivable", f("receivable")), code),
-                paid_out: money_text(affiliate_sign("paid_out", f("paid_out")), code),
-                net_payable: money_text(-f("available") - f("receivable"), code),
-                currency,
-            });
-        }
-        Ok::<_, Problem>(
-            axum::Json(BalancesBody {
-                tenant_id: identity.tenant_id.to_string(),
-                affiliate_id: affiliate.clone(),
-                balances,
-            })
-            .into_response(),
-        )
+) -> Result<Response, Problem> {
+    let owner = authorize(&identity, &affiliate)?;
+    let rows = state.reads.balances(&owner).await.map_err(store_problem)?;
+    let mut balances = Vec::new();
+    for (currency, fields) in rows {
+        let Ok(code) = currency_from_code(&currency) else {
+            continue;
+        };
+        let f = |name: &str| affiliate_sign(name, fields.get(name).copied().unwrap_or(0));
+        balances.push(BalanceBody {
+            pending: money_text(f("pending"), code),
+            available: money_text(f("available"), code),
+            reserved: money_text(f("reserved"), code),
+            receivable: money_text(f("receivable"), code),
+            paid_out: money_text(f("paid_out"), code),
+            net_payable: money_text(f("available") - f("receivable"), code),
+            currency,
+        });
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    Ok(axum::Json(BalancesBody {
+        tenant_id: identity.tenant_id.to_string(),
+        affiliate_id: affiliate,
+        balances,
+    })
+    .into_response())
 }
 
 #[derive(Serialize)]
@@ -276,10 +269,8 @@ struct JournalBody {
     next: Option<String>,
 }
 
-fn query_params(request: &Request<Body>) -> BTreeMap<String, String> {
-    request
-        .uri()
-        .query()
+fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
+    query
         .unwrap_or_default()
         .split('&')
         .filter(|p| !p.is_empty())
@@ -343,51 +334,41 @@ fn page_params(
 
 async fn journal<R: LedgerReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
+    Caller(identity): Caller,
     Path(affiliate): Path<String>,
-    request: Request<Body>,
-) -> Response {
-    let identity = identity_of(&request, &state.tenant_claim);
-    let params = query_params(&request);
-    drop(request);
-    let result = async move {
-        let identity = identity?;
-        let owner = authorize(&identity, &affiliate)?;
-        let (currency, limit, after) = page_params(&params)?;
-        let page = state
-            .reads
-            .journal(&owner, currency.code(), after.as_deref(), limit)
-            .await
-            .map_err(store_problem)?;
-        let code = currency;
-        let lines = page
-            .lines
-            .into_iter()
-            .map(|l| LineBody {
-                stream: l.stream,
-                version: l.version,
-                event_type: l.event_type,
-                effective_at: l.effective_at,
-                changes: l
-                    .deltas
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let shown = affiliate_sign(&k, v);
-                        (k, money_text(shown, code))
-                    })
-                    .collect(),
-            })
-            .collect();
-        Ok::<_, Problem>(
-            axum::Json(JournalBody {
-                currency: currency.code().to_owned(),
-                lines,
-                next: page.next.map(hex::encode),
-            })
-            .into_response(),
-        )
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let owner = authorize(&identity, &affiliate)?;
+    let (currency, limit, after) = page_params(&query_params(query.as_deref()))?;
+    let page = state
+        .reads
+        .journal(&owner, currency.code(), after.as_deref(), limit)
+        .await
+        .map_err(store_problem)?;
+    let lines = page
+        .lines
+        .into_iter()
+        .map(|l| LineBody {
+            stream: l.stream,
+            version: l.version,
+            event_type: l.event_type,
+            effective_at: l.effective_at,
+            changes: l
+                .deltas
+                .into_iter()
+                .map(|(k, v)| {
+                    let shown = affiliate_sign(&k, v);
+                    (k, money_text(shown, currency))
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(axum::Json(JournalBody {
+        currency: currency.code().to_owned(),
+        lines,
+        next: page.next.map(hex::encode),
+    })
+    .into_response())
 }
 
 /// The reads chosen by the environment: DynamoDB's projection when
@@ -456,87 +437,69 @@ fn audit_entry(stored: &event_store::StoredEvent) -> Result<AuditEntry, Problem>
 /// Who did what to a payout batch: every event of its stream (admins only).
 async fn audit_batch<R: LedgerReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
+    Caller(identity): Caller,
     Path(batch): Path<String>,
-    request: Request<Body>,
-) -> Response {
-    let identity = identity_of(&request, &state.tenant_claim);
-    drop(request);
-    let result = async move {
-        let identity = identity?;
-        lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
-        let batch_id = ledger_domain::PayoutBatchId::new(&batch)
-            .map_err(|e| Problem::bad_request("batch_id", &e.to_string()))?;
-        let stream = event_store::StreamId::new(ledger_domain::events::stream_name(
-            &identity.tenant_id,
-            ledger_domain::events::AggregateRef::PayoutBatch(&batch_id),
-        ))
+) -> Result<Response, Problem> {
+    lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
+    let batch_id = ledger_domain::PayoutBatchId::new(&batch)
+        .map_err(|e| Problem::bad_request("batch_id", &e.to_string()))?;
+    let stream = event_store::StreamId::new(ledger_domain::events::stream_name(
+        &identity.tenant_id,
+        ledger_domain::events::AggregateRef::PayoutBatch(&batch_id),
+    ))
+    .map_err(store_problem)?;
+    let events = state
+        .events
+        .read_stream(&stream, 1, event_store::READ_LIMIT_MAX)
+        .await
         .map_err(store_problem)?;
-        let events = state
-            .events
-            .read_stream(&stream, 1, event_store::READ_LIMIT_MAX)
-            .await
-            .map_err(store_problem)?;
-        let entries = events
-            .iter()
-            .map(audit_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, Problem>(
-            axum::Json(AuditBody {
-                entries,
-                next: None,
-            })
-            .into_response(),
-        )
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    let entries = events
+        .iter()
+        .map(audit_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(axum::Json(AuditBody {
+        entries,
+        next: None,
+    })
+    .into_response())
 }
 
 /// Who did what to an affiliate's money in one currency: the events behind
 /// its journal, with their actors, paginated like the journal (admins only).
 async fn audit_affiliate<R: LedgerReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
+    Caller(identity): Caller,
     Path(affiliate): Path<String>,
-    request: Request<Body>,
-) -> Response {
-    let identity = identity_of(&request, &state.tenant_claim);
-    let params = query_params(&request);
-    drop(request);
-    let result = async move {
-        let identity = identity?;
-        lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
-        let affiliate_id = AffiliateId::new(&affiliate)
-            .map_err(|e| Problem::bad_request("affiliate_id", &e.to_string()))?;
-        let owner = BalanceOwner::Affiliate {
-            tenant_id: identity.tenant_id.clone(),
-            affiliate_id,
-        };
-        let (currency, limit, after) = page_params(&params)?;
-        let page = state
-            .reads
-            .journal(&owner, currency.code(), after.as_deref(), limit)
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
+    let affiliate_id = AffiliateId::new(&affiliate)
+        .map_err(|e| Problem::bad_request("affiliate_id", &e.to_string()))?;
+    let owner = BalanceOwner::Affiliate {
+        tenant_id: identity.tenant_id.clone(),
+        affiliate_id,
+    };
+    let (currency, limit, after) = page_params(&query_params(query.as_deref()))?;
+    let page = state
+        .reads
+        .journal(&owner, currency.code(), after.as_deref(), limit)
+        .await
+        .map_err(store_problem)?;
+    let mut entries = Vec::with_capacity(page.lines.len());
+    for line in &page.lines {
+        let stream = event_store::StreamId::new(line.stream.clone()).map_err(store_problem)?;
+        let stored = state
+            .events
+            .read_stream(&stream, line.version, 1)
             .await
             .map_err(store_problem)?;
-        let mut entries = Vec::with_capacity(page.lines.len());
-        for line in &page.lines {
-            let stream = event_store::StreamId::new(line.stream.clone()).map_err(store_problem)?;
-            let stored = state
-                .events
-                .read_stream(&stream, line.version, 1)
-                .await
-                .map_err(store_problem)?;
-            if let Some(stored) = stored.first() {
-                entries.push(audit_entry(stored)?);
-            }
+        if let Some(stored) = stored.first() {
+            entries.push(audit_entry(stored)?);
         }
-        Ok::<_, Problem>(
-            axum::Json(AuditBody {
-                entries,
-                next: page.next.map(hex::encode),
-            })
-            .into_response(),
-        )
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    Ok(axum::Json(AuditBody {
+        entries,
+        next: page.next.map(hex::encode),
+    })
+    .into_response())
 }

@@ -8,8 +8,6 @@ pub mod problem;
 
 use std::collections::HashMap;
 
-use axum::body::Body;
-use axum::http::Request;
 use ledger_domain::TenantId;
 use problem::Problem;
 
@@ -65,22 +63,37 @@ pub fn identity_from_claims(
     })
 }
 
-/// The caller of an HTTP request, from the API Gateway v2 request context.
-pub fn identity_of(request: &Request<Body>, tenant_claim: &str) -> Result<Identity, Problem> {
-    use lambda_http::RequestExt;
-    use lambda_http::request::RequestContext;
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            let claims = ctx
-                .authorizer
-                .as_ref()
-                .and_then(|a| a.jwt.as_ref())
-                .map(|jwt| &jwt.claims)
-                .ok_or_else(Problem::unauthenticated)?;
-            let mut identity = identity_from_claims(claims, tenant_claim)?;
-            identity.request_id = ctx.request_id.clone();
-            Ok(identity)
+/// The JWT claim that carries the tenant, as a handler's state knows it.
+pub trait TenantClaim {
+    fn tenant_claim(&self) -> &str;
+}
+
+/// The verified caller of a request, as an extractor: a handler that takes
+/// a `Caller` never runs for an unauthenticated request (it gets a 401
+/// problem instead).
+pub struct Caller(pub Identity);
+
+impl<S: TenantClaim + Send + Sync> axum::extract::FromRequestParts<std::sync::Arc<S>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &std::sync::Arc<S>,
+    ) -> Result<Self, Problem> {
+        use lambda_http::request::RequestContext;
+        match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => {
+                let claims = ctx
+                    .authorizer
+                    .as_ref()
+                    .and_then(|a| a.jwt.as_ref())
+                    .map(|jwt| &jwt.claims)
+                    .ok_or_else(Problem::unauthenticated)?;
+                let mut identity = identity_from_claims(claims, state.tenant_claim())?;
+                identity.request_id = ctx.request_id.clone();
+                Ok(Caller(identity))
+            }
+            _ => Err(Problem::unauthenticated()),
         }
-        _ => Err(Problem::unauthenticated()),
     }
 }
