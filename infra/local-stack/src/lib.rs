@@ -146,6 +146,11 @@ async fn authorize(key: Arc<Vec<u8>>, mut request: Request<Body>, next: Next) ->
         authorizer.jwt = Some(jwt);
         let mut context = ApiGatewayV2httpRequestContext::default();
         context.authorizer = Some(authorizer);
+        // Like API Gateway, give every request an id the events will carry.
+        let mut id = [0u8; 8];
+        if getrandom::fill(&mut id).is_ok() {
+            context.request_id = Some(format!("local-{}", hex::encode(id)));
+        }
         request
             .extensions_mut()
             .insert(RequestContext::ApiGatewayV2(context));
