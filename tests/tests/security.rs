@@ -302,7 +302,9 @@ async fn suite(backend: Backend) {
         (Some("tracking"), Some("ingest"))
     );
     assert!(
-        posted["actor"]["request_id"].as_str().is_some_and(|id| id.starts_with("local-")),
+        posted["actor"]["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("local-")),
         "{posted}"
     );
     running.shutdown().await.unwrap();
