@@ -277,3 +277,103 @@ async fn the_same_stack_runs_on_dynamodb_by_configuration() {
     assert_eq!(pending, "4.50", "projected from the events table's stream");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_queue_feeds_the_sqs_handler_and_keeps_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = signing_key(dir.path()).unwrap();
+    let store = SqliteEventStore::open(database_path(dir.path())).unwrap();
+    let running = start(local_stack::Backend::Embedded(store), key.clone(), 0)
+        .await
+        .unwrap();
+    let base = format!("http://{}", running.address);
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let ingest = mint_token(&key, "acme", "ingest", "tracking", None).unwrap();
+    let admin = mint_token(&key, "acme", "admin", "ada", None).unwrap();
+    let zoe = mint_token(&key, "acme", "affiliate", "u-zoe", Some("aff-zoe")).unwrap();
+    let queue = format!("{base}/local/queues/commissions");
+    assert_eq!(
+        call(
+            &client,
+            "POST",
+            &queue,
+            None,
+            None,
+            Some(commission("c-q0", "1.00"))
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        call(
+            &client,
+            "POST",
+            &queue,
+            Some(&zoe),
+            None,
+            Some(commission("c-q0", "1.00"))
+        )
+        .await
+        .0,
+        403
+    );
+    for (id, amount) in [("c-q1", "3.00"), ("c-q2", "4.00"), ("c-q3", "1.001")] {
+        let (status, body) = call(
+            &client,
+            "POST",
+            &queue,
+            Some(&ingest),
+            Some(&format!("conv-{id}")),
+            Some(commission(id, amount)),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let mut dead = Value::Null;
+    let mut pending = Value::Null;
+    for _ in 0..100 {
+        let (_, body) = call(
+            &client,
+            "GET",
+            &format!("{base}/v1/affiliates/aff-zoe/balances"),
+            Some(&zoe),
+            None,
+            None,
+        )
+        .await;
+        pending = body["balances"][0]["pending"].clone();
+        let (_, letters) = call(
+            &client,
+            "GET",
+            &format!("{queue}/dead-letters"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+        dead = letters["dead_letters"].clone();
+        if pending == "7.00" && dead.as_array().is_some_and(|d| d.len() == 1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(pending, "7.00", "the good messages are ingested");
+    assert_eq!(dead.as_array().map(Vec::len), Some(1), "{dead}");
+    assert_eq!(dead[0]["receives"], 5);
+    assert!(dead[0]["body"].as_str().unwrap().contains("1.001"));
+    assert_eq!(
+        call(
+            &client,
+            "GET",
+            &format!("{queue}/dead-letters"),
+            Some(&zoe),
+            None,
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    running.shutdown().await.unwrap();
+}

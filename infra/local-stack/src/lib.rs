@@ -203,10 +203,12 @@ impl Backend {
     }
 
     /// The whole HTTP surface, behind the development authorizer.
-    pub fn app(&self, key: Vec<u8>) -> Router {
+    pub fn app(&self, key: Vec<u8>, queue: LocalQueue) -> Router {
         match self {
-            Backend::Embedded(store) => app_for(store.clone(), store.clone(), key),
-            Backend::Aws { store, projection } => app_for(store.clone(), projection.clone(), key),
+            Backend::Embedded(store) => app_for(store.clone(), store.clone(), key, queue),
+            Backend::Aws { store, projection } => {
+                app_for(store.clone(), projection.clone(), key, queue)
+            }
         }
     }
 
@@ -262,7 +264,7 @@ impl Backend {
     }
 }
 
-fn app_for<S, R>(store: S, reads: R, key: Vec<u8>) -> Router
+fn app_for<S, R>(store: S, reads: R, key: Vec<u8>, queue: LocalQueue) -> Router
 where
     S: event_store::EventStore + Clone + 'static,
     R: ledger_api::LedgerReads + 'static,
@@ -280,6 +282,7 @@ where
     let key = Arc::new(key);
     ingest
         .merge(reads)
+        .merge(queue_routes(queue))
         .layer(axum::middleware::from_fn(move |request, next| {
             authorize(key.clone(), request, next)
         }))
@@ -295,6 +298,7 @@ pub const MATURE_EVERY_MS: u64 = 2_000;
 /// every acknowledged event is projected before the stack exits.
 pub async fn run_projector(
     backend: Backend,
+    queue: LocalQueue,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<u64, StackError> {
     let mut projected = 0u64;
@@ -330,7 +334,9 @@ pub async fn run_projector(
             Err(e) => return Err(e),
         };
         projected += events as u64;
-        if events > 0 {
+        // The local commissions queue, as the SQS event source would poll it.
+        let delivered = queue.deliver(&backend).await;
+        if events > 0 || delivered > 0 {
             continue;
         }
         if *stop.borrow() {
@@ -346,6 +352,8 @@ pub async fn run_projector(
 /// A running stack.
 pub struct Running {
     pub address: SocketAddr,
+    /// The in-process commissions queue.
+    pub queue: LocalQueue,
     stop_server: tokio::sync::watch::Sender<bool>,
     stop_projector: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -377,21 +385,203 @@ pub async fn start(backend: Backend, key: Vec<u8>, port: u16) -> Result<Running,
     let address = listener
         .local_addr()
         .map_err(|e| StackError::Io(e.to_string()))?;
+    let queue = LocalQueue::default();
     let (stop_server, mut server_stopped) = tokio::sync::watch::channel(false);
     let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(
-        axum::serve(listener, backend.app(key))
+        axum::serve(listener, backend.app(key, queue.clone()))
             .with_graceful_shutdown(async move {
                 let _ = server_stopped.wait_for(|s| *s).await;
             })
             .into_future(),
     );
-    let projector = tokio::spawn(run_projector(backend, projector_stopped));
+    let projector = tokio::spawn(run_projector(backend, queue.clone(), projector_stopped));
     Ok(Running {
         address,
+        queue,
         stop_server,
         stop_projector,
         server,
         projector,
     })
+}
+
+/// Receives before a message moves to the dead letters (the template's
+/// `maxReceiveCount` for the commissions queue).
+pub const QUEUE_RECEIVES_MAX: u32 = 5;
+/// Messages handed to the SQS handler at once (the template's batch size).
+pub const QUEUE_BATCH_MAX: usize = 10;
+/// The most messages the local queue holds.
+pub const QUEUE_LENGTH_MAX: usize = 10_000;
+
+/// One message of the local commissions queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedMessage {
+    pub message_id: String,
+    pub tenant_id: String,
+    pub idempotency_key: Option<String>,
+    pub body: String,
+    pub receives: u32,
+}
+
+/// The in-process stand-in for the commissions queue and its dead-letter
+/// queue: messages go through the same SQS handler as on AWS, failed ones
+/// are received again, and after `QUEUE_RECEIVES_MAX` receives they are kept
+/// as dead letters. It lives in memory: Ctrl-C drains it, a crash loses what
+/// it has not handed over yet.
+#[derive(Clone, Default)]
+pub struct LocalQueue {
+    pending: Arc<std::sync::Mutex<std::collections::VecDeque<QueuedMessage>>>,
+    dead: Arc<std::sync::Mutex<Vec<QueuedMessage>>>,
+}
+
+impl LocalQueue {
+    fn push(&self, message: QueuedMessage) -> Result<(), lambda_edge::problem::Problem> {
+        let mut pending = self
+            .pending
+            .lock()
+            .map_err(|_| lambda_edge::problem::Problem::unavailable())?;
+        if pending.len() >= QUEUE_LENGTH_MAX {
+            return Err(lambda_edge::problem::Problem::unavailable());
+        }
+        pending.push_back(message);
+        Ok(())
+    }
+
+    fn take(&self) -> Vec<QueuedMessage> {
+        let Ok(mut pending) = self.pending.lock() else {
+            return Vec::new();
+        };
+        let n = pending.len().min(QUEUE_BATCH_MAX);
+        pending.drain(..n).collect()
+    }
+
+    pub fn dead_letters(&self) -> Vec<QueuedMessage> {
+        self.dead.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Hands one batch to the SQS handler; returns how many were handled.
+    async fn deliver(&self, backend: &Backend) -> usize {
+        let batch = self.take();
+        if batch.is_empty() {
+            return 0;
+        }
+        let records: Vec<serde_json::Value> = batch
+            .iter()
+            .map(|m| {
+                let mut attributes = serde_json::json!({"tenant_id": {"stringValue": m.tenant_id, "dataType": "String"}});
+                if let Some(key) = &m.idempotency_key {
+                    attributes["idempotency_key"] = serde_json::json!({"stringValue": key, "dataType": "String"});
+                }
+                serde_json::json!({
+                    "messageId": m.message_id,
+                    "body": m.body,
+                    "attributes": {"ApproximateReceiveCount": (m.receives + 1).to_string()},
+                    "messageAttributes": attributes,
+                    "eventSource": "aws:sqs",
+                })
+            })
+            .collect();
+        let Ok(event) = serde_json::from_value::<aws_lambda_events::event::sqs::SqsEvent>(
+            serde_json::json!({"Records": records}),
+        ) else {
+            return 0;
+        };
+        let response = match backend {
+            Backend::Embedded(store) => ingest_commissions::handle_sqs(store, event).await,
+            Backend::Aws { store, .. } => ingest_commissions::handle_sqs(store, event).await,
+        };
+        let failed: std::collections::HashSet<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        for mut message in batch.iter().cloned() {
+            if !failed.contains(&message.message_id) {
+                continue;
+            }
+            message.receives += 1;
+            if message.receives >= QUEUE_RECEIVES_MAX {
+                tracing::warn!(message_id = %message.message_id, "commission message moved to the dead letters");
+                if let Ok(mut dead) = self.dead.lock() {
+                    dead.push(message);
+                }
+            } else if let Ok(mut pending) = self.pending.lock() {
+                pending.push_back(message);
+            }
+        }
+        batch.len()
+    }
+}
+
+struct QueueState {
+    queue: LocalQueue,
+}
+
+impl lambda_edge::TenantClaim for QueueState {
+    fn tenant_claim(&self) -> &str {
+        "tenant_id"
+    }
+}
+
+async fn enqueue(
+    axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
+    lambda_edge::Caller(identity): lambda_edge::Caller,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Result<Response, lambda_edge::problem::Problem> {
+    use axum::response::IntoResponse;
+    lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::IngestCommissions)?;
+    let bytes = axum::body::to_bytes(body, ingest_commissions::BODY_BYTES_MAX)
+        .await
+        .map_err(|_| {
+            lambda_edge::problem::Problem::too_large(ingest_commissions::BODY_BYTES_MAX)
+        })?;
+    let body = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        lambda_edge::problem::Problem::malformed_json("the body is not UTF-8".into())
+    })?;
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|_| lambda_edge::problem::Problem::unavailable())?;
+    let message_id = hex::encode(id);
+    state.queue.push(QueuedMessage {
+        message_id: message_id.clone(),
+        tenant_id: identity.tenant_id.to_string(),
+        idempotency_key: headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body,
+        receives: 0,
+    })?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({"message_id": message_id})),
+    )
+        .into_response())
+}
+
+async fn dead_letters(
+    axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
+    lambda_edge::Caller(identity): lambda_edge::Caller,
+) -> Result<Response, lambda_edge::problem::Problem> {
+    use axum::response::IntoResponse;
+    lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
+    // Only the caller's own tenant's messages.
+    let mine: Vec<QueuedMessage> = state
+        .queue
+        .dead_letters()
+        .into_iter()
+        .filter(|m| m.tenant_id == identity.tenant_id.as_str())
+        .collect();
+    Ok(axum::Json(serde_json::json!({"dead_letters": mine})).into_response())
+}
+
+fn queue_routes(queue: LocalQueue) -> Router {
+    Router::new()
+        .route("/local/queues/commissions", axum::routing::post(enqueue))
+        .route(
+            "/local/queues/commissions/dead-letters",
+            axum::routing::get(dead_letters),
+        )
+        .with_state(Arc::new(QueueState { queue }))
 }
