@@ -11,8 +11,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AffiliateId, CommissionId, PayoutBatchId, PayoutItemId, TenantId};
+use crate::ids::{AffiliateId, CommissionId, PayoutBatchId, PayoutItemId, PayoutRunId, TenantId};
 use crate::money::Money;
+use crate::profile::{HoldReason, PayoutProfileChanged};
 
 /// The schema version every event written by this code carries.
 pub const EVENT_SCHEMA_VERSION: u16 = 1;
@@ -204,11 +205,75 @@ pub struct DraftedItem {
 pub struct PayoutBatchDrafted {
     pub batch_id: PayoutBatchId,
     pub items: Vec<DraftedItem>,
+    /// The tenant's draft sequence number this batch took (see
+    /// `PayoutDraftRegistered`); 0 in events written before it existed.
+    #[serde(default)]
+    pub sequence: u64,
+    /// The drafting run that produced it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<PayoutRunId>,
+}
+
+/// Who approved a batch: finance within the approval limits, or an admin
+/// (required above them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalAuthority {
+    Finance,
+    Admin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayoutBatchApproved {
     pub batch_id: PayoutBatchId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<ApprovalAuthority>,
+}
+
+/// A drafted batch took the tenant's next draft sequence number. Appended
+/// in the same transaction as the batch, to the tenant's `payout-drafts`
+/// stream at the sequence the balances projection has applied: so a draft
+/// can only be made from balances that include every earlier draft's
+/// reservations, and two concurrent drafts cannot both succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutDraftRegistered {
+    pub batch_id: PayoutBatchId,
+    pub sequence: u64,
+}
+
+/// Why an affiliate with money available was left out of a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SkipReason {
+    NoPayoutMethod,
+    OnHold {
+        holds: Vec<HoldReason>,
+    },
+    BelowMinimum {
+        minimum: Money,
+    },
+    /// Clawbacks owed are at least what is available: nothing to pay.
+    ReceivableCoversAvailable {
+        receivable: Money,
+    },
+    CurrencyNotSupported {
+        processor: Processor,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedPayee {
+    pub affiliate_id: AffiliateId,
+    pub available: Money,
+    #[serde(flatten)]
+    pub reason: SkipReason,
+}
+
+/// Part of the skip record of one drafting run (several events when long).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutRunSkipped {
+    pub run_id: PayoutRunId,
+    pub skipped: Vec<SkippedPayee>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,6 +350,12 @@ pub enum EventBody {
     PayoutItemReturned(PayoutItemOutcome),
     #[serde(rename = "payout_item.unclaimed")]
     PayoutItemUnclaimed(PayoutItemOutcome),
+    #[serde(rename = "payout_profile.changed")]
+    PayoutProfileChanged(PayoutProfileChanged),
+    #[serde(rename = "payout_drafts.batch_registered")]
+    PayoutDraftRegistered(PayoutDraftRegistered),
+    #[serde(rename = "payout_run.skipped")]
+    PayoutRunSkipped(PayoutRunSkipped),
 }
 
 impl EventBody {
@@ -303,6 +374,9 @@ impl EventBody {
             EventBody::PayoutItemFailed(_) => "payout_item.failed",
             EventBody::PayoutItemReturned(_) => "payout_item.returned",
             EventBody::PayoutItemUnclaimed(_) => "payout_item.unclaimed",
+            EventBody::PayoutProfileChanged(_) => "payout_profile.changed",
+            EventBody::PayoutDraftRegistered(_) => "payout_drafts.batch_registered",
+            EventBody::PayoutRunSkipped(_) => "payout_run.skipped",
         }
     }
 
@@ -321,6 +395,9 @@ impl EventBody {
             | EventBody::PayoutItemFailed(e)
             | EventBody::PayoutItemReturned(e)
             | EventBody::PayoutItemUnclaimed(e) => AggregateRef::PayoutBatch(&e.batch_id),
+            EventBody::PayoutProfileChanged(e) => AggregateRef::PayoutProfile(&e.affiliate_id),
+            EventBody::PayoutDraftRegistered(_) => AggregateRef::PayoutDrafts,
+            EventBody::PayoutRunSkipped(e) => AggregateRef::PayoutRun(&e.run_id),
         }
     }
 }
@@ -330,6 +407,10 @@ impl EventBody {
 pub enum AggregateRef<'a> {
     Commission(&'a CommissionId),
     PayoutBatch(&'a PayoutBatchId),
+    PayoutProfile(&'a AffiliateId),
+    /// The tenant's one draft sequence.
+    PayoutDrafts,
+    PayoutRun(&'a PayoutRunId),
 }
 
 impl fmt::Display for AggregateRef<'_> {
@@ -337,6 +418,9 @@ impl fmt::Display for AggregateRef<'_> {
         match self {
             AggregateRef::Commission(id) => write!(f, "commission/{id}"),
             AggregateRef::PayoutBatch(id) => write!(f, "payout-batch/{id}"),
+            AggregateRef::PayoutProfile(id) => write!(f, "payout-profile/{id}"),
+            AggregateRef::PayoutDrafts => f.write_str("payout-drafts"),
+            AggregateRef::PayoutRun(id) => write!(f, "payout-run/{id}"),
         }
     }
 }

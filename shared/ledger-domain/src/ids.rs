@@ -129,6 +129,12 @@ id_type!(
     "payout_item_id"
 );
 
+id_type!(
+    /// One drafting run (which may produce several batches).
+    PayoutRunId,
+    "payout_run_id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,6 +107,10 @@ pub struct JournalEntry {
     /// Paid-out movement for the affiliate report (not an account): the
     /// amount an item paid (+) or that came back after payment (-).
     paid_out: Option<(TenantId, AffiliateId, Money)>,
+    /// Set on a drafted batch: the tenant's count of drafted batches the
+    /// projection has applied is what guards drafting (see
+    /// `PayoutDraftRegistered`).
+    batch_drafted: Option<TenantId>,
 }
 
 impl JournalEntry {
@@ -118,6 +122,7 @@ impl JournalEntry {
             event_type,
             postings,
             paid_out: None,
+            batch_drafted: None,
         })
     }
 
@@ -129,6 +134,9 @@ impl JournalEntry {
     }
     pub fn paid_out(&self) -> Option<&(TenantId, AffiliateId, Money)> {
         self.paid_out.as_ref()
+    }
+    pub fn batch_drafted(&self) -> Option<&TenantId> {
+        self.batch_drafted.as_ref()
     }
 }
 
@@ -274,7 +282,11 @@ pub fn journal_entry(event: &Event) -> Result<JournalEntry, PostingError> {
                 );
             }
         }
-        EventBody::PayoutBatchApproved(_) | EventBody::PayoutItemSubmitted(_) => {}
+        EventBody::PayoutBatchApproved(_)
+        | EventBody::PayoutItemSubmitted(_)
+        | EventBody::PayoutProfileChanged(_)
+        | EventBody::PayoutDraftRegistered(_)
+        | EventBody::PayoutRunSkipped(_) => {}
         EventBody::PayoutItemPaid(o)
         | EventBody::PayoutItemFailed(o)
         | EventBody::PayoutItemReturned(o)
@@ -284,6 +296,9 @@ pub fn journal_entry(event: &Event) -> Result<JournalEntry, PostingError> {
     }
     let mut entry = JournalEntry::new(event.type_name(), b.postings)?;
     entry.paid_out = paid_out;
+    if matches!(event.body(), EventBody::PayoutBatchDrafted(_)) {
+        entry.batch_drafted = Some(t.clone());
+    }
     Ok(entry)
 }
 

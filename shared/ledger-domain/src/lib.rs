@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod payout;
+pub mod profile;
 pub mod projection;
 pub mod sample;
 
@@ -21,10 +22,18 @@ pub use events::{
     Actor, ActorKind, CommissionStage, DraftedItem, Event, EventBody, MoneyMovement, Processor,
     ReversalReason,
 };
-pub use ids::{AffiliateId, CommissionId, IdError, PayoutBatchId, PayoutItemId, TenantId};
+pub use ids::{
+    AffiliateId, CommissionId, IdError, PayoutBatchId, PayoutItemId, PayoutRunId, TenantId,
+};
 pub use ledger::{Account, AffiliateAccount, JournalEntry, PostingError, journal_entry};
 pub use money::{Money, MoneyError, Rounding};
-pub use payout::{ItemOutcome, PayoutBatch, PayoutBatchCommand, PayoutBatchError};
+pub use payout::{
+    ApprovalLimits, ItemOutcome, PayoutBatch, PayoutBatchCommand, PayoutBatchError,
+    PayoutCandidate, Planned, plan_payout,
+};
+pub use profile::{
+    HoldReason, PayoutMethod, PayoutProfile, ProfileAggregate, ProfileChange, ProfileError,
+};
 
 /// Re-exported so callers name currencies and decimals with the same types.
 pub use iso_currency::Currency;

@@ -12,15 +12,21 @@
 //! | paid | recorded only | clearing -> available (final) |
 //! | final | recorded only | recorded only |
 
+use std::collections::BTreeMap;
+
+use iso_currency::Currency;
 use rustc_hash::FxHashSet;
+use serde::Deserialize;
 
 use crate::commission::CommandContext;
 use crate::events::{
-    DraftedItem, Event, EventBody, MoneyMovement, PayoutBatchApproved, PayoutBatchDrafted,
-    PayoutBatchRejected, PayoutItemOutcome, PayoutItemSubmitted, TextError, check_text,
+    ApprovalAuthority, DraftedItem, Event, EventBody, MoneyMovement, PayoutBatchApproved,
+    PayoutBatchDrafted, PayoutBatchRejected, PayoutDraftRegistered, PayoutItemOutcome,
+    PayoutItemSubmitted, Processor, SkipReason, TextError, check_text,
 };
-use crate::ids::{PayoutBatchId, PayoutItemId, TenantId};
-use crate::money::MoneyError;
+use crate::ids::{AffiliateId, PayoutBatchId, PayoutItemId, PayoutRunId, TenantId};
+use crate::money::{Money, MoneyError, currency_from_code};
+use crate::profile::PayoutProfile;
 
 /// The most items one batch may hold; larger drafts continue in a new batch.
 pub const PAYOUT_ITEMS_PER_BATCH_MAX: usize = 500;
@@ -39,8 +45,14 @@ pub enum PayoutBatchCommand {
     Draft {
         batch_id: PayoutBatchId,
         items: Vec<DraftedItem>,
+        /// The tenant draft sequence number this batch takes.
+        sequence: u64,
+        run_id: Option<PayoutRunId>,
     },
-    Approve,
+    Approve {
+        authority: ApprovalAuthority,
+        limits: ApprovalLimits,
+    },
     Reject {
         reason: String,
     },
@@ -85,6 +97,11 @@ pub enum PayoutBatchError {
     },
     #[error("payout batch {0} is already approved")]
     AlreadyApproved(PayoutBatchId),
+    #[error("payout batch {batch_id} needs an admin's approval: {rule}")]
+    NeedsAdmin {
+        batch_id: PayoutBatchId,
+        rule: String,
+    },
     #[error("payout batch {0} was rejected")]
     Rejected(PayoutBatchId),
     #[error("payout batch {0} is not approved yet")]
@@ -221,13 +238,27 @@ impl PayoutBatch {
         ctx: &CommandContext,
     ) -> Result<Vec<Event>, PayoutBatchError> {
         let state = match (&self.state, &command) {
-            (None, PayoutBatchCommand::Draft { batch_id, items }) => {
+            (
+                None,
+                PayoutBatchCommand::Draft {
+                    batch_id,
+                    items,
+                    sequence,
+                    run_id,
+                },
+            ) => {
                 validate_items(items)?;
                 let body = EventBody::PayoutBatchDrafted(PayoutBatchDrafted {
                     batch_id: batch_id.clone(),
                     items: items.clone(),
+                    sequence: *sequence,
+                    run_id: run_id.clone(),
                 });
-                return Ok(vec![ctx.event_for(body)]);
+                let register = EventBody::PayoutDraftRegistered(PayoutDraftRegistered {
+                    batch_id: batch_id.clone(),
+                    sequence: *sequence,
+                });
+                return Ok(vec![ctx.event_for(body), ctx.event_for(register)]);
             }
             (Some(state), PayoutBatchCommand::Draft { .. }) => {
                 return Err(PayoutBatchError::AlreadyDrafted(state.batch_id.clone()));
@@ -247,7 +278,7 @@ impl PayoutBatch {
             PayoutBatchCommand::Draft { .. } => {
                 return Err(PayoutBatchError::AlreadyDrafted(batch_id));
             }
-            PayoutBatchCommand::Approve => {
+            PayoutBatchCommand::Approve { authority, limits } => {
                 match state.status {
                     BatchStatus::Approved => {
                         return Err(PayoutBatchError::AlreadyApproved(batch_id));
@@ -261,7 +292,15 @@ impl PayoutBatch {
                         maker: state.maker.clone(),
                     });
                 }
-                EventBody::PayoutBatchApproved(PayoutBatchApproved { batch_id })
+                if authority != ApprovalAuthority::Admin {
+                    if let Some(rule) = limits.exceeded_by(state) {
+                        return Err(PayoutBatchError::NeedsAdmin { batch_id, rule });
+                    }
+                }
+                EventBody::PayoutBatchApproved(PayoutBatchApproved {
+                    batch_id,
+                    authority: Some(authority),
+                })
             }
             PayoutBatchCommand::Reject { reason } => {
                 match state.status {
@@ -410,5 +449,181 @@ impl PayoutBatch {
             _ => return,
         }
         self.version += 1;
+    }
+}
+
+/// Approval limits per currency: above them, a batch needs an admin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApprovalLimits {
+    limits: BTreeMap<&'static str, CurrencyLimits>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CurrencyLimits {
+    /// The largest single item finance may approve.
+    pub item_max: Option<Money>,
+    /// The largest batch total (in this currency) finance may approve.
+    pub batch_total_max: Option<Money>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsWire {
+    item_max: Option<String>,
+    batch_total_max: Option<String>,
+}
+
+impl ApprovalLimits {
+    /// Parses `{"EUR": {"item_max": "5000.00", "batch_total_max": "100000.00"}}`.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let wire: BTreeMap<String, LimitsWire> =
+            serde_json::from_str(text).map_err(|e| format!("approval limits: {e}"))?;
+        let mut limits = BTreeMap::new();
+        for (code, l) in wire {
+            let currency = currency_from_code(&code).map_err(|e| e.to_string())?;
+            let parse = |v: Option<String>, what: &str| {
+                v.map(|v| {
+                    Money::parse(&v, currency)
+                        .map_err(|e| format!("approval limits {code}.{what}: {e}"))
+                        .and_then(|m| {
+                            if m.is_positive() {
+                                Ok(m)
+                            } else {
+                                Err(format!("approval limits {code}.{what} must be positive"))
+                            }
+                        })
+                })
+                .transpose()
+            };
+            limits.insert(
+                currency.code(),
+                CurrencyLimits {
+                    item_max: parse(l.item_max, "item_max")?,
+                    batch_total_max: parse(l.batch_total_max, "batch_total_max")?,
+                },
+            );
+        }
+        Ok(ApprovalLimits { limits })
+    }
+
+    pub fn set(&mut self, currency: Currency, limits: CurrencyLimits) {
+        self.limits.insert(currency.code(), limits);
+    }
+
+    /// The first limit a batch exceeds, described for the approver.
+    pub fn exceeded_by(&self, batch: &DraftedBatch) -> Option<String> {
+        let mut totals: BTreeMap<&'static str, Money> = BTreeMap::new();
+        for item in &batch.items {
+            let amount = item.drafted.amount;
+            let Some(limit) = self.limits.get(amount.currency().code()) else {
+                continue;
+            };
+            if let Some(max) = limit.item_max {
+                if amount.amount() > max.amount() {
+                    return Some(format!(
+                        "item {} pays {} {}, above the {} {} item limit",
+                        item.drafted.item_id,
+                        amount.amount(),
+                        amount.currency().code(),
+                        max.amount(),
+                        max.currency().code()
+                    ));
+                }
+            }
+            let total = totals
+                .entry(amount.currency().code())
+                .or_insert_with(|| amount.zero_like());
+            // Items are bounded in size and count: the sum cannot overflow
+            // the range checked here; if it did, the batch needs an admin.
+            match total.checked_add(&amount) {
+                Ok(sum) => *total = sum,
+                Err(_) => return Some("the batch total is out of range".to_owned()),
+            }
+        }
+        for (code, total) in totals {
+            if let Some(max) = self.limits.get(code).and_then(|l| l.batch_total_max) {
+                if total.amount() > max.amount() {
+                    return Some(format!(
+                        "the batch pays {} {code} in total, above the {} {code} batch limit",
+                        total.amount(),
+                        max.amount()
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// One (affiliate, currency) balance drafting looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutCandidate {
+    pub affiliate_id: AffiliateId,
+    /// The available balance (what the affiliate may be paid).
+    pub available: Money,
+    /// Clawbacks owed, as a positive amount (zero if none).
+    pub receivable: Money,
+    pub profile: Option<PayoutProfile>,
+}
+
+/// What drafting does with one candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Planned {
+    /// Pay `amount` through `processor`, settling `receivable_netted` of
+    /// clawbacks from the same available money.
+    Pay {
+        amount: Money,
+        receivable_netted: Money,
+        processor: Processor,
+    },
+    /// Left out, for the recorded reason.
+    Skip(SkipReason),
+    /// Nothing available: not worth a record.
+    Nothing,
+}
+
+/// Decides one candidate: pays what is available less clawbacks owed, if
+/// the affiliate can be paid and it reaches their minimum (or the default).
+pub fn plan_payout(candidate: &PayoutCandidate, default_minimum: Option<Money>) -> Planned {
+    let currency = candidate.available.currency();
+    if !candidate.available.is_positive() {
+        return Planned::Nothing;
+    }
+    let profile = candidate.profile.as_ref();
+    let Some(method) = profile.and_then(|p| p.method.as_ref()) else {
+        return Planned::Skip(SkipReason::NoPayoutMethod);
+    };
+    let profile = profile.expect("a method implies a profile");
+    if !profile.holds.is_empty() {
+        return Planned::Skip(SkipReason::OnHold {
+            holds: profile.holds.iter().copied().collect(),
+        });
+    }
+    let processor = method.processor();
+    if !processor.pays_in(currency) {
+        return Planned::Skip(SkipReason::CurrencyNotSupported { processor });
+    }
+    let receivable =
+        if candidate.receivable.is_positive() && candidate.receivable.currency() == currency {
+            candidate.receivable
+        } else {
+            candidate.available.zero_like()
+        };
+    let amount = match candidate.available.checked_sub(&receivable) {
+        Ok(amount) if amount.is_positive() => amount,
+        _ => return Planned::Skip(SkipReason::ReceivableCoversAvailable { receivable }),
+    };
+    let minimum = profile
+        .minimum(currency)
+        .or(default_minimum.filter(|m| m.currency() == currency));
+    if let Some(minimum) = minimum {
+        if amount.amount() < minimum.amount() {
+            return Planned::Skip(SkipReason::BelowMinimum { minimum });
+        }
+    }
+    Planned::Pay {
+        amount,
+        receivable_netted: receivable,
+        processor,
     }
 }

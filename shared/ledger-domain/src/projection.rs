@@ -79,6 +79,11 @@ pub fn account_field(account: &Account) -> (BalanceOwner, &'static str) {
 /// The report-only field for what was paid out to an affiliate.
 pub const PAID_OUT_FIELD: &str = "paid_out";
 
+/// The row (in place of a currency) that counts a tenant's drafted batches.
+pub const DRAFTS_ROW: &str = "#drafts";
+/// The field of `DRAFTS_ROW` holding the count.
+pub const BATCHES_DRAFTED_FIELD: &str = "batches_drafted";
+
 /// Signed minor-unit changes per field of one balance row.
 pub type FieldDeltas = BTreeMap<&'static str, i64>;
 
@@ -120,6 +125,12 @@ impl BalanceDeltas {
                 PAID_OUT_FIELD,
                 amount.amount_minor(),
             )?;
+        }
+        if let Some(tenant_id) = entry.batch_drafted() {
+            let owner = BalanceOwner::Tenant {
+                tenant_id: tenant_id.clone(),
+            };
+            self.bump(owner, DRAFTS_ROW, BATCHES_DRAFTED_FIELD, 1)?;
         }
         Ok(())
     }

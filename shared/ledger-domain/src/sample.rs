@@ -215,7 +215,16 @@ impl SampleProgram {
                 } else {
                     "finance-approver"
                 };
-                self.batch_command(pick, |_| Some(PayoutBatchCommand::Approve), who);
+                self.batch_command(
+                    pick,
+                    |_| {
+                        Some(PayoutBatchCommand::Approve {
+                            authority: crate::events::ApprovalAuthority::Finance,
+                            limits: crate::payout::ApprovalLimits::default(),
+                        })
+                    },
+                    who,
+                );
             }
             Op::Reject { pick } => self.batch_command(
                 pick,
@@ -345,6 +354,8 @@ impl SampleProgram {
             batch_id: PayoutBatchId::new(format!("b-{batch_no}"))
                 .unwrap_or_else(|_| unreachable!()),
             items,
+            sequence: batch_no as u64,
+            run_id: None,
         };
         let ctx = self.ctx(&tenant_id, actor(ActorKind::User, "finance-maker"));
         match PayoutBatch::default().handle(command, &ctx) {

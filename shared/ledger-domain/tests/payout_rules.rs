@@ -3,11 +3,13 @@
 
 mod support;
 
+use ledger_domain::events::{ApprovalAuthority, SkipReason};
 use ledger_domain::{
     AffiliateBalances, AffiliateId, Balances, Commission, CommissionCommand, Currency, Event,
     EventBody, ItemOutcome, MoneyMovement, PayoutBatch, PayoutBatchCommand, PayoutBatchError,
     PayoutBatchId, PayoutItemId, ReversalReason, TenantId, journal_entry,
 };
+use ledger_domain::{ApprovalLimits, PayoutCandidate, PayoutProfile, Planned, plan_payout};
 use support::*;
 
 fn view(events: &[Event], affiliate: &str) -> AffiliateBalances {
@@ -69,6 +71,15 @@ fn draft(amount: &str, netted: &str) -> PayoutBatchCommand {
     PayoutBatchCommand::Draft {
         batch_id: PayoutBatchId::new("b1").unwrap(),
         items: vec![item("i1", "aff-1", eur(amount), eur(netted))],
+        sequence: 1,
+        run_id: None,
+    }
+}
+
+fn approve() -> PayoutBatchCommand {
+    PayoutBatchCommand::Approve {
+        authority: ApprovalAuthority::Finance,
+        limits: ApprovalLimits::default(),
     }
 }
 
@@ -97,7 +108,7 @@ fn drafting_reserves_and_paying_moves_to_paid_out() {
     run(&mut all, draft("100", "0"), "maker").unwrap();
     let v = view(&all, "aff-1");
     assert_eq!((v.available, v.reserved), (eur("0"), eur("100")));
-    run(&mut all, PayoutBatchCommand::Approve, "approver").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
     run(
         &mut all,
         PayoutBatchCommand::Submit {
@@ -116,14 +127,14 @@ fn drafting_reserves_and_paying_moves_to_paid_out() {
 fn the_maker_cannot_approve_and_nobody_approves_twice() {
     let mut all = earned("c1", "100");
     run(&mut all, draft("100", "0"), "maker").unwrap();
-    let err = run(&mut all, PayoutBatchCommand::Approve, "maker").unwrap_err();
+    let err = run(&mut all, approve(), "maker").unwrap_err();
     assert_eq!(
         err.to_string(),
         "the maker maker of batch b1 cannot approve it: a second person must"
     );
-    run(&mut all, PayoutBatchCommand::Approve, "approver").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
     assert!(matches!(
-        run(&mut all, PayoutBatchCommand::Approve, "third"),
+        run(&mut all, approve(), "third"),
         Err(PayoutBatchError::AlreadyApproved(_))
     ));
     assert!(matches!(
@@ -191,7 +202,7 @@ fn rejection_releases_every_reservation_and_netting() {
         (eur("100"), eur("0"), eur("10"), eur("90"))
     );
     assert!(matches!(
-        run(&mut all, PayoutBatchCommand::Approve, "approver"),
+        run(&mut all, approve(), "approver"),
         Err(PayoutBatchError::Rejected(_))
     ));
 }
@@ -200,7 +211,7 @@ fn rejection_releases_every_reservation_and_netting() {
 fn failure_puts_money_back_exactly_once_whatever_comes_later() {
     let mut all = earned("c1", "100");
     run(&mut all, draft("100", "0"), "maker").unwrap();
-    run(&mut all, PayoutBatchCommand::Approve, "approver").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
     run(&mut all, outcome(ItemOutcome::Failed, "e1"), "stripe").unwrap();
     assert_eq!(last_movement(&all), MoneyMovement::ReservedToAvailable);
     // The same news again, then contradictory late news: recorded, no money moves.
@@ -221,7 +232,7 @@ fn failure_puts_money_back_exactly_once_whatever_comes_later() {
 fn a_return_weeks_after_payment_credits_back_once() {
     let mut all = earned("c1", "100");
     run(&mut all, draft("100", "0"), "maker").unwrap();
-    run(&mut all, PayoutBatchCommand::Approve, "approver").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
     run(&mut all, outcome(ItemOutcome::Paid, "e1"), "paypal").unwrap();
     run(&mut all, outcome(ItemOutcome::Paid, "e1"), "paypal").unwrap();
     assert_eq!(last_movement(&all), MoneyMovement::None);
@@ -240,7 +251,7 @@ fn a_return_weeks_after_payment_credits_back_once() {
 fn clawback_after_payout_is_netted_against_later_earnings() {
     let mut all = earned("c1", "100");
     run(&mut all, draft("100", "0"), "maker").unwrap();
-    run(&mut all, PayoutBatchCommand::Approve, "approver").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
     run(&mut all, outcome(ItemOutcome::Paid, "e1"), "stripe").unwrap();
     // A chargeback after the money left.
     all.extend(
@@ -266,6 +277,8 @@ fn clawback_after_payout_is_netted_against_later_earnings() {
     let next = PayoutBatchCommand::Draft {
         batch_id: PayoutBatchId::new("b2").unwrap(),
         items: vec![item("i2", "aff-1", eur("20"), eur("30"))],
+        sequence: 1,
+        run_id: None,
     };
     let b2 = PayoutBatch::default().handle(next, &ctx("maker")).unwrap();
     all.extend(b2);
@@ -285,6 +298,8 @@ fn bad_drafts_are_refused_with_the_item_named() {
             PayoutBatchCommand::Draft {
                 batch_id: b(),
                 items: vec![],
+                sequence: 1,
+                run_id: None,
             },
             &ctx("m"),
         )
@@ -299,7 +314,9 @@ fn bad_drafts_are_refused_with_the_item_named() {
             .handle(
                 PayoutBatchCommand::Draft {
                     batch_id: b(),
-                    items: dup
+                    items: dup,
+                    sequence: 1,
+                    run_id: None,
                 },
                 &ctx("m")
             )
@@ -315,7 +332,9 @@ fn bad_drafts_are_refused_with_the_item_named() {
         batch.handle(
             PayoutBatchCommand::Draft {
                 batch_id: b(),
-                items: same_aff
+                items: same_aff,
+                sequence: 1,
+                run_id: None,
             },
             &ctx("m")
         ),
@@ -326,7 +345,9 @@ fn bad_drafts_are_refused_with_the_item_named() {
         batch.handle(
             PayoutBatchCommand::Draft {
                 batch_id: b(),
-                items: zero
+                items: zero,
+                sequence: 1,
+                run_id: None,
             },
             &ctx("m")
         ),
@@ -337,7 +358,9 @@ fn bad_drafts_are_refused_with_the_item_named() {
         batch.handle(
             PayoutBatchCommand::Draft {
                 batch_id: b(),
-                items: neg
+                items: neg,
+                sequence: 1,
+                run_id: None,
             },
             &ctx("m")
         ),
@@ -353,7 +376,9 @@ fn bad_drafts_are_refused_with_the_item_named() {
         batch.handle(
             PayoutBatchCommand::Draft {
                 batch_id: b(),
-                items: mixed
+                items: mixed,
+                sequence: 1,
+                run_id: None,
             },
             &ctx("m")
         ),
@@ -366,7 +391,9 @@ fn bad_drafts_are_refused_with_the_item_named() {
         batch.handle(
             PayoutBatchCommand::Draft {
                 batch_id: b(),
-                items: too_many
+                items: too_many,
+                sequence: 1,
+                run_id: None,
             },
             &ctx("m")
         ),
@@ -378,7 +405,7 @@ fn bad_drafts_are_refused_with_the_item_named() {
 fn unknown_items_are_refused() {
     let mut all = earned("c1", "100");
     run(&mut all, draft("100", "0"), "maker").unwrap();
-    run(&mut all, PayoutBatchCommand::Approve, "approver").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
     let cmd = PayoutBatchCommand::RecordOutcome {
         item_id: PayoutItemId::new("nope").unwrap(),
         outcome: ItemOutcome::Paid,
@@ -389,4 +416,164 @@ fn unknown_items_are_refused() {
         run(&mut all, cmd, "stripe").unwrap_err().to_string(),
         "payout batch b1 has no item nope"
     );
+}
+
+#[test]
+fn drafting_also_registers_the_batch_in_the_tenant_draft_sequence() {
+    let mut all = earned("c1", "100");
+    run(&mut all, draft("100", "0"), "maker").unwrap();
+    let n = all.len();
+    assert_eq!(all[n - 2].type_name(), "payout_batch.drafted");
+    assert_eq!(all[n - 1].type_name(), "payout_drafts.batch_registered");
+    assert_eq!(all[n - 1].stream_name(), "acme/payout-drafts");
+    assert_eq!(
+        journal_entry(&all[n - 2]).unwrap().batch_drafted(),
+        Some(&TenantId::new("acme").unwrap())
+    );
+}
+
+#[test]
+fn above_the_limits_only_an_admin_approves() {
+    let limits = ApprovalLimits::from_json(
+        r#"{"EUR": {"item_max": "50.00", "batch_total_max": "1000.00"}}"#,
+    )
+    .unwrap();
+    let mut all = earned("c1", "100");
+    run(&mut all, draft("100", "0"), "maker").unwrap();
+    let finance = PayoutBatchCommand::Approve {
+        authority: ApprovalAuthority::Finance,
+        limits: limits.clone(),
+    };
+    let err = run(&mut all, finance, "approver").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "payout batch b1 needs an admin's approval: item i1 pays 100.00 EUR, above the 50.00 EUR item limit"
+    );
+    let admin = PayoutBatchCommand::Approve {
+        authority: ApprovalAuthority::Admin,
+        limits,
+    };
+    run(&mut all, admin, "admin").unwrap();
+    assert!(ApprovalLimits::from_json(r#"{"EUR": {"item_max": "-1"}}"#).is_err());
+    assert!(ApprovalLimits::from_json(r#"{"EUR": {"item": "1"}}"#).is_err());
+    assert!(ApprovalLimits::from_json(r#"{"XXY": {}}"#).is_err());
+}
+
+#[test]
+fn planning_pays_what_is_available_less_clawbacks_and_says_why_not() {
+    use ledger_domain::{HoldReason, PayoutMethod};
+    let sandbox = PayoutProfile {
+        method: Some(PayoutMethod::Sandbox {
+            behaviour: ledger_domain::profile::SandboxBehaviour::Settle,
+        }),
+        ..PayoutProfile::default()
+    };
+    let candidate =
+        |available: &str, receivable: &str, profile: Option<PayoutProfile>| PayoutCandidate {
+            affiliate_id: AffiliateId::new("aff-1").unwrap(),
+            available: eur(available),
+            receivable: eur(receivable),
+            profile,
+        };
+    assert_eq!(
+        plan_payout(&candidate("100", "30", Some(sandbox.clone())), None),
+        Planned::Pay {
+            amount: eur("70"),
+            receivable_netted: eur("30"),
+            processor: ledger_domain::Processor::Sandbox
+        }
+    );
+    assert_eq!(
+        plan_payout(&candidate("0", "0", None), None),
+        Planned::Nothing
+    );
+    assert_eq!(
+        plan_payout(&candidate("10", "0", None), None),
+        Planned::Skip(SkipReason::NoPayoutMethod)
+    );
+    assert_eq!(
+        plan_payout(&candidate("10", "10", Some(sandbox.clone())), None),
+        Planned::Skip(SkipReason::ReceivableCoversAvailable {
+            receivable: eur("10")
+        })
+    );
+    assert_eq!(
+        plan_payout(
+            &candidate("10", "0", Some(sandbox.clone())),
+            Some(eur("25"))
+        ),
+        Planned::Skip(SkipReason::BelowMinimum { minimum: eur("25") })
+    );
+    let mut held = sandbox.clone();
+    held.holds.insert(HoldReason::KycPending);
+    assert_eq!(
+        plan_payout(&candidate("10", "0", Some(held)), None),
+        Planned::Skip(SkipReason::OnHold {
+            holds: vec![HoldReason::KycPending]
+        })
+    );
+    let sepa = PayoutProfile {
+        method: Some(PayoutMethod::Sepa {
+            iban: "DE89370400440532013000".into(),
+            bic: None,
+            account_holder: "Jane".into(),
+        }),
+        ..PayoutProfile::default()
+    };
+    let usd = PayoutCandidate {
+        available: ledger_domain::Money::parse("10", Currency::USD).unwrap(),
+        receivable: ledger_domain::Money::parse("0", Currency::USD).unwrap(),
+        ..candidate("0", "0", Some(sepa))
+    };
+    assert_eq!(
+        plan_payout(&usd, None),
+        Planned::Skip(SkipReason::CurrencyNotSupported {
+            processor: ledger_domain::Processor::Sepa
+        })
+    );
+}
+
+#[test]
+fn profiles_record_every_change_and_refuse_bad_payee_details() {
+    use ledger_domain::{HoldReason, PayoutMethod, ProfileAggregate, ProfileChange, ProfileError};
+    let aff = AffiliateId::new("aff-1").unwrap();
+    let mut all: Vec<Event> = Vec::new();
+    let change = |all: &mut Vec<Event>, c: ProfileChange| -> Result<usize, ProfileError> {
+        let new = ProfileAggregate::from_events(all.iter()).handle(&aff, c, &ctx("finance"))?;
+        let n = new.len();
+        all.extend(new);
+        Ok(n)
+    };
+    let bad = ProfileChange::MethodSet {
+        method: PayoutMethod::Sepa {
+            iban: "DE89370400440532013001".into(),
+            bic: None,
+            account_holder: "Jane".into(),
+        },
+    };
+    assert!(matches!(change(&mut all, bad), Err(ProfileError::Payee(_))));
+    assert!(all.is_empty());
+    let good = ProfileChange::MethodSet {
+        method: PayoutMethod::Paypal {
+            receiver: "jane@example.com".into(),
+        },
+    };
+    assert_eq!(change(&mut all, good.clone()).unwrap(), 1);
+    assert_eq!(change(&mut all, good).unwrap(), 0, "no change, no event");
+    let hold = ProfileChange::HoldPlaced {
+        reason: HoldReason::FraudReview,
+        note: "chargeback spike".into(),
+    };
+    assert_eq!(change(&mut all, hold).unwrap(), 1);
+    let lift_other = ProfileChange::HoldLifted {
+        reason: HoldReason::KycPending,
+        note: "done".into(),
+    };
+    assert!(matches!(
+        change(&mut all, lift_other),
+        Err(ProfileError::NoSuchHold(..))
+    ));
+    let profile = ProfileAggregate::from_events(all.iter()).profile().clone();
+    assert_eq!(profile.holds.len(), 1);
+    assert_eq!(all[1].stream_name(), "acme/payout-profile/aff-1");
 }

@@ -1,0 +1,463 @@
+//! Affiliate payout profiles: how an affiliate is paid (processor and payee
+//! details), the smallest amount worth paying per currency, and payout
+//! holds (KYC not done, fraud review). Every change is an event with its
+//! actor, so who changed a bank account and when is always on record.
+//!
+//! Each `payout_profile.changed` event carries the change AND the profile as
+//! it stands after it, so read models store the latest snapshot without
+//! folding, and an auditor reads any past state from one event.
+
+use std::collections::BTreeSet;
+
+use iso_currency::Currency;
+use serde::{Deserialize, Serialize};
+
+use crate::commission::CommandContext;
+use crate::events::{Event, EventBody, Processor, TextError, check_text};
+use crate::ids::AffiliateId;
+use crate::money::{Money, MoneyError, minor_unit_scale};
+
+/// What the sandbox processor does with an item (local stack and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxBehaviour {
+    /// Accepts and pays at once.
+    Settle,
+    /// Refuses the payment (the money comes back to available).
+    Fail,
+    /// Times out on the first attempt, then reports it paid when asked: an
+    /// unknown outcome that must never be paid twice.
+    TimeoutThenSettle,
+}
+
+/// How an affiliate is paid. Payee details are validated when set, so a
+/// batch never carries an IBAN that cannot be paid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "processor", rename_all = "snake_case")]
+pub enum PayoutMethod {
+    /// A Stripe Connect transfer to a connected account (`acct_...`).
+    Stripe { account_id: String },
+    /// A PayPal payout to an email address or a PayPal account id.
+    Paypal { receiver: String },
+    /// A SEPA credit transfer (EUR) to an IBAN.
+    Sepa {
+        iban: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bic: Option<String>,
+        account_holder: String,
+    },
+    /// The local stack's sandbox processor.
+    Sandbox { behaviour: SandboxBehaviour },
+}
+
+/// A payee detail that cannot be paid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayeeError {
+    #[error(
+        "method.account_id must be a Stripe connected account id (acct_ followed by letters and digits), got {0:?}"
+    )]
+    StripeAccount(String),
+    #[error(
+        "method.receiver must be an email address or a PayPal account id (13 letters and digits)"
+    )]
+    PaypalReceiver,
+    #[error("method.iban is not a valid IBAN: {0}")]
+    Iban(String),
+    #[error(
+        "method.bic must be 8 or 11 characters: 4 letters (bank), 2 letters (country), 2 letters or digits (location), optionally 3 letters or digits (branch)"
+    )]
+    Bic,
+    #[error("method.bic country {bic} does not match the IBAN's country {iban}")]
+    BicCountry { bic: String, iban: String },
+    #[error(
+        "method.account_holder must be 1 to 70 characters of the SEPA character set (letters, digits, space and / - ? : ( ) . , ' +)"
+    )]
+    AccountHolder,
+}
+
+/// A SEPA IBAN: checksum, country length and format, via `iban_validate`.
+pub fn check_iban(iban: &str) -> Result<String, PayeeError> {
+    use iban::IbanLike;
+    let parsed: iban::Iban = iban
+        .parse()
+        .map_err(|e: iban::ParseIbanError| PayeeError::Iban(e.to_string()))?;
+    Ok(parsed.electronic_str().to_owned())
+}
+
+/// A BIC (ISO 9362): `AAAABBCC` or `AAAABBCCDDD`.
+pub fn check_bic(bic: &str) -> Result<(), PayeeError> {
+    let b = bic.as_bytes();
+    let ok = (b.len() == 8 || b.len() == 11)
+        && b[..6].iter().all(u8::is_ascii_uppercase)
+        && b[6..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if ok { Ok(()) } else { Err(PayeeError::Bic) }
+}
+
+/// The SEPA (EPC) basic Latin character set for names and references.
+pub fn is_sepa_text(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_ascii_alphanumeric() || " /-?:().,'+".contains(c))
+}
+
+impl PayoutMethod {
+    pub fn processor(&self) -> Processor {
+        match self {
+            PayoutMethod::Stripe { .. } => Processor::Stripe,
+            PayoutMethod::Paypal { .. } => Processor::Paypal,
+            PayoutMethod::Sepa { .. } => Processor::Sepa,
+            PayoutMethod::Sandbox { .. } => Processor::Sandbox,
+        }
+    }
+
+    /// Validates payee details and returns them normalized (IBAN without
+    /// spaces, BIC upper case).
+    pub fn validated(self) -> Result<Self, PayeeError> {
+        match self {
+            PayoutMethod::Stripe { account_id } => {
+                let ok = account_id.len() > 5
+                    && account_id.len() <= 64
+                    && account_id.starts_with("acct_")
+                    && account_id[5..].chars().all(|c| c.is_ascii_alphanumeric());
+                if ok {
+                    Ok(PayoutMethod::Stripe { account_id })
+                } else {
+                    Err(PayeeError::StripeAccount(account_id))
+                }
+            }
+            PayoutMethod::Paypal { receiver } => {
+                let receiver = receiver.trim().to_owned();
+                let email = receiver.len() <= 127
+                    && receiver.split_once('@').is_some_and(|(local, domain)| {
+                        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+                    })
+                    && !receiver.contains(char::is_whitespace);
+                let payer_id =
+                    receiver.len() == 13 && receiver.chars().all(|c| c.is_ascii_alphanumeric());
+                if email || payer_id {
+                    Ok(PayoutMethod::Paypal { receiver })
+                } else {
+                    Err(PayeeError::PaypalReceiver)
+                }
+            }
+            PayoutMethod::Sepa {
+                iban,
+                bic,
+                account_holder,
+            } => {
+                let iban = check_iban(&iban)?;
+                let bic = match bic {
+                    None => None,
+                    Some(bic) => {
+                        let bic = bic.trim().to_ascii_uppercase();
+                        check_bic(&bic)?;
+                        if bic[4..6] != iban[..2] {
+                            return Err(PayeeError::BicCountry {
+                                bic: bic[4..6].to_owned(),
+                                iban: iban[..2].to_owned(),
+                            });
+                        }
+                        Some(bic)
+                    }
+                };
+                let holder = account_holder.trim().to_owned();
+                if holder.is_empty() || holder.chars().count() > 70 || !is_sepa_text(&holder) {
+                    return Err(PayeeError::AccountHolder);
+                }
+                Ok(PayoutMethod::Sepa {
+                    iban,
+                    bic,
+                    account_holder: holder,
+                })
+            }
+            sandbox @ PayoutMethod::Sandbox { .. } => Ok(sandbox),
+        }
+    }
+
+    /// A form safe to log or show to finance: IBANs masked but for the
+    /// country and the last four characters.
+    pub fn redacted(&self) -> String {
+        match self {
+            PayoutMethod::Stripe { account_id } => format!("stripe {account_id}"),
+            PayoutMethod::Paypal { receiver } => {
+                let shown: String = receiver.chars().take(2).collect();
+                format!("paypal {shown}***")
+            }
+            PayoutMethod::Sepa { iban, .. } => {
+                let tail = &iban[iban.len().saturating_sub(4)..];
+                format!("sepa {}** **** {tail}", &iban[..2.min(iban.len())])
+            }
+            PayoutMethod::Sandbox { behaviour } => format!("sandbox {behaviour:?}"),
+        }
+    }
+}
+
+/// PayPal Payouts' currencies.
+const PAYPAL_CURRENCIES: [Currency; 23] = [
+    Currency::AUD,
+    Currency::BRL,
+    Currency::CAD,
+    Currency::CNY,
+    Currency::CZK,
+    Currency::DKK,
+    Currency::EUR,
+    Currency::HKD,
+    Currency::HUF,
+    Currency::ILS,
+    Currency::JPY,
+    Currency::MYR,
+    Currency::MXN,
+    Currency::TWD,
+    Currency::NZD,
+    Currency::NOK,
+    Currency::PHP,
+    Currency::PLN,
+    Currency::GBP,
+    Currency::SGD,
+    Currency::SEK,
+    Currency::CHF,
+    Currency::USD,
+];
+
+impl Processor {
+    /// Whether this processor pays in `currency`: SEPA credit transfers are
+    /// EUR only; PayPal Payouts has a fixed list; Stripe transfers take
+    /// currencies with 0 or 2 decimals (3-decimal ones need special rounding
+    /// this product does not do).
+    pub fn pays_in(self, currency: Currency) -> bool {
+        match self {
+            Processor::Sepa => currency == Currency::EUR,
+            Processor::Paypal => PAYPAL_CURRENCIES.contains(&currency),
+            Processor::Stripe => matches!(minor_unit_scale(currency), Ok(0 | 2)),
+            Processor::Sandbox => true,
+        }
+    }
+}
+
+/// Why payouts to an affiliate are held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    KycPending,
+    FraudReview,
+    Compliance,
+    Manual,
+}
+
+/// The payout profile of one affiliate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutProfile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<PayoutMethod>,
+    /// The smallest payout per currency, one entry per currency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub minimums: Vec<Money>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub holds: BTreeSet<HoldReason>,
+}
+
+impl PayoutProfile {
+    pub fn minimum(&self, currency: Currency) -> Option<Money> {
+        self.minimums
+            .iter()
+            .find(|m| m.currency() == currency)
+            .copied()
+    }
+}
+
+/// One change to a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProfileChange {
+    MethodSet { method: PayoutMethod },
+    MinimumSet { minimum: Money },
+    HoldPlaced { reason: HoldReason, note: String },
+    HoldLifted { reason: HoldReason, note: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutProfileChanged {
+    pub affiliate_id: AffiliateId,
+    pub change: ProfileChange,
+    /// The profile after this change.
+    pub profile: PayoutProfile,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    #[error(transparent)]
+    Payee(#[from] PayeeError),
+    #[error("minimum must not be negative")]
+    NegativeMinimum,
+    #[error("affiliate {0} has no {1:?} hold to lift")]
+    NoSuchHold(AffiliateId, HoldReason),
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error(transparent)]
+    Text(#[from] TextError),
+}
+
+/// The payout profile aggregate of one affiliate (stream
+/// `{tenant}/payout-profile/{affiliate}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileAggregate {
+    profile: PayoutProfile,
+    version: u64,
+}
+
+impl ProfileAggregate {
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut aggregate = ProfileAggregate::default();
+        for event in events {
+            if let EventBody::PayoutProfileChanged(e) = event.body() {
+                aggregate.profile = e.profile.clone();
+                aggregate.version += 1;
+            }
+        }
+        aggregate
+    }
+
+    pub fn profile(&self) -> &PayoutProfile {
+        &self.profile
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Decides a change. A change that changes nothing writes nothing.
+    pub fn handle(
+        &self,
+        affiliate_id: &AffiliateId,
+        change: ProfileChange,
+        ctx: &CommandContext,
+    ) -> Result<Vec<Event>, ProfileError> {
+        let mut profile = self.profile.clone();
+        let change = match change {
+            ProfileChange::MethodSet { method } => {
+                let method = method.validated()?;
+                profile.method = Some(method.clone());
+                ProfileChange::MethodSet { method }
+            }
+            ProfileChange::MinimumSet { minimum } => {
+                if minimum.is_negative() {
+                    return Err(ProfileError::NegativeMinimum);
+                }
+                profile
+                    .minimums
+                    .retain(|m| m.currency() != minimum.currency());
+                profile.minimums.push(minimum);
+                profile.minimums.sort_by_key(|m| m.currency().code());
+                ProfileChange::MinimumSet { minimum }
+            }
+            ProfileChange::HoldPlaced { reason, note } => {
+                check_text("note", &note, 1)?;
+                profile.holds.insert(reason);
+                ProfileChange::HoldPlaced { reason, note }
+            }
+            ProfileChange::HoldLifted { reason, note } => {
+                check_text("note", &note, 1)?;
+                if !profile.holds.remove(&reason) {
+                    return Err(ProfileError::NoSuchHold(affiliate_id.clone(), reason));
+                }
+                ProfileChange::HoldLifted { reason, note }
+            }
+        };
+        if profile == self.profile {
+            return Ok(vec![]);
+        }
+        Ok(vec![ctx.event_for(EventBody::PayoutProfileChanged(
+            PayoutProfileChanged {
+                affiliate_id: affiliate_id.clone(),
+                change,
+                profile,
+            },
+        ))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payee_details_are_validated() {
+        let sepa = |iban: &str, bic: Option<&str>| {
+            PayoutMethod::Sepa {
+                iban: iban.to_owned(),
+                bic: bic.map(str::to_owned),
+                account_holder: "Jane Doe".to_owned(),
+            }
+            .validated()
+        };
+        assert_eq!(
+            sepa("DE89 3704 0044 0532 0130 00", Some("cobadeffxxx")).unwrap(),
+            PayoutMethod::Sepa {
+                iban: "DE89370400440532013000".to_owned(),
+                bic: Some("COBADEFFXXX".to_owned()),
+                account_holder: "Jane Doe".to_owned()
+            }
+        );
+        assert!(matches!(
+            sepa("DE89 3704 0044 0532 0130 01", None),
+            Err(PayeeError::Iban(_))
+        ));
+        assert_eq!(
+            sepa("DE89370400440532013000", Some("COBA")),
+            Err(PayeeError::Bic)
+        );
+        assert!(matches!(
+            sepa("DE89370400440532013000", Some("BNPAFRPP")),
+            Err(PayeeError::BicCountry { .. })
+        ));
+        assert!(
+            PayoutMethod::Stripe {
+                account_id: "acct_1Nv0FGQ9RKHgCVdK".into()
+            }
+            .validated()
+            .is_ok()
+        );
+        assert!(
+            PayoutMethod::Stripe {
+                account_id: "cus_123".into()
+            }
+            .validated()
+            .is_err()
+        );
+        assert!(
+            PayoutMethod::Paypal {
+                receiver: "a@b.example".into()
+            }
+            .validated()
+            .is_ok()
+        );
+        assert!(
+            PayoutMethod::Paypal {
+                receiver: "not an email".into()
+            }
+            .validated()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn processors_pay_in_their_currencies() {
+        assert!(Processor::Sepa.pays_in(Currency::EUR));
+        assert!(!Processor::Sepa.pays_in(Currency::USD));
+        assert!(Processor::Paypal.pays_in(Currency::JPY));
+        assert!(!Processor::Paypal.pays_in(Currency::KWD));
+        assert!(!Processor::Stripe.pays_in(Currency::KWD));
+        assert!(Processor::Stripe.pays_in(Currency::USD));
+    }
+
+    #[test]
+    fn redaction_hides_the_account_number() {
+        let m = PayoutMethod::Sepa {
+            iban: "DE89370400440532013000".into(),
+            bic: None,
+            account_holder: "J".into(),
+        };
+        assert_eq!(m.redacted(), "sepa DE** **** 3000");
+    }
+}
