@@ -139,6 +139,9 @@ pub async fn create_projection_tables(
     Ok(())
 }
 
+/// The sort key of an affiliate's payout profile item in the balances table.
+pub const PROFILE_ROW: &str = "#profile";
+
 /// The DynamoDB projector.
 #[derive(Clone)]
 pub struct DynamoProjection {
@@ -223,6 +226,7 @@ impl DynamoProjection {
         let mut deltas = BalanceDeltas::default();
         deltas.add(&entry).map_err(|e| corrupt(e.to_string()))?;
         self.schedule_maturity(&event).await?;
+        self.keep_profile(stored, &event).await?;
         report.journal_lines += self.write_journal_lines(stored, &event, &deltas).await?;
         let rows: Vec<((String, &'static str), FieldDeltas)> = deltas
             .rows
@@ -284,6 +288,41 @@ impl DynamoProjection {
             }
         }
         Ok(())
+    }
+
+    /// Keeps the latest payout profile snapshot of an affiliate beside its
+    /// balances (sort key `#profile`), never replacing a newer one with an
+    /// older redelivery.
+    async fn keep_profile(
+        &self,
+        stored: &StoredEvent,
+        event: &ledger_domain::Event,
+    ) -> Result<(), StoreError> {
+        let ledger_domain::EventBody::PayoutProfileChanged(e) = event.body() else {
+            return Ok(());
+        };
+        let owner = BalanceOwner::Affiliate {
+            tenant_id: event.tenant_id().clone(),
+            affiliate_id: e.affiliate_id.clone(),
+        };
+        let json = serde_json::to_string(&e.profile).map_err(build)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.balances)
+            .item("owner", s(owner.key()))
+            .item("currency", s(PROFILE_ROW))
+            .item("profile", s(json))
+            .item("profile_version", AttributeValue::N(stored.version.to_string()))
+            .condition_expression("attribute_not_exists(profile_version) OR profile_version <= :v")
+            .expression_attribute_values(":v", AttributeValue::N(stored.version.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
+            Err(e) => Err(sdk("put payout profile", e)),
+        }
     }
 
     async fn write_journal_lines(
@@ -473,6 +512,10 @@ impl DynamoProjection {
             .iter()
             .filter_map(|item| {
                 let currency = item.get("currency")?.as_s().ok()?.clone();
+                if currency.starts_with('#') {
+                    // Not a currency: the profile or draft counter item.
+                    return None;
+                }
                 let fields = item
                     .iter()
                     .filter_map(|(k, v)| {
@@ -648,5 +691,142 @@ impl event_store::MaturitySchedule for DynamoProjection {
             .await
             .map_err(|e| sdk("delete maturity", e))?;
         Ok(())
+    }
+}
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+#[async_trait::async_trait]
+impl event_store::PayoutReads for DynamoProjection {
+    /// A filtered scan of the balances table: the rows of the tenant's
+    /// affiliates with money available, and their profile items (which
+    /// sort first within an owner). A drafting job reads the whole tenant
+    /// once per run, so a scan beats an index kept on every balance write.
+    async fn payout_candidates(
+        &self,
+        tenant_id: &ledger_domain::TenantId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<event_store::CandidatePage, StoreError> {
+        if limit == 0 || limit > event_store::CANDIDATE_PAGE_MAX {
+            return Err(StoreError::LimitExceeded {
+                what: "payout candidates page".to_owned(),
+                got: limit,
+                limit: event_store::CANDIDATE_PAGE_MAX,
+            });
+        }
+        let prefix = format!("{tenant_id}/affiliate/");
+        let mut start: Option<HashMap<String, AttributeValue>> = match after {
+            None => None,
+            Some(token) => {
+                let (owner, currency) = token
+                    .split_once(' ')
+                    .filter(|(o, _)| o.starts_with(&prefix))
+                    .ok_or_else(|| StoreError::InvalidCursor {
+                        cursor: token.to_owned(),
+                        reason: "not a payout candidates token of this tenant".to_owned(),
+                    })?;
+                Some(HashMap::from([
+                    ("owner".to_owned(), s(owner)),
+                    ("currency".to_owned(), s(currency)),
+                ]))
+            }
+        };
+        let mut candidates = Vec::new();
+        let mut profiles: HashMap<String, String> = HashMap::new();
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.tables.balances)
+                .filter_expression("begins_with(#o, :p) AND (#c = :profile OR available < :zero)")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_names("#c", "currency")
+                .expression_attribute_values(":p", s(&prefix))
+                .expression_attribute_values(":profile", s(PROFILE_ROW))
+                .expression_attribute_values(":zero", AttributeValue::N("0".to_owned()))
+                .set_exclusive_start_key(start.take())
+                .limit(limit as i32)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk("scan payout candidates", e))?;
+            for item in out.items() {
+                let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
+                else {
+                    continue;
+                };
+                if currency == PROFILE_ROW {
+                    if let Some(p) = text(item, "profile") {
+                        profiles.insert(owner.to_owned(), p.to_owned());
+                    }
+                    continue;
+                }
+                let profile = match profiles.get(owner) {
+                    Some(p) => Some(p.clone()),
+                    None => self.profile_of(owner).await?,
+                };
+                candidates.push(event_store::payout_candidate(
+                    owner.strip_prefix(&prefix).unwrap_or(owner),
+                    currency,
+                    number(item, "available"),
+                    number(item, "receivable"),
+                    profile.as_deref(),
+                )?);
+            }
+            let next = out.last_evaluated_key().map(|key| {
+                format!(
+                    "{} {}",
+                    text(key, "owner").unwrap_or_default(),
+                    text(key, "currency").unwrap_or_default()
+                )
+            });
+            match next {
+                None => return Ok(event_store::CandidatePage { candidates, next: None }),
+                Some(next) if !candidates.is_empty() => {
+                    return Ok(event_store::CandidatePage { candidates, next: Some(next) });
+                }
+                // A page the filter emptied: read on.
+                Some(_) => start = out.last_evaluated_key().cloned(),
+            }
+        }
+    }
+
+    async fn batches_drafted(&self, tenant_id: &ledger_domain::TenantId) -> Result<u64, StoreError> {
+        let owner = BalanceOwner::Tenant { tenant_id: tenant_id.clone() };
+        let fields = self.balance(&owner, ledger_domain::projection::DRAFTS_ROW).await?;
+        Ok(fields
+            .get(ledger_domain::projection::BATCHES_DRAFTED_FIELD)
+            .copied()
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+}
+
+impl DynamoProjection {
+    async fn profile_of(&self, owner: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.balances)
+            .key("owner", s(owner))
+            .key("currency", s(PROFILE_ROW))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get payout profile", e))?;
+        Ok(out
+            .item()
+            .and_then(|item| text(item, "profile"))
+            .map(str::to_owned))
     }
 }

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use event_store::{JournalLine, StoreError, StoredEvent};
-use ledger_domain::projection::{BalanceDeltas, BalanceOwner};
+use ledger_domain::projection::{BATCHES_DRAFTED_FIELD, BalanceDeltas, BalanceOwner, DRAFTS_ROW};
 use ledger_domain::{AffiliateId, TenantId, journal_entry};
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -68,6 +68,17 @@ CREATE TABLE IF NOT EXISTS maturities (
     PRIMARY KEY (tenant_id, commission_id)
 );
 CREATE INDEX IF NOT EXISTS maturities_due ON maturities (matures_at);
+-- The latest payout profile of each affiliate (a snapshot per event).
+CREATE TABLE IF NOT EXISTS payout_profiles (
+    owner    TEXT    NOT NULL PRIMARY KEY,
+    profile  TEXT    NOT NULL,
+    position INTEGER NOT NULL
+);
+-- How many drafted batches of each tenant are applied (the draft guard).
+CREATE TABLE IF NOT EXISTS payout_drafting (
+    tenant_id       TEXT    NOT NULL PRIMARY KEY,
+    batches_drafted INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS journal_lines (
     owner        TEXT    NOT NULL,
     currency     TEXT    NOT NULL,
@@ -231,6 +242,16 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
             own.add(entry).map_err(|e| corrupt(e.to_string()))?;
             deltas.add(entry).map_err(|e| corrupt(e.to_string()))?;
             schedule_maturity(tx, event)?;
+            if let ledger_domain::EventBody::PayoutProfileChanged(e) = event.body() {
+                let owner = owner_key(event.tenant_id(), &e.affiliate_id);
+                let json = serde_json::to_string(&e.profile).map_err(|e| corrupt(e.to_string()))?;
+                tx.prepare_cached(
+                    "INSERT INTO payout_profiles (owner, profile, position) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (owner) DO UPDATE SET profile = excluded.profile, position = excluded.position",
+                )
+                .and_then(|mut s| s.execute(params![owner, json, position]))
+                .map_err(unavailable)?;
+            }
             let effective_at = event.effective_at().to_rfc3339();
             for ((owner, currency), fields) in &own.rows {
                 if !matches!(owner, BalanceOwner::Affiliate { .. }) {
@@ -277,6 +298,19 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
         );
         let mut upsert = tx.prepare_cached(&sql).map_err(unavailable)?;
         for ((owner, currency), fields) in &deltas.rows {
+            if *currency == DRAFTS_ROW {
+                let BalanceOwner::Tenant { tenant_id } = owner else {
+                    continue;
+                };
+                let n = fields.get(BATCHES_DRAFTED_FIELD).copied().unwrap_or(0);
+                tx.prepare_cached(
+                    "INSERT INTO payout_drafting (tenant_id, batches_drafted) VALUES (?1, ?2) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET batches_drafted = batches_drafted + excluded.batches_drafted",
+                )
+                .and_then(|mut s| s.execute(params![tenant_id.as_str(), n]))
+                .map_err(unavailable)?;
+                continue;
+            }
             let values: Vec<i64> = BALANCE_FIELDS
                 .iter()
                 .map(|f| fields.get(f).copied().unwrap_or(0))
@@ -511,6 +545,81 @@ impl event_store::MaturitySchedule for SqliteEventStore {
                 params![tenant, commission],
             )
             .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl event_store::PayoutReads for SqliteEventStore {
+    async fn payout_candidates(
+        &self,
+        tenant_id: &TenantId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<event_store::CandidatePage, StoreError> {
+        if limit == 0 || limit > event_store::CANDIDATE_PAGE_MAX {
+            return Err(StoreError::LimitExceeded {
+                what: "payout candidates page".to_owned(),
+                got: limit,
+                limit: event_store::CANDIDATE_PAGE_MAX,
+            });
+        }
+        let prefix = format!("{tenant_id}/affiliate/");
+        // Owners of this tenant sort between "t/affiliate/" and "t/affiliate0".
+        let end = format!("{tenant_id}/affiliate0");
+        let (after_owner, after_currency) = match after {
+            None => (prefix.clone(), String::new()),
+            Some(token) => match token.split_once(' ') {
+                Some((o, c)) if o.starts_with(&prefix) => (o.to_owned(), c.to_owned()),
+                _ => {
+                    return Err(StoreError::InvalidCursor {
+                        cursor: token.to_owned(),
+                        reason: "not a payout candidates token of this tenant".to_owned(),
+                    });
+                }
+            },
+        };
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT b.owner, b.currency, b.available, b.receivable, p.profile FROM balances b \
+                     LEFT JOIN payout_profiles p ON p.owner = b.owner \
+                     WHERE (b.owner, b.currency) > (?1, ?2) AND b.owner < ?3 AND b.available < 0 \
+                     ORDER BY b.owner, b.currency LIMIT ?4",
+                )
+                .map_err(unavailable)?;
+            let mut rows = statement
+                .query(params![after_owner, after_currency, end, limit as i64])
+                .map_err(unavailable)?;
+            let mut candidates = Vec::new();
+            let mut last = None;
+            while let Some(row) = rows.next().map_err(unavailable)? {
+                let owner: String = row.get(0).map_err(unavailable)?;
+                let currency: String = row.get(1).map_err(unavailable)?;
+                let available: i64 = row.get(2).map_err(unavailable)?;
+                let receivable: i64 = row.get(3).map_err(unavailable)?;
+                let profile: Option<String> = row.get(4).map_err(unavailable)?;
+                candidates.push(event_store::payout_candidate(owner.strip_prefix(&prefix).unwrap_or(&owner), &currency, available, receivable, profile.as_deref())?);
+                last = Some(format!("{owner} {currency}"));
+            }
+            let next = if candidates.len() == limit { last } else { None };
+            Ok(event_store::CandidatePage { candidates, next })
+        })
+        .await
+    }
+
+    async fn batches_drafted(&self, tenant_id: &TenantId) -> Result<u64, StoreError> {
+        let tenant = tenant_id.to_string();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT batches_drafted FROM payout_drafting WHERE tenant_id = ?1",
+                [tenant],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|n| n.unwrap_or(0) as u64)
             .map_err(unavailable)
         })
         .await
