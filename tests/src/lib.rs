@@ -224,21 +224,13 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                 let batch_id = id(PayoutBatchId::new(format!("b-{n}")));
                 let item_ids: Vec<String> = items.iter().map(|i| i.item_id.to_string()).collect();
                 let maker = ctx(tenant, ActorKind::User, "maker", now);
-                run_payout_batch(
-                    &store,
-                    &batch_id,
-                    PayoutBatchCommand::Draft {
-                        batch_id: batch_id.clone(),
-                        items,
-                    },
-                    &maker,
-                    None,
-                )
-                .await
-                .expect("draft");
-                match run_payout_batch(&store, &batch_id, PayoutBatchCommand::Approve, &maker, None)
+                let sequence = ledger_app::payouts::drafts_sequence(&store, &maker.tenant_id)
                     .await
-                {
+                    .expect("draft sequence");
+                ledger_app::payouts::draft_batch(&store, &maker, &batch_id, items, sequence)
+                    .await
+                    .expect("draft");
+                match run_payout_batch(&store, &batch_id, approve(), &maker, None).await {
                     Err(AppError::PayoutBatch(
                         ledger_domain::PayoutBatchError::MakerCannotApprove { .. },
                     )) => run.refused_self_approvals += 1,
@@ -248,7 +240,7 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                 }
                 let approver = ctx(tenant, ActorKind::User, "approver", now);
                 let command = if rng.chance(80) {
-                    PayoutBatchCommand::Approve
+                    approve()
                 } else {
                     PayoutBatchCommand::Reject {
                         reason: "review".into(),
@@ -394,6 +386,32 @@ pub async fn check(run: &Run, dir: &Path) -> Result<(), Violation> {
             )
         })
         .collect();
+    // The drafted-batch counters (the draft guard) are kept apart on the
+    // embedded store: each must equal the count folded from the events.
+    let mut folded = folded;
+    let counters: Vec<(String, i64)> = folded
+        .iter()
+        .filter(|((_, currency), _)| currency == ledger_domain::projection::DRAFTS_ROW)
+        .map(|((owner, _), f)| {
+            let n = f
+                .get(ledger_domain::projection::BATCHES_DRAFTED_FIELD)
+                .copied()
+                .unwrap_or(0);
+            (owner.trim_end_matches("/tenant").to_owned(), n)
+        })
+        .collect();
+    folded.retain(|(_, currency), _| currency != ledger_domain::projection::DRAFTS_ROW);
+    for (tenant, n) in counters {
+        let tenant_id = ledger_domain::TenantId::new(&tenant).map_err(|e| fail(e.to_string()))?;
+        let projected_n = event_store::PayoutReads::batches_drafted(&store, &tenant_id)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if projected_n != n as u64 {
+            return Err(fail(format!(
+                "tenant {tenant}: {projected_n} drafted batches projected, {n} in the events"
+            )));
+        }
+    }
     let nonempty = |m: &BTreeMap<(String, String), BTreeMap<String, i64>>| {
         m.iter()
             .filter(|(_, f)| !f.is_empty())
@@ -454,4 +472,11 @@ pub async fn check(run: &Run, dir: &Path) -> Result<(), Violation> {
         }
     }
     Ok(())
+}
+
+fn approve() -> PayoutBatchCommand {
+    PayoutBatchCommand::Approve {
+        authority: ledger_domain::events::ApprovalAuthority::Finance,
+        limits: ledger_domain::ApprovalLimits::default(),
+    }
 }

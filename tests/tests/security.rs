@@ -83,16 +83,13 @@ async fn suite(backend: Backend) {
         effective_at: chrono::Utc::now(),
     };
     let batch = PayoutBatchId::new("b-1").unwrap();
-    let draft = PayoutBatchCommand::Draft {
-        batch_id: batch.clone(),
-        items: vec![DraftedItem {
-            item_id: PayoutItemId::new("i-1").unwrap(),
-            affiliate_id: ledger_domain::AffiliateId::new("aff-anna").unwrap(),
-            amount: Money::parse("1.00", ledger_domain::Currency::EUR).unwrap(),
-            receivable_netted: Money::parse("0", ledger_domain::Currency::EUR).unwrap(),
-            processor: Processor::Sandbox,
-        }],
-    };
+    let items = vec![DraftedItem {
+        item_id: PayoutItemId::new("i-1").unwrap(),
+        affiliate_id: ledger_domain::AffiliateId::new("aff-anna").unwrap(),
+        amount: Money::parse("1.00", ledger_domain::Currency::EUR).unwrap(),
+        receivable_netted: Money::parse("0", ledger_domain::Currency::EUR).unwrap(),
+        processor: Processor::Sandbox,
+    }];
     let seed = |backend: &Backend, command, actor: &'static str| {
         let backend = backend.clone();
         let batch = batch.clone();
@@ -108,28 +105,22 @@ async fn suite(backend: Backend) {
             .unwrap();
         }
     };
-    seed(&backend, draft, "maria").await;
+    match &backend {
+        Backend::Embedded(store) => {
+            ledger_app::payouts::draft_batch(store, &ctx("maria"), &batch, items, 0).await
+        }
+        Backend::Aws { store, .. } => {
+            ledger_app::payouts::draft_batch(store, &ctx("maria"), &batch, items, 0).await
+        }
+    }
+    .unwrap();
     // The maker approving her own batch is refused by the one rule that guards it.
     let own = match &backend {
         Backend::Embedded(store) => {
-            ledger_app::run_payout_batch(
-                store,
-                &batch,
-                PayoutBatchCommand::Approve,
-                &ctx("maria"),
-                None,
-            )
-            .await
+            ledger_app::run_payout_batch(store, &batch, approve(), &ctx("maria"), None).await
         }
         Backend::Aws { store, .. } => {
-            ledger_app::run_payout_batch(
-                store,
-                &batch,
-                PayoutBatchCommand::Approve,
-                &ctx("maria"),
-                None,
-            )
-            .await
+            ledger_app::run_payout_batch(store, &batch, approve(), &ctx("maria"), None).await
         }
     };
     assert!(matches!(
@@ -138,7 +129,7 @@ async fn suite(backend: Backend) {
             ledger_domain::PayoutBatchError::MakerCannotApprove { .. }
         ))
     ));
-    seed(&backend, PayoutBatchCommand::Approve, "omar").await;
+    seed(&backend, approve(), "omar").await;
 
     let running = start(backend.clone(), key.clone(), 0).await.unwrap();
     let base = format!("http://{}", running.address);
@@ -339,4 +330,11 @@ async fn every_route_refuses_attackers_on_dynamodb() {
             .unwrap(),
     )
     .await;
+}
+
+fn approve() -> PayoutBatchCommand {
+    PayoutBatchCommand::Approve {
+        authority: ledger_domain::events::ApprovalAuthority::Finance,
+        limits: ledger_domain::ApprovalLimits::default(),
+    }
 }

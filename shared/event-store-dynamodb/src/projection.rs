@@ -313,14 +313,19 @@ impl DynamoProjection {
             .item("owner", s(owner.key()))
             .item("currency", s(PROFILE_ROW))
             .item("profile", s(json))
-            .item("profile_version", AttributeValue::N(stored.version.to_string()))
+            .item(
+                "profile_version",
+                AttributeValue::N(stored.version.to_string()),
+            )
             .condition_expression("attribute_not_exists(profile_version) OR profile_version <= :v")
             .expression_attribute_values(":v", AttributeValue::N(stored.version.to_string()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
             Err(e) => Err(sdk("put payout profile", e)),
         }
     }
@@ -702,7 +707,9 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
 }
 
 fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 #[async_trait::async_trait]
@@ -791,9 +798,17 @@ impl event_store::PayoutReads for DynamoProjection {
                 )
             });
             match next {
-                None => return Ok(event_store::CandidatePage { candidates, next: None }),
+                None => {
+                    return Ok(event_store::CandidatePage {
+                        candidates,
+                        next: None,
+                    });
+                }
                 Some(next) if !candidates.is_empty() => {
-                    return Ok(event_store::CandidatePage { candidates, next: Some(next) });
+                    return Ok(event_store::CandidatePage {
+                        candidates,
+                        next: Some(next),
+                    });
                 }
                 // A page the filter emptied: read on.
                 Some(_) => start = out.last_evaluated_key().cloned(),
@@ -801,9 +816,16 @@ impl event_store::PayoutReads for DynamoProjection {
         }
     }
 
-    async fn batches_drafted(&self, tenant_id: &ledger_domain::TenantId) -> Result<u64, StoreError> {
-        let owner = BalanceOwner::Tenant { tenant_id: tenant_id.clone() };
-        let fields = self.balance(&owner, ledger_domain::projection::DRAFTS_ROW).await?;
+    async fn batches_drafted(
+        &self,
+        tenant_id: &ledger_domain::TenantId,
+    ) -> Result<u64, StoreError> {
+        let owner = BalanceOwner::Tenant {
+            tenant_id: tenant_id.clone(),
+        };
+        let fields = self
+            .balance(&owner, ledger_domain::projection::DRAFTS_ROW)
+            .await?;
         Ok(fields
             .get(ledger_domain::projection::BATCHES_DRAFTED_FIELD)
             .copied()

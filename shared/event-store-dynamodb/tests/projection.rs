@@ -138,13 +138,22 @@ async fn an_event_larger_than_a_transaction_is_split_and_still_exactly_once() {
         .collect();
     let batch_id = ledger_domain::PayoutBatchId::new("b-big").unwrap();
     let events = PayoutBatch::default()
-        .handle(PayoutBatchCommand::Draft { batch_id, items }, &ctx)
+        .handle(
+            PayoutBatchCommand::Draft {
+                batch_id,
+                items,
+                sequence: 1,
+                run_id: None,
+            },
+            &ctx,
+        )
         .unwrap();
     let projection = projection("proj-big-").await;
     let records = stored(&events);
     let first = projection.project(&records).await.unwrap();
     assert_eq!(first.transactions, 2);
-    assert_eq!(first.balance_writes, 150);
+    // 150 affiliate rows and the tenant's drafted-batches counter.
+    assert_eq!(first.balance_writes, 151);
     let again = projection.project(&records).await.unwrap();
     assert_eq!(again.balance_writes, 0);
     assert_rows_match(&projection, &events).await;

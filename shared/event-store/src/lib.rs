@@ -600,9 +600,8 @@ pub trait PayoutReads: Send + Sync {
 
 /// Reads a stored profile snapshot (JSON) into a profile.
 pub fn decode_profile(json: &str) -> Result<ledger_domain::PayoutProfile, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Unavailable(format!(
-        "stored payout profile is unreadable: {e}"
-    )))
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Unavailable(format!("stored payout profile is unreadable: {e}")))
 }
 
 /// A candidate from a stored balance row. Stored fields are signed (debit
@@ -618,7 +617,8 @@ pub fn payout_candidate(
     let bad = |reason: String| {
         StoreError::Unavailable(format!("balance row {affiliate}/{currency}: {reason}"))
     };
-    let affiliate_id = ledger_domain::AffiliateId::new(affiliate).map_err(|e| bad(e.to_string()))?;
+    let affiliate_id =
+        ledger_domain::AffiliateId::new(affiliate).map_err(|e| bad(e.to_string()))?;
     let currency =
         ledger_domain::money::currency_from_code(currency).map_err(|e| bad(e.to_string()))?;
     let money = |minor: i64| {

@@ -3,6 +3,8 @@
 //! store's global order. Generic over the event store port, so the same code
 //! runs on the embedded store and on DynamoDB.
 
+pub mod payouts;
+
 use chrono::{DateTime, Utc};
 use event_store::{
     AppendRequest, Appended, EventStore, IdempotencyKey, READ_LIMIT_MAX, StoreError, StreamId,
@@ -32,6 +34,14 @@ pub enum AppError {
     Posting(#[from] PostingError),
     #[error(transparent)]
     Overflow(#[from] BalanceOverflow),
+    #[error(transparent)]
+    Profile(#[from] ledger_domain::ProfileError),
+    #[error(transparent)]
+    Id(#[from] ledger_domain::IdError),
+    #[error(
+        "the payout draft sequence moved past the {applied} drafted batches the balances projection has applied: an earlier draft is not projected yet or another draft ran; retry shortly"
+    )]
+    DraftSequenceMoved { applied: u64 },
     #[error("stream {stream} has more than {max} events")]
     StreamTooLong { stream: String, max: usize },
 }
@@ -43,7 +53,7 @@ pub struct Executed {
     pub appended: Appended,
 }
 
-async fn load<S: EventStore + ?Sized>(
+pub(crate) async fn load<S: EventStore + ?Sized>(
     store: &S,
     stream: &StreamId,
 ) -> Result<Vec<Event>, AppError> {
@@ -179,6 +189,13 @@ pub async fn run_payout_batch<S: EventStore + ?Sized>(
     ctx: &CommandContext,
     key: Option<IdempotencyKey>,
 ) -> Result<Executed, AppError> {
+    if matches!(command, PayoutBatchCommand::Draft { .. }) {
+        // A draft must take the tenant's draft sequence in the same write.
+        return Err(AppError::Store(StoreError::InvalidInput {
+            field: "command",
+            reason: "drafts go through payouts::draft_batch or payouts::draft_payouts".to_owned(),
+        }));
+    }
     let stream = StreamId::new(stream_name(
         &ctx.tenant_id,
         AggregateRef::PayoutBatch(batch_id),

@@ -137,24 +137,15 @@ pub async fn run_sample_program<S: EventStore + ?Sized>(store: &S) -> Result<(),
     }
     let batch = id(PayoutBatchId::new("b-2026-10"))?;
     let maker = ctx("acme", ActorKind::User, "maria@acme", at(10, 16))?;
-    run_payout_batch(
-        store,
-        &batch,
-        PayoutBatchCommand::Draft {
-            batch_id: batch.clone(),
-            items,
-        },
-        &maker,
-        None,
-    )
-    .await?;
+    let sequence = ledger_app::payouts::drafts_sequence(store, &acme).await?;
+    ledger_app::payouts::draft_batch(store, &maker, &batch, items, sequence).await?;
     println!("maria@acme drafted batch b-2026-10 (reserving the EUR balances)");
-    match run_payout_batch(store, &batch, PayoutBatchCommand::Approve, &maker, None).await {
+    match run_payout_batch(store, &batch, approve(), &maker, None).await {
         Err(e) => println!("maria@acme tries to approve her own batch: refused ({e})"),
         Ok(_) => println!("BUG: the maker approved her own batch"),
     }
     let approver = ctx("acme", ActorKind::User, "omar@acme", at(10, 16))?;
-    run_payout_batch(store, &batch, PayoutBatchCommand::Approve, &approver, None).await?;
+    run_payout_batch(store, &batch, approve(), &approver, None).await?;
     println!("omar@acme approved it");
 
     let outcome =
@@ -224,4 +215,11 @@ pub async fn run_sample_program<S: EventStore + ?Sized>(store: &S) -> Result<(),
         "chargeback of 40.00 EUR on c-1001 after it was paid: anna now owes it, netted from her next payout\n"
     );
     Ok(())
+}
+
+fn approve() -> PayoutBatchCommand {
+    PayoutBatchCommand::Approve {
+        authority: ledger_domain::events::ApprovalAuthority::Finance,
+        limits: ledger_domain::ApprovalLimits::default(),
+    }
 }

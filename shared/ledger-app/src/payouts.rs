@@ -1,0 +1,843 @@
+//! Payout use cases: profiles, drafting, approval, and dispatch through
+//! processor ports.
+//!
+//! Drafting reads balances from the projection, which lags the events. Two
+//! things keep it from reserving the same money twice:
+//! - every drafted batch is registered in the tenant's `payout-drafts`
+//!   stream, in the same transaction, at the sequence number the projection
+//!   says it has applied. If a drafted batch is not projected yet, or
+//!   another draft registered first, the append fails on the stream
+//!   version and nothing is written;
+//! - within one run, each (affiliate, currency) is read once.
+//!
+//! Dispatch never pays an item twice: an item already submitted is not
+//! submitted again, every processor call carries the item's idempotency
+//! key, and an unknown outcome (timeout, 5xx) is resolved by asking the
+//! processor before any retry.
+
+use async_trait::async_trait;
+use event_store::{AppendRequest, EventStore, PayoutReads, StoreError, StreamId};
+use ledger_domain::events::{
+    AggregateRef, ApprovalAuthority, DraftedItem, EventBody, PayoutRunSkipped, SkippedPayee,
+    stream_name,
+};
+use ledger_domain::payout::{ItemStatus, PAYOUT_ITEMS_PER_BATCH_MAX};
+use ledger_domain::{
+    AffiliateId, ApprovalLimits, CommandContext, Currency, Event, ItemOutcome, Money, PayoutBatch,
+    PayoutBatchCommand, PayoutBatchId, PayoutItemId, PayoutMethod, PayoutRunId, Planned,
+    ProfileAggregate, ProfileChange, TenantId, plan_payout,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{AppError, COMMAND_ATTEMPTS_MAX, Executed, load};
+
+/// Skip records per `payout_run.skipped` event.
+pub const SKIPS_PER_EVENT_MAX: usize = 500;
+/// Candidates read per page while drafting.
+const CANDIDATES_PER_PAGE: usize = 1000;
+
+/// Runs a change against an affiliate's payout profile.
+pub async fn change_profile<S: EventStore + ?Sized>(
+    store: &S,
+    affiliate_id: &AffiliateId,
+    change: ProfileChange,
+    ctx: &CommandContext,
+) -> Result<Vec<Event>, AppError> {
+    let stream = StreamId::new(stream_name(
+        &ctx.tenant_id,
+        AggregateRef::PayoutProfile(affiliate_id),
+    ))?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let history = load(store, &stream).await?;
+        let aggregate = ProfileAggregate::from_events(&history);
+        let events = aggregate.handle(affiliate_id, change.clone(), ctx)?;
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let request = AppendRequest::from_domain(aggregate.version(), &events)?;
+        match store.append(request).await {
+            Ok(_) => return Ok(events),
+            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// An affiliate's payout profile, from its events (the source of truth).
+pub async fn load_profile<S: EventStore + ?Sized>(
+    store: &S,
+    tenant_id: &TenantId,
+    affiliate_id: &AffiliateId,
+) -> Result<ProfileAggregate, AppError> {
+    let stream = StreamId::new(stream_name(
+        tenant_id,
+        AggregateRef::PayoutProfile(affiliate_id),
+    ))?;
+    Ok(ProfileAggregate::from_events(&load(store, &stream).await?))
+}
+
+/// One payout batch, from its events.
+pub async fn load_batch<S: EventStore + ?Sized>(
+    store: &S,
+    tenant_id: &TenantId,
+    batch_id: &PayoutBatchId,
+) -> Result<PayoutBatch, AppError> {
+    let stream = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutBatch(batch_id)))?;
+    Ok(PayoutBatch::from_events(&load(store, &stream).await?))
+}
+
+/// What a drafting run is asked to do.
+#[derive(Debug, Clone)]
+pub struct DraftOptions {
+    pub run_id: PayoutRunId,
+    /// Only this currency, if set.
+    pub currency: Option<Currency>,
+    /// Minimums for affiliates whose profile sets none.
+    pub default_minimums: Vec<Money>,
+    /// Resume after this token (the `next` of an earlier run).
+    pub after: Option<String>,
+    /// Stop after this many batches; `next` says where to resume.
+    pub max_batches: usize,
+    /// Items per batch (at most `PAYOUT_ITEMS_PER_BATCH_MAX`).
+    pub items_per_batch: usize,
+}
+
+impl DraftOptions {
+    pub fn new(run_id: PayoutRunId) -> Self {
+        DraftOptions {
+            run_id,
+            currency: None,
+            default_minimums: Vec::new(),
+            after: None,
+            max_batches: 20,
+            items_per_batch: PAYOUT_ITEMS_PER_BATCH_MAX,
+        }
+    }
+}
+
+/// One batch a run drafted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DraftedBatchSummary {
+    pub batch_id: PayoutBatchId,
+    pub sequence: u64,
+    pub items: usize,
+    /// Total per currency.
+    pub totals: Vec<Money>,
+}
+
+/// What a drafting run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DraftReport {
+    pub run_id: PayoutRunId,
+    pub batches: Vec<DraftedBatchSummary>,
+    pub items: usize,
+    /// Affiliates left out (each with its reason in the run's skip records).
+    pub skipped: usize,
+    /// Where to resume; `None` when every candidate was considered.
+    pub next: Option<String>,
+}
+
+struct Pending {
+    items: Vec<DraftedItem>,
+    skipped: Vec<SkippedPayee>,
+    /// The token of the last candidate considered.
+    last_token: Option<String>,
+}
+
+/// Drafts batches for every affiliate and currency whose available balance
+/// reaches its minimum: bounded, resumable, and never twice for the same
+/// money (see the module documentation).
+pub async fn draft_payouts<S, R>(
+    store: &S,
+    reads: &R,
+    ctx: &CommandContext,
+    options: &DraftOptions,
+) -> Result<DraftReport, AppError>
+where
+    S: EventStore + ?Sized,
+    R: PayoutReads + ?Sized,
+{
+    if options.items_per_batch == 0 || options.items_per_batch > PAYOUT_ITEMS_PER_BATCH_MAX {
+        return Err(AppError::Store(StoreError::InvalidInput {
+            field: "items_per_batch",
+            reason: format!("must be 1 to {PAYOUT_ITEMS_PER_BATCH_MAX}"),
+        }));
+    }
+    if options.max_batches == 0 {
+        return Err(AppError::Store(StoreError::InvalidInput {
+            field: "max_batches",
+            reason: "must be at least 1".to_owned(),
+        }));
+    }
+    let tenant_id = &ctx.tenant_id;
+    let drafts_stream = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
+    let run_stream = StreamId::new(stream_name(
+        tenant_id,
+        AggregateRef::PayoutRun(&options.run_id),
+    ))?;
+    let mut run_version = load(store, &run_stream).await?.len() as u64;
+    let mut sequence = reads.batches_drafted(tenant_id).await?;
+    let mut report = DraftReport {
+        run_id: options.run_id.clone(),
+        batches: Vec::new(),
+        items: 0,
+        skipped: 0,
+        next: options.after.clone(),
+    };
+    let mut pending = Pending {
+        items: Vec::new(),
+        skipped: Vec::new(),
+        last_token: options.after.clone(),
+    };
+    let mut after = options.after.clone();
+    loop {
+        let page = reads
+            .payout_candidates(tenant_id, after.as_deref(), CANDIDATES_PER_PAGE)
+            .await?;
+        for candidate in &page.candidates {
+            let currency = candidate.available.currency();
+            pending.last_token = Some(format!(
+                "{tenant_id}/affiliate/{} {}",
+                candidate.affiliate_id,
+                currency.code()
+            ));
+            if options.currency.is_some_and(|c| c != currency) {
+                continue;
+            }
+            let default_minimum = options
+                .default_minimums
+                .iter()
+                .find(|m| m.currency() == currency)
+                .copied();
+            match plan_payout(candidate, default_minimum) {
+                Planned::Nothing => {}
+                Planned::Skip(reason) => {
+                    pending.skipped.push(SkippedPayee {
+                        affiliate_id: candidate.affiliate_id.clone(),
+                        available: candidate.available,
+                        reason,
+                    });
+                    if pending.skipped.len() >= SKIPS_PER_EVENT_MAX {
+                        record_skips(
+                            store,
+                            ctx,
+                            options,
+                            &run_stream,
+                            &mut run_version,
+                            &mut pending,
+                            &mut report,
+                        )
+                        .await?;
+                    }
+                }
+                Planned::Pay {
+                    amount,
+                    receivable_netted,
+                    processor,
+                } => {
+                    let batch_id = batch_id_for(sequence + 1)?;
+                    let item_id =
+                        PayoutItemId::new(format!("{batch_id}.{}", pending.items.len() + 1))?;
+                    pending.items.push(DraftedItem {
+                        item_id,
+                        affiliate_id: candidate.affiliate_id.clone(),
+                        amount,
+                        receivable_netted,
+                        processor,
+                    });
+                    if pending.items.len() >= options.items_per_batch {
+                        let first = report.batches.is_empty();
+                        match flush_batch(
+                            store,
+                            ctx,
+                            options,
+                            &drafts_stream,
+                            &run_stream,
+                            &mut run_version,
+                            &mut sequence,
+                            &mut pending,
+                            &mut report,
+                        )
+                        .await
+                        {
+                            Ok(()) => {}
+                            // A later batch lost the sequence to a concurrent
+                            // draft: stop here, resumable from what landed.
+                            Err(AppError::DraftSequenceMoved { .. }) if !first => {
+                                return Ok(report);
+                            }
+                            Err(e) => return Err(e),
+                        }
+                        if report.batches.len() >= options.max_batches {
+                            return Ok(report);
+                        }
+                    }
+                }
+            }
+        }
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    if !pending.items.is_empty() {
+        let first = report.batches.is_empty();
+        match flush_batch(
+            store,
+            ctx,
+            options,
+            &drafts_stream,
+            &run_stream,
+            &mut run_version,
+            &mut sequence,
+            &mut pending,
+            &mut report,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(AppError::DraftSequenceMoved { .. }) if !first => return Ok(report),
+            Err(e) => return Err(e),
+        }
+    }
+    if !pending.skipped.is_empty() {
+        record_skips(
+            store,
+            ctx,
+            options,
+            &run_stream,
+            &mut run_version,
+            &mut pending,
+            &mut report,
+        )
+        .await?;
+    }
+    report.next = None;
+    Ok(report)
+}
+
+/// Drafts one batch of explicit items at draft sequence `after_sequence`
+/// (the number of the tenant's drafted batches the caller's balances
+/// include: `PayoutReads::batches_drafted` for projected balances). Fails
+/// with `DraftSequenceMoved`, writing nothing, if the sequence moved on.
+pub async fn draft_batch<S: EventStore + ?Sized>(
+    store: &S,
+    ctx: &CommandContext,
+    batch_id: &PayoutBatchId,
+    items: Vec<DraftedItem>,
+    after_sequence: u64,
+) -> Result<Vec<Event>, AppError> {
+    let events = PayoutBatch::default().handle(
+        PayoutBatchCommand::Draft {
+            batch_id: batch_id.clone(),
+            items,
+            sequence: after_sequence + 1,
+            run_id: None,
+        },
+        ctx,
+    )?;
+    let [drafted, registered] = &events[..] else {
+        unreachable!("a draft decides the batch and its registration");
+    };
+    let requests = vec![
+        AppendRequest::from_domain(0, std::slice::from_ref(drafted))?,
+        AppendRequest::from_domain(after_sequence, std::slice::from_ref(registered))?,
+    ];
+    match store.append_transaction(requests).await {
+        Ok(_) => Ok(events),
+        Err(StoreError::VersionConflict { stream, .. }) if stream.ends_with("/payout-drafts") => {
+            Err(AppError::DraftSequenceMoved {
+                applied: after_sequence,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How many batches the tenant has drafted, from its `payout-drafts` stream
+/// (the source of truth; drafting compares it with the projection).
+pub async fn drafts_sequence<S: EventStore + ?Sized>(
+    store: &S,
+    tenant_id: &TenantId,
+) -> Result<u64, AppError> {
+    let stream = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
+    let mut from = 1;
+    loop {
+        let page = store
+            .read_stream(&stream, from, event_store::READ_LIMIT_MAX)
+            .await?;
+        from += page.len() as u64;
+        if page.len() < event_store::READ_LIMIT_MAX {
+            return Ok(from - 1);
+        }
+    }
+}
+
+/// Batch ids follow the tenant's draft sequence, so two drafts racing for
+/// the same sequence also race for the same batch stream.
+fn batch_id_for(sequence: u64) -> Result<PayoutBatchId, AppError> {
+    Ok(PayoutBatchId::new(format!("pb-{sequence:06}"))?)
+}
+
+fn skip_request(
+    ctx: &CommandContext,
+    options: &DraftOptions,
+    run_stream: &StreamId,
+    run_version: u64,
+    skipped: Vec<SkippedPayee>,
+) -> Result<AppendRequest, AppError> {
+    let event = Event::new(
+        ctx.tenant_id.clone(),
+        ctx.actor.clone(),
+        ctx.now,
+        ctx.effective_at,
+        EventBody::PayoutRunSkipped(PayoutRunSkipped {
+            run_id: options.run_id.clone(),
+            skipped,
+        }),
+    );
+    debug_assert_eq!(event.stream_name(), run_stream.as_str());
+    Ok(AppendRequest::from_domain(run_version, &[event])?)
+}
+
+async fn record_skips<S: EventStore + ?Sized>(
+    store: &S,
+    ctx: &CommandContext,
+    options: &DraftOptions,
+    run_stream: &StreamId,
+    run_version: &mut u64,
+    pending: &mut Pending,
+    report: &mut DraftReport,
+) -> Result<(), AppError> {
+    let skipped = std::mem::take(&mut pending.skipped);
+    let n = skipped.len();
+    let request = skip_request(ctx, options, run_stream, *run_version, skipped)?;
+    store.append(request).await?;
+    *run_version += 1;
+    report.skipped += n;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn flush_batch<S: EventStore + ?Sized>(
+    store: &S,
+    ctx: &CommandContext,
+    options: &DraftOptions,
+    drafts_stream: &StreamId,
+    run_stream: &StreamId,
+    run_version: &mut u64,
+    sequence: &mut u64,
+    pending: &mut Pending,
+    report: &mut DraftReport,
+) -> Result<(), AppError> {
+    let next = *sequence + 1;
+    let batch_id = batch_id_for(next)?;
+    let items = std::mem::take(&mut pending.items);
+    let events = PayoutBatch::default().handle(
+        PayoutBatchCommand::Draft {
+            batch_id: batch_id.clone(),
+            items: items.clone(),
+            sequence: next,
+            run_id: Some(options.run_id.clone()),
+        },
+        ctx,
+    )?;
+    let [drafted, registered] = &events[..] else {
+        unreachable!("a draft decides the batch and its registration");
+    };
+    let mut requests = vec![
+        AppendRequest::from_domain(0, std::slice::from_ref(drafted))?,
+        AppendRequest::from_domain(*sequence, std::slice::from_ref(registered))?,
+    ];
+    let skipped = std::mem::take(&mut pending.skipped);
+    let skipped_n = skipped.len();
+    if !skipped.is_empty() {
+        requests.push(skip_request(
+            ctx,
+            options,
+            run_stream,
+            *run_version,
+            skipped,
+        )?);
+    }
+    debug_assert_eq!(requests[1].stream.as_str(), drafts_stream.as_str());
+    match store.append_transaction(requests).await {
+        Ok(_) => {}
+        Err(StoreError::VersionConflict { .. }) => {
+            return Err(AppError::DraftSequenceMoved { applied: *sequence });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if skipped_n > 0 {
+        *run_version += 1;
+    }
+    *sequence = next;
+    let mut totals: Vec<Money> = Vec::new();
+    for item in &items {
+        match totals
+            .iter_mut()
+            .find(|t| t.currency() == item.amount.currency())
+        {
+            Some(t) => {
+                *t = t
+                    .checked_add(&item.amount)
+                    .map_err(ledger_domain::PayoutBatchError::from)?
+            }
+            None => totals.push(item.amount),
+        }
+    }
+    report.items += items.len();
+    report.skipped += skipped_n;
+    report.batches.push(DraftedBatchSummary {
+        batch_id,
+        sequence: next,
+        items: items.len(),
+        totals,
+    });
+    report.next = pending.last_token.clone();
+    Ok(())
+}
+
+/// A message asking the dispatcher to pay one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchMessage {
+    pub tenant_id: TenantId,
+    pub batch_id: PayoutBatchId,
+    pub item_id: PayoutItemId,
+}
+
+/// Where dispatch messages go (SQS in AWS, an in-process queue locally).
+#[async_trait]
+pub trait DispatchQueue: Send + Sync {
+    async fn enqueue(&self, messages: &[DispatchMessage]) -> Result<(), StoreError>;
+}
+
+/// Approves a batch, then asks for every item to be paid.
+pub async fn approve_batch<S, Q>(
+    store: &S,
+    queue: &Q,
+    batch_id: &PayoutBatchId,
+    authority: ApprovalAuthority,
+    limits: &ApprovalLimits,
+    ctx: &CommandContext,
+) -> Result<(Executed, usize), AppError>
+where
+    S: EventStore + ?Sized,
+    Q: DispatchQueue + ?Sized,
+{
+    let executed = crate::run_payout_batch(
+        store,
+        batch_id,
+        PayoutBatchCommand::Approve {
+            authority,
+            limits: limits.clone(),
+        },
+        ctx,
+        None,
+    )
+    .await?;
+    let queued = enqueue_awaiting(store, queue, &ctx.tenant_id, batch_id).await?;
+    Ok((executed, queued))
+}
+
+/// Enqueues every item of an approved batch not yet sent to its
+/// processor. Safe to repeat: the dispatcher pays an item at most once.
+pub async fn enqueue_awaiting<S, Q>(
+    store: &S,
+    queue: &Q,
+    tenant_id: &TenantId,
+    batch_id: &PayoutBatchId,
+) -> Result<usize, AppError>
+where
+    S: EventStore + ?Sized,
+    Q: DispatchQueue + ?Sized,
+{
+    let batch = load_batch(store, tenant_id, batch_id).await?;
+    let Some(state) = batch.state() else {
+        return Err(ledger_domain::PayoutBatchError::NotDrafted.into());
+    };
+    if state.status != ledger_domain::payout::BatchStatus::Approved {
+        return Err(ledger_domain::PayoutBatchError::NotApproved(batch_id.clone()).into());
+    }
+    let messages: Vec<DispatchMessage> = state
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Awaiting)
+        .map(|i| DispatchMessage {
+            tenant_id: tenant_id.clone(),
+            batch_id: batch_id.clone(),
+            item_id: i.drafted.item_id.clone(),
+        })
+        .collect();
+    if !messages.is_empty() {
+        queue.enqueue(&messages).await?;
+    }
+    Ok(messages.len())
+}
+
+/// One payment a processor is asked to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentOrder {
+    pub tenant_id: TenantId,
+    pub batch_id: PayoutBatchId,
+    pub item_id: PayoutItemId,
+    pub affiliate_id: AffiliateId,
+    pub amount: Money,
+    pub method: PayoutMethod,
+    /// Unique per item across tenants; sent as the processor's idempotency
+    /// key on every attempt.
+    pub idempotency_key: String,
+}
+
+/// What a processor answered to a submission or a status query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// Taken, not settled yet (a webhook or the poller will say more).
+    Accepted { reference: String },
+    /// Paid.
+    Paid { reference: String },
+    /// Refused or failed for good: the money comes back.
+    Failed {
+        reference: Option<String>,
+        reason: String,
+    },
+}
+
+/// A processor call that did not give a usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessorError {
+    /// Timeout, connection loss or 5xx: the payment may or may not exist.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+    /// This product's request or configuration is wrong (4xx other than a
+    /// refusal of the payment itself): retrying will not help.
+    #[error("processor refused the request: {0}")]
+    Invalid(String),
+}
+
+/// Submits a payment. One small trait per flow.
+#[async_trait]
+pub trait SubmitPayment: Send + Sync {
+    async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError>;
+}
+
+/// Asks a processor what became of a payment (by its idempotency key or
+/// reference). `Ok(None)`: the processor has no such payment.
+#[async_trait]
+pub trait FetchPaymentStatus: Send + Sync {
+    async fn status(&self, order: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError>;
+}
+
+/// A processor's flows.
+pub struct ProcessorPorts<'a> {
+    pub submit: &'a dyn SubmitPayment,
+    pub status: &'a dyn FetchPaymentStatus,
+}
+
+/// The processors configured in this deployment.
+pub trait ProcessorRegistry: Send + Sync {
+    fn ports(&self, processor: ledger_domain::Processor) -> Option<ProcessorPorts<'_>>;
+}
+
+/// What dispatching one item did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatched {
+    /// Sent (accepted, or already paid by the processor's answer).
+    Submitted { reference: String, paid: bool },
+    /// The processor refused it, or it cannot be paid as drafted: the
+    /// money went back to available.
+    Failed { reason: String },
+    /// Already sent or settled earlier (a redelivered message), or its
+    /// batch is not payable: nothing done.
+    AlreadyHandled,
+}
+
+/// Why dispatching must be retried later (the message stays queued).
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("payment outcome unknown, will ask again: {0}")]
+    Unknown(String),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// Pays one item, exactly once (see the module documentation). `ctx`'s
+/// actor is the dispatcher. `redelivered` says an earlier attempt may have
+/// reached the processor: the processor is asked before anything is sent.
+pub async fn dispatch_item<S, P>(
+    store: &S,
+    processors: &P,
+    message: &DispatchMessage,
+    redelivered: bool,
+    ctx: &CommandContext,
+) -> Result<Dispatched, DispatchError>
+where
+    S: EventStore + ?Sized,
+    P: ProcessorRegistry + ?Sized,
+{
+    let batch = load_batch(store, &message.tenant_id, &message.batch_id).await?;
+    let Some(state) = batch.state() else {
+        return Ok(Dispatched::AlreadyHandled);
+    };
+    if state.status != ledger_domain::payout::BatchStatus::Approved {
+        return Ok(Dispatched::AlreadyHandled);
+    }
+    let Some(item) = state
+        .items
+        .iter()
+        .find(|i| i.drafted.item_id == message.item_id)
+    else {
+        return Ok(Dispatched::AlreadyHandled);
+    };
+    if item.status != ItemStatus::Awaiting {
+        return Ok(Dispatched::AlreadyHandled);
+    }
+    let drafted = &item.drafted;
+    let profile = load_profile(store, &message.tenant_id, &drafted.affiliate_id).await?;
+    let method = match profile.profile().method.clone() {
+        Some(method) if method.processor() == drafted.processor => method,
+        Some(_) => {
+            return fail(
+                store,
+                message,
+                ctx,
+                "the payout method changed to another processor after drafting",
+            )
+            .await;
+        }
+        None => return fail(store, message, ctx, "the affiliate has no payout method").await,
+    };
+    let Some(ports) = processors.ports(drafted.processor) else {
+        return fail(
+            store,
+            message,
+            ctx,
+            &format!("processor {} is not configured", drafted.processor.as_str()),
+        )
+        .await;
+    };
+    let order = PaymentOrder {
+        tenant_id: message.tenant_id.clone(),
+        batch_id: message.batch_id.clone(),
+        item_id: drafted.item_id.clone(),
+        affiliate_id: drafted.affiliate_id.clone(),
+        amount: drafted.amount,
+        method,
+        idempotency_key: format!("{}:{}", message.tenant_id, drafted.item_id),
+    };
+    // A previous attempt may have paid and crashed before recording it:
+    // ask first, so a retry never pays twice even without the key.
+    let known = if redelivered {
+        ports.status.status(&order).await
+    } else {
+        Ok(None)
+    };
+    let answer = match known {
+        Ok(Some(status)) => status,
+        Ok(None) => match ports.submit.submit(&order).await {
+            Ok(status) => status,
+            Err(ProcessorError::Unknown(detail)) => match ports.status.status(&order).await {
+                Ok(Some(status)) => status,
+                Ok(None) | Err(ProcessorError::Unknown(_)) => {
+                    return Err(DispatchError::Unknown(detail));
+                }
+                Err(ProcessorError::Invalid(reason)) => {
+                    return fail(store, message, ctx, &reason).await;
+                }
+            },
+            Err(ProcessorError::Invalid(reason)) => {
+                return fail(store, message, ctx, &reason).await;
+            }
+        },
+        Err(ProcessorError::Unknown(detail)) => return Err(DispatchError::Unknown(detail)),
+        Err(ProcessorError::Invalid(reason)) => return fail(store, message, ctx, &reason).await,
+    };
+    record(store, message, ctx, answer).await
+}
+
+async fn record<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    ctx: &CommandContext,
+    answer: PaymentStatus,
+) -> Result<Dispatched, DispatchError> {
+    match answer {
+        PaymentStatus::Accepted { reference } => {
+            submit(store, message, ctx, &reference).await?;
+            Ok(Dispatched::Submitted {
+                reference,
+                paid: false,
+            })
+        }
+        PaymentStatus::Paid { reference } => {
+            submit(store, message, ctx, &reference).await?;
+            crate::run_payout_batch(
+                store,
+                &message.batch_id,
+                PayoutBatchCommand::RecordOutcome {
+                    item_id: message.item_id.clone(),
+                    outcome: ItemOutcome::Paid,
+                    processor_event_id: None,
+                    reason: None,
+                },
+                ctx,
+                None,
+            )
+            .await?;
+            Ok(Dispatched::Submitted {
+                reference,
+                paid: true,
+            })
+        }
+        PaymentStatus::Failed { reason, .. } => fail(store, message, ctx, &reason).await,
+    }
+}
+
+async fn submit<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    ctx: &CommandContext,
+    reference: &str,
+) -> Result<(), AppError> {
+    crate::run_payout_batch(
+        store,
+        &message.batch_id,
+        PayoutBatchCommand::Submit {
+            item_id: message.item_id.clone(),
+            processor_reference: Some(reference.to_owned()),
+        },
+        ctx,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn fail<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    ctx: &CommandContext,
+    reason: &str,
+) -> Result<Dispatched, DispatchError> {
+    let reason: String = reason
+        .chars()
+        .take(ledger_domain::events::TEXT_LEN_MAX / 4)
+        .collect();
+    crate::run_payout_batch(
+        store,
+        &message.batch_id,
+        PayoutBatchCommand::RecordOutcome {
+            item_id: message.item_id.clone(),
+            outcome: ItemOutcome::Failed,
+            processor_event_id: None,
+            reason: Some(reason.clone()),
+        },
+        ctx,
+        None,
+    )
+    .await?;
+    Ok(Dispatched::Failed { reason })
+}

@@ -1,0 +1,506 @@
+//! Payout use cases on the embedded store: drafting from projected balances
+//! with skip reasons, continuation and the draft-sequence guard; approval
+//! that enqueues dispatch; dispatch that pays each item once, whatever the
+//! processor answers.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use chrono::{Duration, TimeZone, Utc};
+use event_store::{EventStore, StoreError, StreamId};
+use event_store_sqlite::SqliteEventStore;
+use ledger_app::payouts::{
+    DispatchError, DispatchMessage, DispatchQueue, Dispatched, DraftOptions, FetchPaymentStatus,
+    PaymentOrder, PaymentStatus, ProcessorError, ProcessorPorts, ProcessorRegistry, SubmitPayment,
+    approve_batch, change_profile, dispatch_item, draft_payouts, load_batch,
+};
+use ledger_app::{AppError, run_commission};
+use ledger_domain::events::{ApprovalAuthority, EventBody, SkipReason};
+use ledger_domain::payout::ItemStatus;
+use ledger_domain::profile::SandboxBehaviour;
+use ledger_domain::{
+    Actor, ActorKind, AffiliateId, ApprovalLimits, CommandContext, CommissionCommand, CommissionId,
+    Currency, HoldReason, Money, PayoutBatchError, PayoutMethod, PayoutRunId, Processor,
+    ProfileChange, TenantId,
+};
+
+fn ctx(actor: &str, days: i64) -> CommandContext {
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    CommandContext {
+        tenant_id: TenantId::new("acme").unwrap(),
+        actor: Actor::new(ActorKind::User, actor).unwrap(),
+        now: t0 + Duration::days(days),
+        effective_at: t0 + Duration::days(days),
+    }
+}
+
+fn eur(amount: &str) -> Money {
+    Money::parse(amount, Currency::EUR).unwrap()
+}
+
+async fn earn(store: &SqliteEventStore, affiliate: &str, amount: Money) {
+    let id = CommissionId::new(format!("c-{affiliate}-{}", amount.currency().code())).unwrap();
+    let record = CommissionCommand::Record {
+        commission_id: id.clone(),
+        affiliate_id: AffiliateId::new(affiliate).unwrap(),
+        amount,
+        hold_period_days: 0,
+        source_conversion_id: format!("conv-{id}"),
+        order_reference: None,
+    };
+    run_commission(store, &id, record, &ctx("tracker", 0), None)
+        .await
+        .unwrap();
+    run_commission(
+        store,
+        &id,
+        CommissionCommand::Mature,
+        &ctx("scheduler", 1),
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+async fn set_method(store: &SqliteEventStore, affiliate: &str, method: PayoutMethod) {
+    change_profile(
+        store,
+        &AffiliateId::new(affiliate).unwrap(),
+        ProfileChange::MethodSet { method },
+        &ctx("finance", 1),
+    )
+    .await
+    .unwrap();
+}
+
+fn sandbox(behaviour: SandboxBehaviour) -> PayoutMethod {
+    PayoutMethod::Sandbox { behaviour }
+}
+
+async fn project(store: &SqliteEventStore) {
+    while store.project_ledger(10_000).await.unwrap().events > 0 {}
+}
+
+fn options(run: &str) -> DraftOptions {
+    DraftOptions::new(PayoutRunId::new(run).unwrap())
+}
+
+async fn available(store: &SqliteEventStore, affiliate: &str) -> i64 {
+    let row = store
+        .affiliate_balance(
+            &TenantId::new("acme").unwrap(),
+            &AffiliateId::new(affiliate).unwrap(),
+            "EUR",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    -row.fields["available"]
+}
+
+/// Five affiliates with money, each in a different situation.
+async fn program() -> SqliteEventStore {
+    let store = SqliteEventStore::in_memory().unwrap();
+    for a in ["aff-1", "aff-2", "aff-3", "aff-4", "aff-5"] {
+        earn(&store, a, eur("60.00")).await;
+    }
+    earn(&store, "aff-1", Money::parse("15", Currency::USD).unwrap()).await;
+    set_method(&store, "aff-1", sandbox(SandboxBehaviour::Settle)).await;
+    set_method(&store, "aff-2", sandbox(SandboxBehaviour::Fail)).await;
+    set_method(&store, "aff-3", sandbox(SandboxBehaviour::Settle)).await;
+    change_profile(
+        &store,
+        &AffiliateId::new("aff-3").unwrap(),
+        ProfileChange::HoldPlaced {
+            reason: HoldReason::KycPending,
+            note: "passport expired".into(),
+        },
+        &ctx("finance", 1),
+    )
+    .await
+    .unwrap();
+    // aff-4 has no payout method; aff-5 wants at least 100 EUR.
+    set_method(
+        &store,
+        "aff-5",
+        PayoutMethod::Sepa {
+            iban: "DE89370400440532013000".into(),
+            bic: None,
+            account_holder: "Five".into(),
+        },
+    )
+    .await;
+    change_profile(
+        &store,
+        &AffiliateId::new("aff-5").unwrap(),
+        ProfileChange::MinimumSet {
+            minimum: eur("100.00"),
+        },
+        &ctx("finance", 1),
+    )
+    .await
+    .unwrap();
+    project(&store).await;
+    store
+}
+
+#[tokio::test]
+async fn drafting_reserves_what_is_payable_and_records_why_the_rest_is_not() {
+    let store = program().await;
+    let report = draft_payouts(&store, &store, &ctx("maria", 2), &options("run-1"))
+        .await
+        .unwrap();
+    assert_eq!(report.batches.len(), 1);
+    assert_eq!(report.items, 3, "aff-1 EUR and USD, aff-2 EUR");
+    assert_eq!(report.skipped, 3);
+    assert_eq!(report.next, None);
+    let batch = &report.batches[0];
+    assert_eq!(batch.batch_id.as_str(), "pb-000001");
+    assert_eq!(
+        batch.totals,
+        vec![eur("120.00"), Money::parse("15", Currency::USD).unwrap()]
+    );
+    // The skip reasons are on record, in the run's stream.
+    let skipped = store
+        .read_stream(&StreamId::new("acme/payout-run/run-1").unwrap(), 1, 10)
+        .await
+        .unwrap();
+    let EventBody::PayoutRunSkipped(s) = skipped[0].decode().unwrap().body().clone() else {
+        panic!("not a skip record");
+    };
+    let reasons: Vec<(String, SkipReason)> = s
+        .skipped
+        .into_iter()
+        .map(|s| (s.affiliate_id.to_string(), s.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (
+                "aff-3".into(),
+                SkipReason::OnHold {
+                    holds: vec![HoldReason::KycPending]
+                }
+            ),
+            ("aff-4".into(), SkipReason::NoPayoutMethod),
+            (
+                "aff-5".into(),
+                SkipReason::BelowMinimum {
+                    minimum: eur("100.00")
+                }
+            ),
+        ]
+    );
+    // Until the projection applies this draft, no other draft may run.
+    let early = draft_payouts(&store, &store, &ctx("maria", 2), &options("run-2")).await;
+    assert!(matches!(
+        early,
+        Err(AppError::DraftSequenceMoved { applied: 0 })
+    ));
+    project(&store).await;
+    assert_eq!(available(&store, "aff-1").await, 0);
+    let again = draft_payouts(&store, &store, &ctx("maria", 2), &options("run-3"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.items, 0,
+        "the money is reserved: nothing to draft twice"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_drafts_never_reserve_the_same_money_twice() {
+    let store = program().await;
+    let (maria, omar) = (ctx("maria", 2), ctx("omar", 2));
+    let (run_a, run_b) = (options("run-a"), options("run-b"));
+    let (a, b) = tokio::join!(
+        draft_payouts(&store, &store, &maria, &run_a),
+        draft_payouts(&store, &store, &omar, &run_b),
+    );
+    let ok = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "{a:?} {b:?}");
+    let loser = if a.is_err() { a } else { b };
+    assert!(matches!(loser, Err(AppError::DraftSequenceMoved { .. })));
+    project(&store).await;
+    let drafted = store
+        .read_stream(&StreamId::new("acme/payout-drafts").unwrap(), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(drafted.len(), 1);
+}
+
+#[tokio::test]
+async fn long_drafts_continue_where_they_stopped() {
+    let store = SqliteEventStore::in_memory().unwrap();
+    for n in 0..7 {
+        let a = format!("aff-{n}");
+        earn(&store, &a, eur("10.00")).await;
+        set_method(&store, &a, sandbox(SandboxBehaviour::Settle)).await;
+    }
+    project(&store).await;
+    let mut opts = options("run-long");
+    opts.items_per_batch = 2;
+    opts.max_batches = 2;
+    let first = draft_payouts(&store, &store, &ctx("maria", 2), &opts)
+        .await
+        .unwrap();
+    assert_eq!((first.batches.len(), first.items), (2, 4));
+    assert!(first.next.is_some());
+    project(&store).await;
+    opts.after = first.next.clone();
+    let rest = draft_payouts(&store, &store, &ctx("maria", 2), &opts)
+        .await
+        .unwrap();
+    assert_eq!((rest.batches.len(), rest.items, rest.next), (2, 3, None));
+    assert_eq!(rest.batches[0].batch_id.as_str(), "pb-000003");
+    // A bad token is refused, not misread.
+    opts.after = Some("other/affiliate/x EUR".into());
+    assert!(matches!(
+        draft_payouts(&store, &store, &ctx("maria", 2), &opts).await,
+        Err(AppError::Store(StoreError::InvalidCursor { .. }))
+    ));
+}
+
+#[derive(Default)]
+struct Queue(Mutex<Vec<DispatchMessage>>);
+
+#[async_trait]
+impl DispatchQueue for Queue {
+    async fn enqueue(&self, messages: &[DispatchMessage]) -> Result<(), StoreError> {
+        self.0.lock().unwrap().extend_from_slice(messages);
+        Ok(())
+    }
+}
+
+/// A processor double that pays by the sandbox behaviour in the order,
+/// keeps what it paid by idempotency key, and counts submissions.
+#[derive(Default)]
+struct Scripted {
+    paid: Mutex<Vec<String>>,
+    submits: AtomicUsize,
+}
+
+#[async_trait]
+impl SubmitPayment for Scripted {
+    async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+        self.submits.fetch_add(1, Ordering::SeqCst);
+        match &order.method {
+            PayoutMethod::Sandbox {
+                behaviour: SandboxBehaviour::Fail,
+            } => Ok(PaymentStatus::Failed {
+                reference: None,
+                reason: "account closed".into(),
+            }),
+            PayoutMethod::Sandbox {
+                behaviour: SandboxBehaviour::TimeoutThenSettle,
+            } => {
+                // The payment goes through, but the answer is lost.
+                self.paid
+                    .lock()
+                    .unwrap()
+                    .push(order.idempotency_key.clone());
+                Err(ProcessorError::Unknown("timed out".into()))
+            }
+            _ => {
+                self.paid
+                    .lock()
+                    .unwrap()
+                    .push(order.idempotency_key.clone());
+                Ok(PaymentStatus::Paid {
+                    reference: format!("ref-{}", order.item_id),
+                })
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl FetchPaymentStatus for Scripted {
+    async fn status(&self, order: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+        let paid = self.paid.lock().unwrap().contains(&order.idempotency_key);
+        Ok(paid.then(|| PaymentStatus::Paid {
+            reference: format!("ref-{}", order.item_id),
+        }))
+    }
+}
+
+impl ProcessorRegistry for Scripted {
+    fn ports(&self, processor: Processor) -> Option<ProcessorPorts<'_>> {
+        (processor == Processor::Sandbox).then_some(ProcessorPorts {
+            submit: self,
+            status: self,
+        })
+    }
+}
+
+#[tokio::test]
+async fn approval_enqueues_every_item_and_dispatch_pays_each_once() {
+    let store = program().await;
+    set_method(
+        &store,
+        "aff-4",
+        sandbox(SandboxBehaviour::TimeoutThenSettle),
+    )
+    .await;
+    project(&store).await;
+    let report = draft_payouts(&store, &store, &ctx("maria", 2), &options("run-1"))
+        .await
+        .unwrap();
+    let batch_id = report.batches[0].batch_id.clone();
+    let queue = Queue::default();
+    let limits = ApprovalLimits::default();
+    let own = approve_batch(
+        &store,
+        &queue,
+        &batch_id,
+        ApprovalAuthority::Finance,
+        &limits,
+        &ctx("maria", 2),
+    )
+    .await;
+    assert!(matches!(
+        own,
+        Err(AppError::PayoutBatch(
+            PayoutBatchError::MakerCannotApprove { .. }
+        ))
+    ));
+    assert!(queue.0.lock().unwrap().is_empty());
+    let (_, queued) = approve_batch(
+        &store,
+        &queue,
+        &batch_id,
+        ApprovalAuthority::Finance,
+        &limits,
+        &ctx("omar", 2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(queued, 4);
+    let again = approve_batch(
+        &store,
+        &queue,
+        &batch_id,
+        ApprovalAuthority::Finance,
+        &limits,
+        &ctx("omar", 2),
+    )
+    .await;
+    assert!(matches!(
+        again,
+        Err(AppError::PayoutBatch(PayoutBatchError::AlreadyApproved(_)))
+    ));
+
+    let processors = Scripted::default();
+    let dispatcher = ctx("dispatch-payouts", 3);
+    let messages = queue.0.lock().unwrap().clone();
+    let mut results = Vec::new();
+    for m in &messages {
+        results.push(dispatch_item(&store, &processors, m, false, &dispatcher).await);
+    }
+    // aff-1 EUR and USD paid, aff-2 refused (money back), aff-4 unknown at
+    // first, then found paid by asking: never submitted twice.
+    let outcomes: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(Dispatched::Submitted { paid, .. }) => format!("submitted paid={paid}"),
+            Ok(Dispatched::Failed { reason }) => format!("failed: {reason}"),
+            Ok(Dispatched::AlreadyHandled) => "handled".into(),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            "submitted paid=true",
+            "submitted paid=true",
+            "failed: account closed",
+            "submitted paid=true",
+        ],
+        "the timed-out payment was found by asking the processor"
+    );
+    assert_eq!(processors.submits.load(Ordering::SeqCst), 4);
+    // Redelivered messages do nothing more.
+    for m in &messages {
+        let again = dispatch_item(&store, &processors, m, true, &dispatcher).await;
+        assert!(matches!(again, Ok(Dispatched::AlreadyHandled)), "{again:?}");
+    }
+    assert_eq!(processors.submits.load(Ordering::SeqCst), 4);
+    let batch = load_batch(&store, &TenantId::new("acme").unwrap(), &batch_id)
+        .await
+        .unwrap();
+    let states: Vec<ItemStatus> = batch
+        .state()
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.status)
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ItemStatus::Paid,
+            ItemStatus::Paid,
+            ItemStatus::Final(ledger_domain::ItemOutcome::Failed),
+            ItemStatus::Paid
+        ]
+    );
+    project(&store).await;
+    assert_eq!(
+        available(&store, "aff-2").await,
+        6000,
+        "failed money is back"
+    );
+    assert_eq!(available(&store, "aff-1").await, 0);
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_that_stays_unknown_is_retried_not_guessed() {
+    struct Down;
+    #[async_trait]
+    impl SubmitPayment for Down {
+        async fn submit(&self, _: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+            Err(ProcessorError::Unknown("503".into()))
+        }
+    }
+    #[async_trait]
+    impl FetchPaymentStatus for Down {
+        async fn status(&self, _: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+            Err(ProcessorError::Unknown("503".into()))
+        }
+    }
+    impl ProcessorRegistry for Down {
+        fn ports(&self, _: Processor) -> Option<ProcessorPorts<'_>> {
+            Some(ProcessorPorts {
+                submit: self,
+                status: self,
+            })
+        }
+    }
+    let store = program().await;
+    let report = draft_payouts(&store, &store, &ctx("maria", 2), &options("run-1"))
+        .await
+        .unwrap();
+    let batch_id = report.batches[0].batch_id.clone();
+    let queue = Queue::default();
+    approve_batch(
+        &store,
+        &queue,
+        &batch_id,
+        ApprovalAuthority::Finance,
+        &ApprovalLimits::default(),
+        &ctx("omar", 2),
+    )
+    .await
+    .unwrap();
+    let m = queue.0.lock().unwrap()[0].clone();
+    let result = dispatch_item(&store, &Down, &m, false, &ctx("dispatch-payouts", 3)).await;
+    assert!(
+        matches!(result, Err(DispatchError::Unknown(_))),
+        "{result:?}"
+    );
+    let batch = load_batch(&store, &TenantId::new("acme").unwrap(), &batch_id)
+        .await
+        .unwrap();
+    assert_eq!(batch.state().unwrap().items[0].status, ItemStatus::Awaiting);
+}
