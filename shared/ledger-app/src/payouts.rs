@@ -631,10 +631,34 @@ pub trait FetchPaymentStatus: Send + Sync {
     async fn status(&self, order: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError>;
 }
 
+/// A processor paid by one file per batch and currency (SEPA credit
+/// transfers): the first of the batch's items to be dispatched writes the
+/// file for all of them; the others find themselves in it.
+#[async_trait]
+pub trait SubmitBatchFile: Send + Sync {
+    /// Where the file of this batch and currency is kept.
+    fn file_key(&self, tenant_id: &TenantId, batch_id: &PayoutBatchId, currency: Currency)
+    -> String;
+    /// The payment ids in the file, or `None` if it was not written yet.
+    async fn payment_ids(&self, key: &str) -> Result<Option<Vec<String>>, ProcessorError>;
+    /// Writes the file for these orders, never replacing an existing one.
+    /// Returns the payment ids it holds (those of the file already there,
+    /// if another dispatcher wrote it first).
+    async fn write(&self, key: &str, orders: &[PaymentOrder])
+    -> Result<Vec<String>, ProcessorError>;
+    /// The id of an order's payment in the file (its end-to-end id).
+    fn payment_id(&self, order: &PaymentOrder) -> String;
+}
+
 /// A processor's flows.
-pub struct ProcessorPorts<'a> {
-    pub submit: &'a dyn SubmitPayment,
-    pub status: &'a dyn FetchPaymentStatus,
+pub enum ProcessorPorts<'a> {
+    /// Paid one payment at a time over an API.
+    Api {
+        submit: &'a dyn SubmitPayment,
+        status: &'a dyn FetchPaymentStatus,
+    },
+    /// Paid by a file per batch and currency.
+    File(&'a dyn SubmitBatchFile),
 }
 
 /// The processors configured in this deployment.
@@ -719,15 +743,14 @@ where
         )
         .await;
     };
-    let order = PaymentOrder {
-        tenant_id: message.tenant_id.clone(),
-        batch_id: message.batch_id.clone(),
-        item_id: drafted.item_id.clone(),
-        affiliate_id: drafted.affiliate_id.clone(),
-        amount: drafted.amount,
-        method,
-        idempotency_key: format!("{}:{}", message.tenant_id, drafted.item_id),
+    let order = order_for(&message.tenant_id, &message.batch_id, drafted, method);
+    let (submit, status) = match ports {
+        ProcessorPorts::Api { submit, status } => (submit, status),
+        ProcessorPorts::File(file) => {
+            return dispatch_by_file(store, file, message, state, &order, ctx).await;
+        }
     };
+    let ports = ApiPorts { submit, status };
     // A previous attempt may have paid and crashed before recording it:
     // ask first, so a retry never pays twice even without the key.
     let known = if redelivered {
@@ -756,6 +779,87 @@ where
         Err(ProcessorError::Invalid(reason)) => return fail(store, message, ctx, &reason).await,
     };
     record(store, message, ctx, answer).await
+}
+
+struct ApiPorts<'a> {
+    submit: &'a dyn SubmitPayment,
+    status: &'a dyn FetchPaymentStatus,
+}
+
+fn order_for(
+    tenant_id: &TenantId,
+    batch_id: &PayoutBatchId,
+    drafted: &DraftedItem,
+    method: PayoutMethod,
+) -> PaymentOrder {
+    PaymentOrder {
+        tenant_id: tenant_id.clone(),
+        batch_id: batch_id.clone(),
+        item_id: drafted.item_id.clone(),
+        affiliate_id: drafted.affiliate_id.clone(),
+        amount: drafted.amount,
+        method,
+        idempotency_key: format!("{tenant_id}:{}", drafted.item_id),
+    }
+}
+
+/// The file flow: write the batch's file if nobody has, then record this
+/// item as submitted if the file holds it.
+async fn dispatch_by_file<S: EventStore + ?Sized>(
+    store: &S,
+    file: &dyn SubmitBatchFile,
+    message: &DispatchMessage,
+    state: &ledger_domain::payout::DraftedBatch,
+    order: &PaymentOrder,
+    ctx: &CommandContext,
+) -> Result<Dispatched, DispatchError> {
+    let currency = order.amount.currency();
+    let key = file.file_key(&message.tenant_id, &message.batch_id, currency);
+    let unknown = |e: ProcessorError| match e {
+        ProcessorError::Unknown(d) => DispatchError::Unknown(d),
+        ProcessorError::Invalid(d) => DispatchError::Unknown(format!("batch file: {d}")),
+    };
+    let ids = match file.payment_ids(&key).await.map_err(unknown)? {
+        Some(ids) => ids,
+        None => {
+            // Every item of this processor and currency, whatever its state,
+            // so that every dispatcher would write the same file.
+            let processor = order.method.processor();
+            let mut orders = Vec::new();
+            for item in &state.items {
+                let d = &item.drafted;
+                if d.processor != processor || d.amount.currency() != currency {
+                    continue;
+                }
+                let profile = load_profile(store, &message.tenant_id, &d.affiliate_id).await?;
+                match profile.profile().method.clone() {
+                    Some(method) if method.processor() == processor => {
+                        orders.push(order_for(&message.tenant_id, &message.batch_id, d, method));
+                    }
+                    // Left out: its own dispatch fails it (money back).
+                    _ => {}
+                }
+            }
+            file.write(&key, &orders).await.map_err(unknown)?
+        }
+    };
+    let id = file.payment_id(order);
+    if ids.contains(&id) {
+        let reference = format!("{key}#{id}");
+        submit(store, message, ctx, &reference).await?;
+        Ok(Dispatched::Submitted {
+            reference,
+            paid: false,
+        })
+    } else {
+        fail(
+            store,
+            message,
+            ctx,
+            "not in the batch's payment file (no valid payout method when it was written)",
+        )
+        .await
+    }
 }
 
 async fn record<S: EventStore + ?Sized>(

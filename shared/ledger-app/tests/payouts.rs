@@ -327,7 +327,7 @@ impl FetchPaymentStatus for Scripted {
 
 impl ProcessorRegistry for Scripted {
     fn ports(&self, processor: Processor) -> Option<ProcessorPorts<'_>> {
-        (processor == Processor::Sandbox).then_some(ProcessorPorts {
+        (processor == Processor::Sandbox).then_some(ProcessorPorts::Api {
             submit: self,
             status: self,
         })
@@ -471,7 +471,7 @@ async fn an_unknown_outcome_that_stays_unknown_is_retried_not_guessed() {
     }
     impl ProcessorRegistry for Down {
         fn ports(&self, _: Processor) -> Option<ProcessorPorts<'_>> {
-            Some(ProcessorPorts {
+            Some(ProcessorPorts::Api {
                 submit: self,
                 status: self,
             })
