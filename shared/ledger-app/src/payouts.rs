@@ -637,15 +637,22 @@ pub trait FetchPaymentStatus: Send + Sync {
 #[async_trait]
 pub trait SubmitBatchFile: Send + Sync {
     /// Where the file of this batch and currency is kept.
-    fn file_key(&self, tenant_id: &TenantId, batch_id: &PayoutBatchId, currency: Currency)
-    -> String;
+    fn file_key(
+        &self,
+        tenant_id: &TenantId,
+        batch_id: &PayoutBatchId,
+        currency: Currency,
+    ) -> String;
     /// The payment ids in the file, or `None` if it was not written yet.
     async fn payment_ids(&self, key: &str) -> Result<Option<Vec<String>>, ProcessorError>;
     /// Writes the file for these orders, never replacing an existing one.
     /// Returns the payment ids it holds (those of the file already there,
     /// if another dispatcher wrote it first).
-    async fn write(&self, key: &str, orders: &[PaymentOrder])
-    -> Result<Vec<String>, ProcessorError>;
+    async fn write(
+        &self,
+        key: &str,
+        orders: &[PaymentOrder],
+    ) -> Result<Vec<String>, ProcessorError>;
     /// The id of an order's payment in the file (its end-to-end id).
     fn payment_id(&self, order: &PaymentOrder) -> String;
 }

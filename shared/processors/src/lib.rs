@@ -1,0 +1,30 @@
+//! Processor adapters behind the payout ports of `ledger_app::payouts`.
+//!
+//! | processor | flow | idempotency | unknown outcome |
+//! |---|---|---|---|
+//! | Stripe | Connect transfer (`POST /v1/transfers`) via `async-stripe` | `Idempotency-Key` = tenant:item, `transfer_group` = the same | list transfers by `transfer_group` |
+//! | PayPal | Payouts (`POST /v1/payments/payouts`), one item per payout | `PayPal-Request-Id` and `sender_batch_id` = tenant:item, `sender_item_id` = item | the same request again: PayPal answers the original |
+//! | SEPA | pain.001.001.03 file per batch and currency | end-to-end id = item; the file is never overwritten | the file is read back |
+//! | Sandbox | in memory, for the local stack and tests | the key | remembered |
+//!
+//! Amounts go to processors in their own units: Stripe in minor units
+//! (integers), PayPal and SEPA as decimal strings with the currency's
+//! decimals. No float is ever involved.
+
+pub mod paypal;
+pub mod registry;
+pub mod sandbox;
+pub mod sepa;
+pub mod stripe;
+
+pub use registry::Processors;
+
+/// Selects the TLS crypto provider (aws-lc-rs, the one async-stripe uses)
+/// for every HTTPS client of the process. Idempotent.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // An error means another provider was installed first: that one is used.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}

@@ -1,0 +1,116 @@
+//! The sandbox processor: pays in memory, as the affiliate's sandbox
+//! behaviour says (settle, fail, or time out once and settle), so the local
+//! stack runs the whole payout flow without a real processor.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use ledger_app::payouts::{
+    FetchPaymentStatus, PaymentOrder, PaymentStatus, ProcessorError, SubmitPayment,
+};
+use ledger_domain::PayoutMethod;
+use ledger_domain::profile::SandboxBehaviour;
+
+/// A payment the sandbox made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxPayment {
+    pub reference: String,
+    pub order: PaymentOrder,
+}
+
+#[derive(Debug, Default)]
+pub struct Sandbox {
+    payments: Mutex<HashMap<String, SandboxPayment>>,
+    submissions: Mutex<u64>,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox::default()
+    }
+
+    /// Every payment made, by idempotency key.
+    pub fn payments(&self) -> Vec<SandboxPayment> {
+        let mut all: Vec<SandboxPayment> = self
+            .payments
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.reference.cmp(&b.reference));
+        all
+    }
+
+    /// How many submissions it received (including idempotent repeats).
+    pub fn submissions(&self) -> u64 {
+        *self.submissions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pay(&self, order: &PaymentOrder) -> String {
+        let mut payments = self.payments.lock().unwrap_or_else(|p| p.into_inner());
+        let n = payments.len() + 1;
+        payments
+            .entry(order.idempotency_key.clone())
+            .or_insert_with(|| SandboxPayment {
+                reference: format!("sbx_{n:08}"),
+                order: order.clone(),
+            })
+            .reference
+            .clone()
+    }
+}
+
+#[async_trait]
+impl SubmitPayment for Sandbox {
+    async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+        *self.submissions.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        let PayoutMethod::Sandbox { behaviour } = &order.method else {
+            return Err(ProcessorError::Invalid(
+                "the sandbox pays sandbox payout methods only".to_owned(),
+            ));
+        };
+        match behaviour {
+            SandboxBehaviour::Settle => Ok(PaymentStatus::Paid {
+                reference: self.pay(order),
+            }),
+            SandboxBehaviour::Fail => Ok(PaymentStatus::Failed {
+                reference: None,
+                reason: "sandbox: the payee's account refused the payment".to_owned(),
+            }),
+            SandboxBehaviour::TimeoutThenSettle => {
+                let known = self
+                    .payments
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&order.idempotency_key)
+                    .map(|p| p.reference.clone());
+                match known {
+                    // The idempotent repeat answers with the original payment.
+                    Some(reference) => Ok(PaymentStatus::Paid { reference }),
+                    None => {
+                        self.pay(order);
+                        Err(ProcessorError::Unknown(
+                            "sandbox: timed out after the payment was made".to_owned(),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl FetchPaymentStatus for Sandbox {
+    async fn status(&self, order: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+        Ok(self
+            .payments
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&order.idempotency_key)
+            .map(|p| PaymentStatus::Paid {
+                reference: p.reference.clone(),
+            }))
+    }
+}

@@ -1,0 +1,122 @@
+//! Stripe Connect transfers through `async-stripe`.
+//!
+//! One transfer per item, to the affiliate's connected account, in minor
+//! units, with the item's key as both the `Idempotency-Key` header and the
+//! `transfer_group`, so an unknown outcome is resolved by listing the
+//! transfers of that group before anything is sent again.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use ledger_app::payouts::{
+    FetchPaymentStatus, PaymentOrder, PaymentStatus, ProcessorError, SubmitPayment,
+};
+use ledger_domain::PayoutMethod;
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_connect::transfer::{CreateTransfer, ListTransfer};
+
+/// Stripe's API, or a test server speaking it.
+pub struct StripeTransfers {
+    client: Client,
+}
+
+impl std::fmt::Debug for StripeTransfers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret key.
+        f.debug_struct("StripeTransfers").finish_non_exhaustive()
+    }
+}
+
+impl StripeTransfers {
+    /// `base_url`: `None` for api.stripe.com.
+    pub fn new(secret_key: &str, base_url: Option<&str>) -> Result<Self, ProcessorError> {
+        crate::install_crypto_provider();
+        let mut builder = ClientBuilder::new(secret_key);
+        if let Some(url) = base_url {
+            builder = builder.url(url);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ProcessorError::Invalid(format!("stripe client: {e}")))?;
+        Ok(StripeTransfers { client })
+    }
+}
+
+fn account(order: &PaymentOrder) -> Result<&str, ProcessorError> {
+    match &order.method {
+        PayoutMethod::Stripe { account_id } => Ok(account_id),
+        _ => Err(ProcessorError::Invalid(
+            "not a Stripe payout method".to_owned(),
+        )),
+    }
+}
+
+/// Timeouts, connection trouble, rate limits and 5xx leave the outcome
+/// unknown; other API errors are refusals of this request.
+fn classify(e: StripeError) -> ProcessorError {
+    match e {
+        StripeError::Stripe(errors, status) if status != 429 && status < 500 => {
+            ProcessorError::Invalid(format!(
+                "stripe {status}: {}",
+                errors.message.as_deref().unwrap_or("request refused")
+            ))
+        }
+        other => ProcessorError::Unknown(format!("stripe: {other}")),
+    }
+}
+
+#[async_trait]
+impl SubmitPayment for StripeTransfers {
+    async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+        let destination = account(order)?;
+        let currency =
+            stripe_types::Currency::from_str(&order.amount.currency().code().to_ascii_lowercase())
+                .unwrap_or_else(|never| match never {});
+        let key = IdempotencyKey::new(&order.idempotency_key)
+            .map_err(|e| ProcessorError::Invalid(format!("idempotency key: {e}")))?;
+        let metadata = HashMap::from([
+            ("tenant_id".to_owned(), order.tenant_id.to_string()),
+            ("payout_batch_id".to_owned(), order.batch_id.to_string()),
+            ("payout_item_id".to_owned(), order.item_id.to_string()),
+        ]);
+        let transfer = CreateTransfer::new(currency, destination)
+            .amount(order.amount.amount_minor())
+            .transfer_group(&order.idempotency_key)
+            .description(format!("Affiliate payout {}", order.item_id))
+            .metadata(metadata)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await
+            .map_err(classify)?;
+        Ok(PaymentStatus::Paid {
+            reference: transfer.id.to_string(),
+        })
+    }
+}
+
+#[async_trait]
+impl FetchPaymentStatus for StripeTransfers {
+    async fn status(&self, order: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+        account(order)?;
+        let list = ListTransfer::new()
+            .transfer_group(&order.idempotency_key)
+            .limit(1)
+            .send(&self.client)
+            .await
+            .map_err(classify)?;
+        Ok(list.data.into_iter().next().map(|t| {
+            if t.reversed {
+                PaymentStatus::Failed {
+                    reference: Some(t.id.to_string()),
+                    reason: "the transfer was reversed".to_owned(),
+                }
+            } else {
+                PaymentStatus::Paid {
+                    reference: t.id.to_string(),
+                }
+            }
+        }))
+    }
+}

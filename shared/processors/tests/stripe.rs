@@ -1,0 +1,186 @@
+//! The Stripe adapter against a local server speaking Stripe's documented
+//! API: the exact form sent (minor units, lower-case currency, destination,
+//! transfer group), the Idempotency-Key header, and how answers map.
+
+mod support;
+
+use ledger_app::payouts::{FetchPaymentStatus, PaymentStatus, ProcessorError, SubmitPayment};
+use ledger_domain::{Currency, PayoutMethod};
+use processors::stripe::StripeTransfers;
+use support::order;
+use wiremock::matchers::{body_string_contains, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn transfer_json(id: &str, amount: i64, currency: &str, reversed: bool) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "object": "transfer",
+        "amount": amount,
+        "amount_reversed": 0,
+        "balance_transaction": "txn_1MiN3gLkdIwHu7ixxapQrznl",
+        "created": 1678043844,
+        "currency": currency,
+        "description": "Affiliate payout pb-000007.1",
+        "destination": "acct_1MTfjCQ9PRzxEwkZ",
+        "destination_payment": "py_1MiN3gQ9PRzxEwkZWTPGNq9o",
+        "livemode": false,
+        "metadata": {},
+        "reversals": {"object": "list", "data": [], "has_more": false, "total_count": 0,
+                      "url": format!("/v1/transfers/{id}/reversals")},
+        "reversed": reversed,
+        "source_transaction": null,
+        "source_type": "card",
+        "transfer_group": "acme:pb-000007.1"
+    })
+}
+
+fn stripe_method() -> PayoutMethod {
+    PayoutMethod::Stripe {
+        account_id: "acct_1MTfjCQ9PRzxEwkZ".into(),
+    }
+}
+
+async fn adapter(server: &MockServer) -> StripeTransfers {
+    StripeTransfers::new("sk_test_123", Some(&format!("{}/", server.uri()))).unwrap()
+}
+
+#[tokio::test]
+async fn a_transfer_is_sent_in_minor_units_with_the_item_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .and(header("Idempotency-Key", "acme:pb-000007.1"))
+        .and(header("Authorization", "Bearer sk_test_123"))
+        .and(body_string_contains("amount=12345"))
+        .and(body_string_contains("currency=eur"))
+        .and(body_string_contains("destination=acct_1MTfjCQ9PRzxEwkZ"))
+        .and(body_string_contains("metadata[payout_item_id]=pb-000007.1"))
+        .and(body_string_contains("transfer_group=acme:pb-000007.1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(transfer_json("tr_1", 12345, "eur", false)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let stripe = adapter(&server).await;
+    let paid = stripe
+        .submit(&order(
+            "pb-000007.1",
+            "123.45",
+            Currency::EUR,
+            stripe_method(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        paid,
+        PaymentStatus::Paid {
+            reference: "tr_1".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn zero_decimal_currencies_are_sent_as_whole_units() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .and(body_string_contains("amount=5000"))
+        .and(body_string_contains("currency=jpy"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(transfer_json("tr_2", 5000, "jpy", false)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let stripe = adapter(&server).await;
+    stripe
+        .submit(&order(
+            "pb-000007.1",
+            "5000",
+            Currency::JPY,
+            stripe_method(),
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn server_errors_are_unknown_outcomes_and_refusals_are_not() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
+            "error": {"type": "api_error", "message": "An unknown error occurred"}
+        })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": {"type": "invalid_request_error", "code": "balance_insufficient",
+                      "message": "You have insufficient funds in your Stripe account."}
+        })))
+        .mount(&server)
+        .await;
+    let stripe = adapter(&server).await;
+    let o = order("pb-000007.1", "10.00", Currency::EUR, stripe_method());
+    assert!(matches!(
+        stripe.submit(&o).await,
+        Err(ProcessorError::Unknown(_))
+    ));
+    let refused = stripe.submit(&o).await.unwrap_err();
+    assert!(
+        matches!(&refused, ProcessorError::Invalid(m) if m.contains("insufficient funds")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn status_is_found_by_transfer_group() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/transfers"))
+        .and(query_param("transfer_group", "acme:pb-000007.1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "object": "list", "url": "/v1/transfers", "has_more": false,
+            "data": [transfer_json("tr_9", 1000, "eur", false)]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/transfers"))
+        .and(query_param("transfer_group", "acme:pb-000007.2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "object": "list", "url": "/v1/transfers", "has_more": false, "data": []
+        })))
+        .mount(&server)
+        .await;
+    let stripe = adapter(&server).await;
+    let found = stripe
+        .status(&order(
+            "pb-000007.1",
+            "10.00",
+            Currency::EUR,
+            stripe_method(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        Some(PaymentStatus::Paid {
+            reference: "tr_9".into()
+        })
+    );
+    let missing = stripe
+        .status(&order(
+            "pb-000007.2",
+            "10.00",
+            Currency::EUR,
+            stripe_method(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(missing, None);
+}
