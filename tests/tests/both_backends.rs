@@ -40,7 +40,7 @@ async fn send(app: axum::Router, event: &Value) -> (u16, Value) {
 async fn flow<S, R, P, F>(store: S, reads: R, project: P)
 where
     S: EventStore + Clone + 'static,
-    R: ledger_api::LedgerReads + 'static,
+    R: ledger_api::ApiReads + 'static,
     P: Fn() -> F,
     F: std::future::Future<Output = ()>,
 {
@@ -66,6 +66,8 @@ where
         reads,
         events: Arc::new(store.clone()),
         tenant_claim: "tenant_id".into(),
+        queue: Arc::new(ledger_app::payouts::MemoryQueue::default()),
+        limits: ledger_domain::ApprovalLimits::default(),
     }));
     let mut read = fixture("apigw/get-affiliate-balances.json");
     read["rawPath"] = "/v1/affiliates/aff-ben/balances".into();

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use event_store::{JournalLine, StoreError};
 use event_store_dynamodb::projection::DynamoProjection;
 use event_store_sqlite::SqliteEventStore;
@@ -130,11 +130,21 @@ impl LedgerReads for DynamoProjection {
     }
 }
 
+pub mod payouts;
+
+/// Everything the API reads from the projection.
+pub trait ApiReads: LedgerReads + event_store::PayoutReads {}
+impl<T: LedgerReads + event_store::PayoutReads + ?Sized> ApiReads for T {}
+
 pub struct ApiState<R> {
     pub reads: R,
-    /// The events, for the audit trail (who did what).
+    /// The events: the audit trail, and the payout use cases' store.
     pub events: Arc<dyn event_store::EventStore>,
     pub tenant_claim: String,
+    /// Where approved items go to be paid.
+    pub queue: Arc<dyn ledger_app::payouts::DispatchQueue>,
+    /// Above these, only an admin approves.
+    pub limits: ledger_domain::ApprovalLimits,
 }
 
 impl<R> TenantClaim for ApiState<R> {
@@ -143,8 +153,42 @@ impl<R> TenantClaim for ApiState<R> {
     }
 }
 
-pub fn router<R: LedgerReads + 'static>(state: Arc<ApiState<R>>) -> Router {
+pub fn router<R: ApiReads + 'static>(state: Arc<ApiState<R>>) -> Router {
     Router::new()
+        .route(
+            "/v1/affiliates/{affiliate_id}/payout-profile",
+            get(payouts::get_profile::<R>),
+        )
+        .route(
+            "/v1/affiliates/{affiliate_id}/payout-method",
+            put(payouts::put_method::<R>),
+        )
+        .route(
+            "/v1/affiliates/{affiliate_id}/payout-minimums/{currency}",
+            put(payouts::put_minimum::<R>),
+        )
+        .route(
+            "/v1/affiliates/{affiliate_id}/payout-holds",
+            post(payouts::place_hold::<R>),
+        )
+        .route(
+            "/v1/affiliates/{affiliate_id}/payout-holds/{reason}/lift",
+            post(payouts::lift_hold::<R>),
+        )
+        .route("/v1/payout-runs", post(payouts::post_run::<R>))
+        .route("/v1/payout-batches/{batch_id}", get(payouts::get_batch::<R>))
+        .route(
+            "/v1/payout-batches/{batch_id}/approve",
+            post(payouts::approve::<R>),
+        )
+        .route(
+            "/v1/payout-batches/{batch_id}/reject",
+            post(payouts::reject::<R>),
+        )
+        .route(
+            "/v1/payout-batches/{batch_id}/dispatch",
+            post(payouts::dispatch::<R>),
+        )
         .route("/v1/affiliates/{affiliate_id}/balances", get(balances::<R>))
         .route("/v1/affiliates/{affiliate_id}/journal", get(journal::<R>))
         .route("/v1/audit/batches/{batch_id}", get(audit_batch::<R>))
@@ -219,7 +263,7 @@ struct BalancesBody {
     balances: Vec<BalanceBody>,
 }
 
-async fn balances<R: LedgerReads + 'static>(
+async fn balances<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(affiliate): Path<String>,
@@ -332,7 +376,7 @@ fn page_params(
     }
 }
 
-async fn journal<R: LedgerReads + 'static>(
+async fn journal<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(affiliate): Path<String>,
@@ -373,7 +417,7 @@ async fn journal<R: LedgerReads + 'static>(
 
 /// The reads chosen by the environment: DynamoDB's projection when
 /// `PROJECTION_TABLE_PREFIX` is set, else the embedded store.
-pub async fn reads_from_env() -> Result<Arc<dyn LedgerReads>, String> {
+pub async fn reads_from_env() -> Result<Arc<dyn ApiReads>, String> {
     if let Ok(prefix) = std::env::var("PROJECTION_TABLE_PREFIX") {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let client = aws_sdk_dynamodb::Client::new(&config);
@@ -435,7 +479,7 @@ fn audit_entry(stored: &event_store::StoredEvent) -> Result<AuditEntry, Problem>
 }
 
 /// Who did what to a payout batch: every event of its stream (admins only).
-async fn audit_batch<R: LedgerReads + 'static>(
+async fn audit_batch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(batch): Path<String>,
@@ -466,7 +510,7 @@ async fn audit_batch<R: LedgerReads + 'static>(
 
 /// Who did what to an affiliate's money in one currency: the events behind
 /// its journal, with their actors, paginated like the journal (admins only).
-async fn audit_affiliate<R: LedgerReads + 'static>(
+async fn audit_affiliate<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(affiliate): Path<String>,

@@ -10,10 +10,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
     let reads = reads_from_env().await?;
     let events = lambda_edge::config::store_from_env().await?;
+    let queue = Arc::new(lambda_edge::config::dispatch_queue_from_env().await?);
+    let limits = lambda_edge::config::approval_limits_from_env()?;
     lambda_http::run(router(Arc::new(ApiState {
         reads,
         events,
         tenant_claim: tenant_claim(),
+        queue,
+        limits,
     })))
     .await
 }

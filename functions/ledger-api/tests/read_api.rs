@@ -8,7 +8,7 @@ use axum::body::Body;
 use event_store::EventStore;
 use event_store_sqlite::SqliteEventStore;
 use http_body_util::BodyExt;
-use ledger_api::{ApiState, LedgerReads, router};
+use ledger_api::{ApiReads, ApiState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -52,11 +52,13 @@ async fn ingest<S: EventStore + 'static>(store: S) {
     }
 }
 
-fn api<R: LedgerReads + 'static>(reads: R, events: Arc<dyn EventStore>) -> axum::Router {
+fn api<R: ApiReads + 'static>(reads: R, events: Arc<dyn EventStore>) -> axum::Router {
     router(Arc::new(ApiState {
         reads,
         events,
         tenant_claim: "tenant_id".into(),
+        queue: Arc::new(ledger_app::payouts::MemoryQueue::default()),
+        limits: ledger_domain::ApprovalLimits::default(),
     }))
 }
 
@@ -65,7 +67,7 @@ fn with_claims(mut event: Value, claims: Value) -> Value {
     event
 }
 
-async fn check_reads<R: LedgerReads + Clone + 'static>(reads: R, events: Arc<dyn EventStore>) {
+async fn check_reads<R: ApiReads + Clone + 'static>(reads: R, events: Arc<dyn EventStore>) {
     let (status, body) = send(
         api(reads.clone(), events.clone()),
         &fixture("get-affiliate-balances.json"),

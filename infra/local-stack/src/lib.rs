@@ -203,11 +203,13 @@ impl Backend {
     }
 
     /// The whole HTTP surface, behind the development authorizer.
-    pub fn app(&self, key: Vec<u8>, queue: LocalQueue) -> Router {
+    pub fn app(&self, key: Vec<u8>, queue: LocalQueue, dispatch: LocalDispatchQueue) -> Router {
         match self {
-            Backend::Embedded(store) => app_for(store.clone(), store.clone(), key, queue),
+            Backend::Embedded(store) => {
+                app_for(store.clone(), store.clone(), key, queue, dispatch)
+            }
             Backend::Aws { store, projection } => {
-                app_for(store.clone(), projection.clone(), key, queue)
+                app_for(store.clone(), projection.clone(), key, queue, dispatch)
             }
         }
     }
@@ -264,10 +266,16 @@ impl Backend {
     }
 }
 
-fn app_for<S, R>(store: S, reads: R, key: Vec<u8>, queue: LocalQueue) -> Router
+fn app_for<S, R>(
+    store: S,
+    reads: R,
+    key: Vec<u8>,
+    queue: LocalQueue,
+    dispatch: LocalDispatchQueue,
+) -> Router
 where
     S: event_store::EventStore + Clone + 'static,
-    R: ledger_api::LedgerReads + 'static,
+    R: ledger_api::ApiReads + 'static,
 {
     let events: Arc<dyn event_store::EventStore> = Arc::new(store.clone());
     let ingest = ingest_commissions::router(Arc::new(ingest_commissions::AppState {
@@ -278,11 +286,17 @@ where
         reads,
         events,
         tenant_claim: "tenant_id".into(),
+        queue: Arc::new(dispatch.clone()),
+        limits: lambda_edge::config::approval_limits_from_env().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "PAYOUT_APPROVAL_LIMITS is invalid: every batch needs an admin");
+            ledger_domain::ApprovalLimits::from_json(r#"{}"#).unwrap_or_default()
+        }),
     }));
     let key = Arc::new(key);
     ingest
         .merge(reads)
         .merge(queue_routes(queue))
+        .merge(dispatch_routes(dispatch))
         .layer(axum::middleware::from_fn(move |request, next| {
             authorize(key.clone(), request, next)
         }))
@@ -299,6 +313,8 @@ pub const MATURE_EVERY_MS: u64 = 2_000;
 pub async fn run_projector(
     backend: Backend,
     queue: LocalQueue,
+    dispatch: LocalDispatchQueue,
+    processors: Arc<processors::Processors>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<u64, StackError> {
     let mut projected = 0u64;
@@ -336,7 +352,9 @@ pub async fn run_projector(
         projected += events as u64;
         // The local commissions queue, as the SQS event source would poll it.
         let delivered = queue.deliver(&backend).await;
-        if events > 0 || delivered > 0 {
+        // The dispatch queue, as the dispatch-payouts function consumes it.
+        let dispatched = dispatch.deliver(&backend, &*processors).await;
+        if events > 0 || delivered > 0 || dispatched > 0 {
             continue;
         }
         if *stop.borrow() {
@@ -354,6 +372,10 @@ pub struct Running {
     pub address: SocketAddr,
     /// The in-process commissions queue.
     pub queue: LocalQueue,
+    /// The in-process payout dispatch queue.
+    pub dispatch: LocalDispatchQueue,
+    /// The processors dispatch pays through (the sandbox among them).
+    pub processors: Arc<processors::Processors>,
     stop_server: tokio::sync::watch::Sender<bool>,
     stop_projector: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -377,8 +399,43 @@ impl Running {
     }
 }
 
-/// Starts the stack on `127.0.0.1:port` (0 picks a free port).
+/// The processors of the local stack: those configured in the environment
+/// (see `processors::Processors::from_env`), the sandbox always, and SEPA
+/// files in `files_dir` from a demonstration debtor account unless a
+/// debtor is configured.
+pub fn local_processors(files_dir: Option<&Path>) -> Result<processors::Processors, StackError> {
+    let mut p = processors::Processors::from_env(None).map_err(StackError::Io)?;
+    if p.sandbox.is_none() {
+        p.sandbox = Some(Arc::new(processors::sandbox::Sandbox::new()));
+    }
+    if let (None, Some(dir)) = (&p.sepa, files_dir) {
+        let debtor = processors::sepa::Debtor::new(
+            "Local Demo Payouts",
+            "DE02120300000000202051",
+            Some("BYLADEM1001"),
+        )
+        .map_err(StackError::Io)?;
+        p.sepa = Some(processors::sepa::SepaFiles::new(
+            debtor,
+            processors::sepa::FileStore::Directory(dir.to_owned()),
+        ));
+    }
+    Ok(p)
+}
+
+/// Starts the stack on `127.0.0.1:port` (0 picks a free port), paying
+/// through the sandbox only.
 pub async fn start(backend: Backend, key: Vec<u8>, port: u16) -> Result<Running, StackError> {
+    start_with(backend, key, port, Arc::new(local_processors(None)?)).await
+}
+
+/// Starts the stack with the given processors.
+pub async fn start_with(
+    backend: Backend,
+    key: Vec<u8>,
+    port: u16,
+    processors: Arc<processors::Processors>,
+) -> Result<Running, StackError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| StackError::Io(format!("bind 127.0.0.1:{port}: {e}")))?;
@@ -386,19 +443,28 @@ pub async fn start(backend: Backend, key: Vec<u8>, port: u16) -> Result<Running,
         .local_addr()
         .map_err(|e| StackError::Io(e.to_string()))?;
     let queue = LocalQueue::default();
+    let dispatch = LocalDispatchQueue::default();
     let (stop_server, mut server_stopped) = tokio::sync::watch::channel(false);
     let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(
-        axum::serve(listener, backend.app(key, queue.clone()))
+        axum::serve(listener, backend.app(key, queue.clone(), dispatch.clone()))
             .with_graceful_shutdown(async move {
                 let _ = server_stopped.wait_for(|s| *s).await;
             })
             .into_future(),
     );
-    let projector = tokio::spawn(run_projector(backend, queue.clone(), projector_stopped));
+    let projector = tokio::spawn(run_projector(
+        backend,
+        queue.clone(),
+        dispatch.clone(),
+        processors.clone(),
+        projector_stopped,
+    ));
     Ok(Running {
         address,
         queue,
+        dispatch,
+        processors,
         stop_server,
         stop_projector,
         server,
@@ -584,4 +650,158 @@ fn queue_routes(queue: LocalQueue) -> Router {
             axum::routing::get(dead_letters),
         )
         .with_state(Arc::new(QueueState { queue }))
+}
+
+/// One message of the local dispatch queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct DispatchEnvelope {
+    pub message_id: String,
+    pub message: ledger_app::payouts::DispatchMessage,
+    pub receives: u32,
+    /// Why the last attempt left it for retry.
+    pub last_error: Option<String>,
+}
+
+/// The in-process stand-in for the dispatch queue and its dead-letter
+/// queue, consumed by the same handler as the dispatch-payouts function.
+#[derive(Clone, Default)]
+pub struct LocalDispatchQueue {
+    pending: Arc<std::sync::Mutex<std::collections::VecDeque<DispatchEnvelope>>>,
+    dead: Arc<std::sync::Mutex<Vec<DispatchEnvelope>>>,
+    sequence: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[async_trait::async_trait]
+impl ledger_app::payouts::DispatchQueue for LocalDispatchQueue {
+    async fn enqueue(
+        &self,
+        messages: &[ledger_app::payouts::DispatchMessage],
+    ) -> Result<(), event_store::StoreError> {
+        let mut pending = self
+            .pending
+            .lock()
+            .map_err(|_| event_store::StoreError::Unavailable("dispatch queue".into()))?;
+        if pending.len() + messages.len() > QUEUE_LENGTH_MAX {
+            return Err(event_store::StoreError::Unavailable(
+                "the local dispatch queue is full".into(),
+            ));
+        }
+        for message in messages {
+            let n = self
+                .sequence
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            pending.push_back(DispatchEnvelope {
+                message_id: format!("dispatch-{n:08}"),
+                message: message.clone(),
+                receives: 0,
+                last_error: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl LocalDispatchQueue {
+    pub fn dead_letters(&self) -> Vec<DispatchEnvelope> {
+        self.dead.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    pub fn pending(&self) -> usize {
+        self.pending.lock().map(|p| p.len()).unwrap_or_default()
+    }
+
+    /// Hands one batch to the dispatch handler; returns how many it took.
+    async fn deliver(&self, backend: &Backend, processors: &processors::Processors) -> usize {
+        let batch: Vec<DispatchEnvelope> = match self.pending.lock() {
+            Ok(mut pending) => {
+                let n = pending.len().min(QUEUE_BATCH_MAX);
+                pending.drain(..n).collect()
+            }
+            Err(_) => return 0,
+        };
+        if batch.is_empty() {
+            return 0;
+        }
+        let records: Vec<serde_json::Value> = batch
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "messageId": m.message_id,
+                    "body": serde_json::to_string(&m.message).unwrap_or_default(),
+                    "attributes": {"ApproximateReceiveCount": (m.receives + 1).to_string()},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                })
+            })
+            .collect();
+        let Ok(event) = serde_json::from_value::<aws_lambda_events::event::sqs::SqsEvent>(
+            serde_json::json!({"Records": records}),
+        ) else {
+            return 0;
+        };
+        let response = match backend {
+            Backend::Embedded(store) => {
+                dispatch_payouts::handle_sqs(store, processors, event).await
+            }
+            Backend::Aws { store, .. } => {
+                dispatch_payouts::handle_sqs(store, processors, event).await
+            }
+        };
+        let failed: std::collections::HashSet<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        for mut envelope in batch.iter().cloned() {
+            if !failed.contains(&envelope.message_id) {
+                continue;
+            }
+            envelope.receives += 1;
+            envelope.last_error = Some("left for retry (see the stack's log)".into());
+            if envelope.receives >= QUEUE_RECEIVES_MAX {
+                tracing::warn!(message_id = %envelope.message_id, item = %envelope.message.item_id, "payout item moved to the dead letters");
+                if let Ok(mut dead) = self.dead.lock() {
+                    dead.push(envelope);
+                }
+            } else if let Ok(mut pending) = self.pending.lock() {
+                pending.push_back(envelope);
+            }
+        }
+        batch.len()
+    }
+}
+
+struct DispatchState {
+    queue: LocalDispatchQueue,
+}
+
+impl lambda_edge::TenantClaim for DispatchState {
+    fn tenant_claim(&self) -> &str {
+        "tenant_id"
+    }
+}
+
+/// Payout items that exhausted their retries: finance looks here.
+async fn dispatch_dead_letters(
+    axum::extract::State(state): axum::extract::State<Arc<DispatchState>>,
+    lambda_edge::Caller(identity): lambda_edge::Caller,
+) -> Result<Response, lambda_edge::problem::Problem> {
+    use axum::response::IntoResponse;
+    lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadPayouts)?;
+    let mine: Vec<DispatchEnvelope> = state
+        .queue
+        .dead_letters()
+        .into_iter()
+        .filter(|m| m.message.tenant_id == identity.tenant_id)
+        .collect();
+    Ok(axum::Json(serde_json::json!({"dead_letters": mine})).into_response())
+}
+
+fn dispatch_routes(queue: LocalDispatchQueue) -> Router {
+    Router::new()
+        .route(
+            "/local/queues/dispatch/dead-letters",
+            axum::routing::get(dispatch_dead_letters),
+        )
+        .with_state(Arc::new(DispatchState { queue }))
 }

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use event_store_sqlite::SqliteEventStore;
-use local_stack::{Backend, ROLES, database_path, mint_token, signing_key, start};
+use local_stack::{
+    Backend, ROLES, database_path, local_processors, mint_token, signing_key, start_with,
+};
 
 #[derive(Parser)]
 #[command(
@@ -100,7 +102,9 @@ async fn serve(args: Args) -> Result<(), String> {
             );
         }
     }
-    let running = start(backend, key, args.port)
+    let files = args.data_dir.join("files");
+    let processors = local_processors(Some(&files)).map_err(|e| e.to_string())?;
+    let running = start_with(backend, key, args.port, std::sync::Arc::new(processors))
         .await
         .map_err(|e| e.to_string())?;
     let base = format!("http://{}", running.address);
@@ -108,6 +112,13 @@ async fn serve(args: Args) -> Result<(), String> {
     println!("data: {location}");
     println!(
         "routes: POST {base}/v1/commissions  GET {base}/v1/affiliates/{{id}}/balances  GET {base}/v1/affiliates/{{id}}/journal?currency=EUR"
+    );
+    println!(
+        "payouts: PUT {base}/v1/affiliates/{{id}}/payout-method  POST {base}/v1/payout-runs  POST {base}/v1/payout-batches/{{id}}/approve  GET {base}/v1/payout-batches/{{id}}"
+    );
+    println!(
+        "processors: sandbox (in memory); SEPA pain.001 files in {}",
+        files.display()
     );
     println!(
         "tokens: cargo run -q -p local-stack -- token --tenant acme --role ingest   (roles: {})",

@@ -598,6 +598,24 @@ pub trait PayoutReads: Send + Sync {
     -> Result<u64, StoreError>;
 }
 
+#[async_trait]
+impl<T: PayoutReads + ?Sized> PayoutReads for std::sync::Arc<T> {
+    async fn payout_candidates(
+        &self,
+        tenant_id: &ledger_domain::TenantId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<CandidatePage, StoreError> {
+        (**self).payout_candidates(tenant_id, after, limit).await
+    }
+    async fn batches_drafted(
+        &self,
+        tenant_id: &ledger_domain::TenantId,
+    ) -> Result<u64, StoreError> {
+        (**self).batches_drafted(tenant_id).await
+    }
+}
+
 /// Reads a stored profile snapshot (JSON) into a profile.
 pub fn decode_profile(json: &str) -> Result<ledger_domain::PayoutProfile, StoreError> {
     serde_json::from_str(json)

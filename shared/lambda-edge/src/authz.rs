@@ -28,6 +28,18 @@ pub enum Action<'a> {
     ReadAffiliate { affiliate_id: &'a str },
     /// Read who did what (admin).
     ReadAudit,
+    /// Set how an affiliate is paid and its minimums.
+    ManagePayoutProfile,
+    /// Place or lift a payout hold (KYC, fraud review).
+    HoldPayouts,
+    /// Draft payout batches (the maker).
+    DraftPayouts,
+    /// Approve or reject a batch (the checker: never its maker).
+    ApprovePayouts,
+    /// Read payout batches and profiles.
+    ReadPayouts,
+    /// Re-enqueue an approved batch's unsent items.
+    DispatchPayouts,
 }
 
 impl Action<'_> {
@@ -41,6 +53,15 @@ impl Action<'_> {
                 role::ADMIN,
             ],
             Action::ReadAudit => &[role::ADMIN],
+            Action::ManagePayoutProfile | Action::DraftPayouts => {
+                &[role::FINANCE_MAKER, role::ADMIN]
+            }
+            Action::HoldPayouts | Action::ReadPayouts => {
+                &[role::FINANCE_MAKER, role::FINANCE_APPROVER, role::ADMIN]
+            }
+            Action::ApprovePayouts | Action::DispatchPayouts => {
+                &[role::FINANCE_APPROVER, role::ADMIN]
+            }
         }
     }
 }
@@ -65,6 +86,14 @@ pub fn authorize(identity: &Identity, action: Action<'_>) -> Result<&'static str
             "an affiliate reads only its own ledger; finance and admins read their tenant's"
         }
         Action::ReadAudit => "the audit trail is for admins",
+        Action::ManagePayoutProfile => "payout profiles are set by finance makers and admins",
+        Action::HoldPayouts => "payout holds are placed and lifted by finance and admins",
+        Action::DraftPayouts => "payout batches are drafted by finance makers and admins",
+        Action::ApprovePayouts => {
+            "payout batches are approved or rejected by finance approvers and admins"
+        }
+        Action::ReadPayouts => "payout batches and profiles are read by finance and admins",
+        Action::DispatchPayouts => "dispatch is re-driven by finance approvers and admins",
     }))
 }
 
@@ -115,5 +144,25 @@ mod tests {
             authorize(&who(&["admin"], None), Action::ReadAudit),
             Ok(role::ADMIN)
         );
+        // Makers draft, approvers approve; affiliates and the tracker do neither.
+        let maker = who(&["finance-maker"], None);
+        let approver = who(&["finance-approver"], None);
+        assert!(authorize(&maker, Action::DraftPayouts).is_ok());
+        assert!(authorize(&maker, Action::ApprovePayouts).is_err());
+        assert!(authorize(&approver, Action::ApprovePayouts).is_ok());
+        assert!(authorize(&approver, Action::DraftPayouts).is_err());
+        assert!(authorize(&approver, Action::ManagePayoutProfile).is_err());
+        for action in [
+            Action::ManagePayoutProfile,
+            Action::HoldPayouts,
+            Action::DraftPayouts,
+            Action::ApprovePayouts,
+            Action::ReadPayouts,
+            Action::DispatchPayouts,
+        ] {
+            assert!(authorize(&who(&["affiliate"], Some("a")), action).is_err());
+            assert!(authorize(&who(&["ingest"], None), action).is_err());
+            assert!(authorize(&who(&["admin"], None), action).is_ok());
+        }
     }
 }

@@ -52,3 +52,78 @@ pub fn init_logging() {
         .without_time()
         .try_init();
 }
+
+/// Dispatch messages to SQS: one message per payout item, sent in batches
+/// of ten (SQS's limit), each entry's failure reported.
+pub struct SqsDispatchQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsDispatchQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        SqsDispatchQueue { client, queue_url }
+    }
+}
+
+#[async_trait::async_trait]
+impl ledger_app::payouts::DispatchQueue for SqsDispatchQueue {
+    async fn enqueue(
+        &self,
+        messages: &[ledger_app::payouts::DispatchMessage],
+    ) -> Result<(), event_store::StoreError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let unavailable = |what: String| event_store::StoreError::Unavailable(what);
+        for chunk in messages.chunks(10) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (i, m) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(m).map_err(|e| unavailable(e.to_string()))?;
+                entries.push(
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| unavailable(e.to_string()))?,
+                );
+            }
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    unavailable(format!(
+                        "send dispatch messages: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            if let Some(failed) = out.failed().first() {
+                return Err(unavailable(format!(
+                    "send dispatch message {}: {}",
+                    failed.id(),
+                    failed.message().unwrap_or("refused")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The dispatch queue named by `DISPATCH_QUEUE_URL`.
+pub async fn dispatch_queue_from_env() -> Result<SqsDispatchQueue, String> {
+    let url = std::env::var("DISPATCH_QUEUE_URL")
+        .map_err(|_| "DISPATCH_QUEUE_URL is not set".to_owned())?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok(SqsDispatchQueue::new(aws_sdk_sqs::Client::new(&config), url))
+}
+
+/// Approval limits from `PAYOUT_APPROVAL_LIMITS` (JSON, see
+/// `ledger_domain::ApprovalLimits::from_json`); none when unset.
+pub fn approval_limits_from_env() -> Result<ledger_domain::ApprovalLimits, String> {
+    match std::env::var("PAYOUT_APPROVAL_LIMITS") {
+        Ok(json) if !json.trim().is_empty() => ledger_domain::ApprovalLimits::from_json(&json),
+        _ => Ok(ledger_domain::ApprovalLimits::default()),
+    }
+}

@@ -136,6 +136,16 @@ impl Problem {
         )
     }
 
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            "/problems/not-found",
+            "Not found",
+            StatusCode::NOT_FOUND,
+            format!("no such {what} in your tenant"),
+            vec![],
+        )
+    }
+
     pub fn unavailable() -> Self {
         Self::new(
             "/problems/unavailable",
