@@ -176,7 +176,10 @@ pub fn router<R: ApiReads + 'static>(state: Arc<ApiState<R>>) -> Router {
             post(payouts::lift_hold::<R>),
         )
         .route("/v1/payout-runs", post(payouts::post_run::<R>))
-        .route("/v1/payout-batches/{batch_id}", get(payouts::get_batch::<R>))
+        .route(
+            "/v1/payout-batches/{batch_id}",
+            get(payouts::get_batch::<R>),
+        )
         .route(
             "/v1/payout-batches/{batch_id}/approve",
             post(payouts::approve::<R>),

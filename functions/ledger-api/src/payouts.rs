@@ -112,10 +112,12 @@ pub(crate) fn app_problem(e: AppError) -> Problem {
             PayoutBatchError::MakerCannotApprove { .. } | PayoutBatchError::NeedsAdmin { .. },
         ) => Problem::forbidden(&e.to_string()),
         AppError::PayoutBatch(PayoutBatchError::NotDrafted) => Problem::not_found("payout batch"),
-        AppError::PayoutBatch(PayoutBatchError::Text(t)) => Problem::unprocessable(vec![FieldError {
-            field: t.field.into(),
-            rule: t.to_string(),
-        }]),
+        AppError::PayoutBatch(PayoutBatchError::Text(t)) => {
+            Problem::unprocessable(vec![FieldError {
+                field: t.field.into(),
+                rule: t.to_string(),
+            }])
+        }
         AppError::PayoutBatch(_) | AppError::DraftSequenceMoved { .. } => {
             Problem::conflict(&e.to_string())
         }
@@ -204,7 +206,14 @@ pub(crate) async fn put_method<R: ApiReads + 'static>(
     let affiliate_id = affiliate(&id)?;
     let MethodBody { method } = json_body(&headers, body).await?;
     let change_ = ProfileChange::MethodSet { method };
-    change(&state, &identity, Action::ManagePayoutProfile, &affiliate_id, change_).await
+    change(
+        &state,
+        &identity,
+        Action::ManagePayoutProfile,
+        &affiliate_id,
+        change_,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -232,7 +241,14 @@ pub(crate) async fn put_minimum<R: ApiReads + 'static>(
         }])
     })?;
     let change_ = ProfileChange::MinimumSet { minimum };
-    change(&state, &identity, Action::ManagePayoutProfile, &affiliate_id, change_).await
+    change(
+        &state,
+        &identity,
+        Action::ManagePayoutProfile,
+        &affiliate_id,
+        change_,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -259,7 +275,14 @@ pub(crate) async fn place_hold<R: ApiReads + 'static>(
     let affiliate_id = affiliate(&id)?;
     let HoldBody { reason, note } = json_body(&headers, body).await?;
     let change_ = ProfileChange::HoldPlaced { reason, note };
-    change(&state, &identity, Action::HoldPayouts, &affiliate_id, change_).await
+    change(
+        &state,
+        &identity,
+        Action::HoldPayouts,
+        &affiliate_id,
+        change_,
+    )
+    .await
 }
 
 pub(crate) async fn lift_hold<R: ApiReads + 'static>(
@@ -271,8 +294,8 @@ pub(crate) async fn lift_hold<R: ApiReads + 'static>(
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::HoldPayouts)?;
     let affiliate_id = affiliate(&id)?;
-    let reason: HoldReason = serde_json::from_value(serde_json::Value::String(reason))
-        .map_err(|_| {
+    let reason: HoldReason =
+        serde_json::from_value(serde_json::Value::String(reason)).map_err(|_| {
             Problem::bad_request(
                 "reason",
                 "must be one of kyc_pending, fraud_review, compliance, manual",
@@ -280,7 +303,14 @@ pub(crate) async fn lift_hold<R: ApiReads + 'static>(
         })?;
     let NoteBody { note } = json_body(&headers, body).await?;
     let change_ = ProfileChange::HoldLifted { reason, note };
-    change(&state, &identity, Action::HoldPayouts, &affiliate_id, change_).await
+    change(
+        &state,
+        &identity,
+        Action::HoldPayouts,
+        &affiliate_id,
+        change_,
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -309,7 +339,12 @@ pub(crate) async fn post_run<R: ApiReads + 'static>(
         .run_id
         .unwrap_or_else(|| format!("run-{}", ctx.now.format("%Y%m%dT%H%M%S%6f")));
     let run_id = PayoutRunId::new(&run_id)
-        .map_err(|e| errors.push(FieldError { field: "run_id".into(), rule: e.to_string() }))
+        .map_err(|e| {
+            errors.push(FieldError {
+                field: "run_id".into(),
+                rule: e.to_string(),
+            })
+        })
         .ok();
     let mut options = DraftOptions::new(run_id.clone().unwrap_or_else(|| {
         PayoutRunId::new("invalid").unwrap_or_else(|_| unreachable!("a valid literal id"))
@@ -503,9 +538,14 @@ pub(crate) async fn dispatch<R: ApiReads + 'static>(
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::DispatchPayouts)?;
     let batch_id = batch(&id)?;
-    let queued = uc::enqueue_awaiting(&*state.events, &*state.queue, &identity.tenant_id, &batch_id)
-        .await
-        .map_err(app_problem)?;
+    let queued = uc::enqueue_awaiting(
+        &*state.events,
+        &*state.queue,
+        &identity.tenant_id,
+        &batch_id,
+    )
+    .await
+    .map_err(app_problem)?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(serde_json::json!({"dispatch_messages": queued})),

@@ -205,9 +205,7 @@ impl Backend {
     /// The whole HTTP surface, behind the development authorizer.
     pub fn app(&self, key: Vec<u8>, queue: LocalQueue, dispatch: LocalDispatchQueue) -> Router {
         match self {
-            Backend::Embedded(store) => {
-                app_for(store.clone(), store.clone(), key, queue, dispatch)
-            }
+            Backend::Embedded(store) => app_for(store.clone(), store.clone(), key, queue, dispatch),
             Backend::Aws { store, projection } => {
                 app_for(store.clone(), projection.clone(), key, queue, dispatch)
             }

@@ -116,7 +116,10 @@ pub async fn dispatch_queue_from_env() -> Result<SqsDispatchQueue, String> {
     let url = std::env::var("DISPATCH_QUEUE_URL")
         .map_err(|_| "DISPATCH_QUEUE_URL is not set".to_owned())?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(SqsDispatchQueue::new(aws_sdk_sqs::Client::new(&config), url))
+    Ok(SqsDispatchQueue::new(
+        aws_sdk_sqs::Client::new(&config),
+        url,
+    ))
 }
 
 /// Approval limits from `PAYOUT_APPROVAL_LIMITS` (JSON, see

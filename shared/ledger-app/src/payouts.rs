@@ -962,10 +962,7 @@ pub struct MemoryQueue {
 
 impl MemoryQueue {
     pub fn messages(&self) -> Vec<DispatchMessage> {
-        self.messages
-            .lock()
-            .map(|m| m.clone())
-            .unwrap_or_default()
+        self.messages.lock().map(|m| m.clone()).unwrap_or_default()
     }
 }
 
