@@ -8,5 +8,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$(bash "$root/infra/tools.sh")"
 cd "$root"
 "$bin/cargo-lambda" lambda build --compiler cargo \
-  -p ingest-commissions -p project-ledger -p ledger-api -p mature-commissions "$@"
+  -p ingest-commissions -p project-ledger -p ledger-api -p mature-commissions \
+  -p dispatch-payouts -p draft-payouts "$@"
 ls target/lambda

@@ -13,7 +13,9 @@ USES = {
     "IngestCommissionsQueueFunction": {"EventsTable", "IdempotencyTable", "CommissionsQueue"},
     "ProjectLedgerFunction": {"EventsTable", "BalancesTable", "JournalTable", "ProjectedTable", "MaturitiesTable", "ProjectionFailuresQueue"},
     "MatureCommissionsFunction": {"EventsTable", "IdempotencyTable", "MaturitiesTable"},
-    "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable"},
+    "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable", "IdempotencyTable", "DispatchQueue"},
+    "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket"},
+    "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable"},
 }
 
 
@@ -39,6 +41,14 @@ def referenced(resource):
     if isinstance(resource, dict):
         if "Ref" in resource:
             return resource["Ref"]
+        if "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):
+            # "${Bucket.Arn}/prefix/*": objects under a prefix of one bucket.
+            text = resource["Fn::Sub"]
+            if text.startswith("${") and "}" in text:
+                inner = text[2:text.index("}")]
+                if "*" not in text[: text.index("}")]:
+                    return inner.split(".")[0]
+            return None
         if "Fn::GetAtt" in resource:
             value = resource["Fn::GetAtt"]
             return (value.split(".")[0] if isinstance(value, str) else value[0])

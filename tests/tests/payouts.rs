@@ -260,9 +260,14 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
     let items = eventually(30, || async {
         let (_, body) = call(&client, "GET", &batch_url, &omar, None).await;
         let items = body["items"].as_array()?.clone();
+        // Settled, except SEPA transfers, which stay submitted until the
+        // bank's status report (submit and outcome are two writes).
         items
             .iter()
-            .all(|i| i["status"] != "awaiting")
+            .all(|i| {
+                i["status"] != "awaiting"
+                    && (i["status"] != "submitted" || i["processor"] == "sepa")
+            })
             .then_some(items)
     })
     .await;

@@ -230,13 +230,21 @@ async fn suite(backend: Backend) {
         ),
         ("POST", format!("{base}/v1/payout-runs"), Some(json!({}))),
         ("GET", format!("{base}/v1/payout-batches/b-1"), None),
-        ("POST", format!("{base}/v1/payout-batches/b-1/approve"), None),
+        (
+            "POST",
+            format!("{base}/v1/payout-batches/b-1/approve"),
+            None,
+        ),
         (
             "POST",
             format!("{base}/v1/payout-batches/b-1/reject"),
             Some(json!({"reason": "x"})),
         ),
-        ("POST", format!("{base}/v1/payout-batches/b-1/dispatch"), None),
+        (
+            "POST",
+            format!("{base}/v1/payout-batches/b-1/dispatch"),
+            None,
+        ),
         (
             "GET",
             format!("{base}/local/queues/dispatch/dead-letters"),

@@ -351,7 +351,7 @@ pub async fn run_projector(
         // The local commissions queue, as the SQS event source would poll it.
         let delivered = queue.deliver(&backend).await;
         // The dispatch queue, as the dispatch-payouts function consumes it.
-        let dispatched = dispatch.deliver(&backend, &*processors).await;
+        let dispatched = dispatch.deliver(&backend, &processors).await;
         if events > 0 || delivered > 0 || dispatched > 0 {
             continue;
         }

@@ -197,21 +197,31 @@ impl NewEvent {
     /// Serialises a domain event. Its hash leaves out `recorded_at`, so a
     /// retry of the same command a second later is recognised as the same.
     pub fn from_domain(event: &Event) -> Result<Self, StoreError> {
-        let mut value = serde_json::to_value(event).map_err(|e| StoreError::InvalidInput {
+        let invalid = |e: serde_json::Error| StoreError::InvalidInput {
             field: "event",
             reason: e.to_string(),
-        })?;
-        let payload = value.to_string();
-        if let Some(object) = value.as_object_mut() {
-            object.remove("recorded_at");
-        }
-        let fingerprint = value.to_string();
+        };
+        // Serialised once, straight from the struct (no intermediate tree:
+        // a 500-item batch is ~100 KB). The fingerprint is the same text
+        // without its top-level `"recorded_at":"...",` member; no string
+        // value can contain that text unescaped.
+        let payload = serde_json::to_string(event).map_err(invalid)?;
+        let recorded_at = serde_json::to_string(&event.recorded_at()).map_err(invalid)?;
+        let member = format!("\"recorded_at\":{recorded_at},");
+        let at = payload
+            .find(&member)
+            .ok_or_else(|| StoreError::InvalidInput {
+                field: "event",
+                reason: "recorded_at is not a member of the serialised event".to_owned(),
+            })?;
         let event_type = event.type_name().to_owned();
         let schema_version = event.schema_version();
+        // Hashed in two parts around the member: no copy of the payload.
         let payload_hash = sha256_hex(&[
             event_type.as_bytes(),
             &schema_version.to_be_bytes(),
-            fingerprint.as_bytes(),
+            &payload.as_bytes()[..at],
+            &payload.as_bytes()[at + member.len()..],
         ]);
         Ok(NewEvent {
             event_type,

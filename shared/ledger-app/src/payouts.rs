@@ -142,8 +142,24 @@ pub struct DraftReport {
 struct Pending {
     items: Vec<DraftedItem>,
     skipped: Vec<SkippedPayee>,
-    /// The token of the last candidate considered.
-    last_token: Option<String>,
+    /// Where to resume after the last candidate considered: the resume
+    /// token given, or (affiliate, currency), formatted only when needed.
+    resume: Option<String>,
+    last: Option<(AffiliateId, Currency)>,
+    /// The id of the batch being filled.
+    batch_id: Option<PayoutBatchId>,
+}
+
+impl Pending {
+    fn token(&self, tenant_id: &TenantId) -> Option<String> {
+        match &self.last {
+            Some((affiliate, currency)) => Some(format!(
+                "{tenant_id}/affiliate/{affiliate} {}",
+                currency.code()
+            )),
+            None => self.resume.clone(),
+        }
+    }
 }
 
 /// Drafts batches for every affiliate and currency whose available balance
@@ -187,9 +203,11 @@ where
         next: options.after.clone(),
     };
     let mut pending = Pending {
-        items: Vec::new(),
+        items: Vec::with_capacity(options.items_per_batch),
         skipped: Vec::new(),
-        last_token: options.after.clone(),
+        resume: options.after.clone(),
+        last: None,
+        batch_id: None,
     };
     let mut after = options.after.clone();
     loop {
@@ -198,11 +216,7 @@ where
             .await?;
         for candidate in &page.candidates {
             let currency = candidate.available.currency();
-            pending.last_token = Some(format!(
-                "{tenant_id}/affiliate/{} {}",
-                candidate.affiliate_id,
-                currency.code()
-            ));
+            pending.last = Some((candidate.affiliate_id.clone(), currency));
             if options.currency.is_some_and(|c| c != currency) {
                 continue;
             }
@@ -237,7 +251,10 @@ where
                     receivable_netted,
                     processor,
                 } => {
-                    let batch_id = batch_id_for(sequence + 1)?;
+                    let batch_id = match &pending.batch_id {
+                        Some(id) => id,
+                        None => pending.batch_id.insert(batch_id_for(sequence + 1)?),
+                    };
                     let item_id =
                         PayoutItemId::new(format!("{batch_id}.{}", pending.items.len() + 1))?;
                     pending.items.push(DraftedItem {
@@ -433,12 +450,18 @@ async fn flush_batch<S: EventStore + ?Sized>(
     report: &mut DraftReport,
 ) -> Result<(), AppError> {
     let next = *sequence + 1;
-    let batch_id = batch_id_for(next)?;
-    let items = std::mem::take(&mut pending.items);
+    let batch_id = match pending.batch_id.take() {
+        Some(id) => id,
+        None => batch_id_for(next)?,
+    };
+    let items = std::mem::replace(
+        &mut pending.items,
+        Vec::with_capacity(options.items_per_batch),
+    );
     let events = PayoutBatch::default().handle(
         PayoutBatchCommand::Draft {
             batch_id: batch_id.clone(),
-            items: items.clone(),
+            items,
             sequence: next,
             run_id: Some(options.run_id.clone()),
         },
@@ -474,8 +497,12 @@ async fn flush_batch<S: EventStore + ?Sized>(
         *run_version += 1;
     }
     *sequence = next;
+    let EventBody::PayoutBatchDrafted(drafted) = drafted.body() else {
+        unreachable!("the first event of a draft is the drafted batch");
+    };
+    let items = &drafted.items;
     let mut totals: Vec<Money> = Vec::new();
-    for item in &items {
+    for item in items {
         match totals
             .iter_mut()
             .find(|t| t.currency() == item.amount.currency())
@@ -496,7 +523,7 @@ async fn flush_batch<S: EventStore + ?Sized>(
         items: items.len(),
         totals,
     });
-    report.next = pending.last_token.clone();
+    report.next = pending.token(&ctx.tenant_id);
     Ok(())
 }
 

@@ -99,8 +99,8 @@ fn max_abs(scale: u32) -> Decimal {
 }
 
 /// An exact amount of one currency, at the currency's minor-unit scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "MoneyWire", into = "MoneyWire")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "MoneyWire")]
 pub struct Money {
     amount: Decimal,
     currency: Currency,
@@ -119,6 +119,24 @@ impl TryFrom<MoneyWire> for Money {
     fn try_from(wire: MoneyWire) -> Result<Self, Self::Error> {
         let currency = currency_from_code(&wire.currency)?;
         Money::parse(&wire.amount, currency)
+    }
+}
+
+/// Writes the same shape as `MoneyWire` without allocating: events carry
+/// thousands of amounts, and this is on the write path.
+impl Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Amount<'a>(&'a Decimal);
+        impl Serialize for Amount<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self.0)
+            }
+        }
+        let mut state = serializer.serialize_struct("Money", 2)?;
+        state.serialize_field("amount", &Amount(&self.amount))?;
+        state.serialize_field("currency", self.currency.code())?;
+        state.end()
     }
 }
 
