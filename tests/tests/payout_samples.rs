@@ -38,11 +38,9 @@ async fn send(app: axum::Router, event: &Value) -> (u16, Value) {
     )
 }
 
-/// `body` of an API Gateway sample, with `affiliate` in place of the one in it.
+/// An API Gateway sample with another affiliate in its path.
 fn for_affiliate(mut event: Value, from: &str, to: &str) -> Value {
-    for key in ["rawPath"] {
-        event[key] = event[key].as_str().unwrap().replace(from, to).into();
-    }
+    event["rawPath"] = event["rawPath"].as_str().unwrap().replace(from, to).into();
     event["requestContext"]["http"]["path"] = event["rawPath"].clone();
     event
 }
