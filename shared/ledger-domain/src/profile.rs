@@ -188,7 +188,14 @@ impl PayoutMethod {
                 let tail = &iban[iban.len().saturating_sub(4)..];
                 format!("sepa {}** **** {tail}", &iban[..2.min(iban.len())])
             }
-            PayoutMethod::Sandbox { behaviour } => format!("sandbox {behaviour:?}"),
+            PayoutMethod::Sandbox { behaviour } => format!(
+                "sandbox {}",
+                match behaviour {
+                    SandboxBehaviour::Settle => "settle",
+                    SandboxBehaviour::Fail => "fail",
+                    SandboxBehaviour::TimeoutThenSettle => "timeout_then_settle",
+                }
+            ),
         }
     }
 }
