@@ -15,3 +15,5 @@ echo "== DynamoDB writes per new commission (emulator) =="
 cargo bench -q -p event-store-dynamodb --bench writes
 echo "== embedded ledger projection of one hot affiliate (100,000 events) =="
 cargo bench -q -p event-store-sqlite --bench projection
+echo "== payout drafting over 100,000 affiliates x 3 currencies (embedded store) =="
+cargo bench -q -p ledger-app --bench drafting
