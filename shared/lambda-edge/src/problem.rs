@@ -52,6 +52,17 @@ impl Problem {
         )
     }
 
+    /// A request whose own credentials (a processor's signature) failed.
+    pub fn unauthenticated_because(detail: &str) -> Self {
+        Self::new(
+            "/problems/unauthenticated",
+            "Unauthenticated",
+            StatusCode::UNAUTHORIZED,
+            detail.into(),
+            vec![],
+        )
+    }
+
     pub fn forbidden(detail: &str) -> Self {
         Self::new(
             "/problems/forbidden",

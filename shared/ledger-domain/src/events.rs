@@ -11,7 +11,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AffiliateId, CommissionId, PayoutBatchId, PayoutItemId, PayoutRunId, TenantId};
+use crate::ids::{
+    AffiliateId, CommissionId, NoticeId, PayoutBatchId, PayoutItemId, PayoutRunId, TenantId,
+};
 use crate::money::Money;
 use crate::profile::{HoldReason, PayoutProfileChanged};
 
@@ -322,6 +324,20 @@ pub struct PayoutItemOutcome {
     pub movement: MoneyMovement,
 }
 
+/// A verified processor notice that matched no payout item: acknowledged
+/// (never retried forever) and kept for finance to look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessorNoticeUnmatched {
+    pub notice_id: NoticeId,
+    pub processor: Processor,
+    pub processor_event_id: String,
+    /// What it said: paid, failed, returned, unclaimed.
+    pub outcome: String,
+    pub batch_id: Option<String>,
+    pub item_id: Option<String>,
+    pub reference: Option<String>,
+}
+
 /// Every fact the ledger knows. The serde names are the stable wire names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -356,6 +372,8 @@ pub enum EventBody {
     PayoutDraftRegistered(PayoutDraftRegistered),
     #[serde(rename = "payout_run.skipped")]
     PayoutRunSkipped(PayoutRunSkipped),
+    #[serde(rename = "processor_notice.unmatched")]
+    ProcessorNoticeUnmatched(ProcessorNoticeUnmatched),
 }
 
 impl EventBody {
@@ -377,6 +395,7 @@ impl EventBody {
             EventBody::PayoutProfileChanged(_) => "payout_profile.changed",
             EventBody::PayoutDraftRegistered(_) => "payout_drafts.batch_registered",
             EventBody::PayoutRunSkipped(_) => "payout_run.skipped",
+            EventBody::ProcessorNoticeUnmatched(_) => "processor_notice.unmatched",
         }
     }
 
@@ -398,6 +417,7 @@ impl EventBody {
             EventBody::PayoutProfileChanged(e) => AggregateRef::PayoutProfile(&e.affiliate_id),
             EventBody::PayoutDraftRegistered(_) => AggregateRef::PayoutDrafts,
             EventBody::PayoutRunSkipped(e) => AggregateRef::PayoutRun(&e.run_id),
+            EventBody::ProcessorNoticeUnmatched(e) => AggregateRef::ProcessorNotice(&e.notice_id),
         }
     }
 }
@@ -411,6 +431,7 @@ pub enum AggregateRef<'a> {
     /// The tenant's one draft sequence.
     PayoutDrafts,
     PayoutRun(&'a PayoutRunId),
+    ProcessorNotice(&'a NoticeId),
 }
 
 impl fmt::Display for AggregateRef<'_> {
@@ -421,6 +442,7 @@ impl fmt::Display for AggregateRef<'_> {
             AggregateRef::PayoutProfile(id) => write!(f, "payout-profile/{id}"),
             AggregateRef::PayoutDrafts => f.write_str("payout-drafts"),
             AggregateRef::PayoutRun(id) => write!(f, "payout-run/{id}"),
+            AggregateRef::ProcessorNotice(id) => write!(f, "processor-notice/{id}"),
         }
     }
 }

@@ -135,6 +135,12 @@ id_type!(
     "payout_run_id"
 );
 
+id_type!(
+    /// A processor notice that matched no payout item.
+    NoticeId,
+    "notice_id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -286,7 +286,8 @@ pub fn journal_entry(event: &Event) -> Result<JournalEntry, PostingError> {
         | EventBody::PayoutItemSubmitted(_)
         | EventBody::PayoutProfileChanged(_)
         | EventBody::PayoutDraftRegistered(_)
-        | EventBody::PayoutRunSkipped(_) => {}
+        | EventBody::PayoutRunSkipped(_)
+        | EventBody::ProcessorNoticeUnmatched(_) => {}
         EventBody::PayoutItemPaid(o)
         | EventBody::PayoutItemFailed(o)
         | EventBody::PayoutItemReturned(o)

@@ -23,7 +23,8 @@ pub use events::{
     ReversalReason,
 };
 pub use ids::{
-    AffiliateId, CommissionId, IdError, PayoutBatchId, PayoutItemId, PayoutRunId, TenantId,
+    AffiliateId, CommissionId, IdError, NoticeId, PayoutBatchId, PayoutItemId, PayoutRunId,
+    TenantId,
 };
 pub use ledger::{Account, AffiliateAccount, JournalEntry, PostingError, journal_entry};
 pub use money::{Money, MoneyError, Rounding};

@@ -158,6 +158,9 @@ pub struct DraftedBatch {
     pub maker: String,
     pub status: BatchStatus,
     pub items: Vec<BatchItem>,
+    /// Processor event ids already recorded: the same news twice is a
+    /// duplicate, decided as nothing.
+    pub processor_events: FxHashSet<String>,
 }
 
 impl DraftedBatch {
@@ -347,6 +350,9 @@ impl PayoutBatch {
                 self.require_approved(state)?;
                 if let Some(id) = &processor_event_id {
                     check_text("processor_event_id", id, 1)?;
+                    if state.processor_events.contains(id) {
+                        return Ok(vec![]);
+                    }
                 }
                 if let Some(reason) = &reason {
                     check_text("reason", reason, 1)?;
@@ -418,6 +424,7 @@ impl PayoutBatch {
                             status: ItemStatus::Awaiting,
                         })
                         .collect(),
+                    processor_events: FxHashSet::default(),
                 });
             }
             (EventBody::PayoutBatchApproved(_), Some(state)) => {
@@ -430,6 +437,9 @@ impl PayoutBatch {
                 set_item(state, &e.item_id, ItemStatus::Submitted)
             }
             (EventBody::PayoutItemPaid(o), Some(state)) => {
+                if let Some(id) = &o.processor_event_id {
+                    state.processor_events.insert(id.clone());
+                }
                 if o.movement == MoneyMovement::ReservedToPaid {
                     set_item(state, &o.item_id, ItemStatus::Paid);
                 }
@@ -437,6 +447,9 @@ impl PayoutBatch {
             (EventBody::PayoutItemFailed(o), Some(state))
             | (EventBody::PayoutItemReturned(o), Some(state))
             | (EventBody::PayoutItemUnclaimed(o), Some(state)) => {
+                if let Some(id) = &o.processor_event_id {
+                    state.processor_events.insert(id.clone());
+                }
                 if o.movement != MoneyMovement::None {
                     let outcome = match event.body() {
                         EventBody::PayoutItemFailed(_) => ItemOutcome::Failed,

@@ -214,8 +214,12 @@ fn failure_puts_money_back_exactly_once_whatever_comes_later() {
     run(&mut all, approve(), "approver").unwrap();
     run(&mut all, outcome(ItemOutcome::Failed, "e1"), "stripe").unwrap();
     assert_eq!(last_movement(&all), MoneyMovement::ReservedToAvailable);
-    // The same news again, then contradictory late news: recorded, no money moves.
+    // The same news again (same processor event id): a duplicate, nothing
+    // recorded. Contradictory late news: recorded, no money moves.
+    let n = all.len();
     run(&mut all, outcome(ItemOutcome::Failed, "e1"), "stripe").unwrap();
+    assert_eq!(all.len(), n, "a duplicate decides nothing");
+    run(&mut all, outcome(ItemOutcome::Failed, "e1b"), "stripe").unwrap();
     assert_eq!(last_movement(&all), MoneyMovement::None);
     run(&mut all, outcome(ItemOutcome::Paid, "e0"), "stripe").unwrap();
     assert_eq!(last_movement(&all), MoneyMovement::None);
@@ -234,7 +238,10 @@ fn a_return_weeks_after_payment_credits_back_once() {
     run(&mut all, draft("100", "0"), "maker").unwrap();
     run(&mut all, approve(), "approver").unwrap();
     run(&mut all, outcome(ItemOutcome::Paid, "e1"), "paypal").unwrap();
+    let n = all.len();
     run(&mut all, outcome(ItemOutcome::Paid, "e1"), "paypal").unwrap();
+    assert_eq!(all.len(), n, "the same webhook twice is recorded once");
+    run(&mut all, outcome(ItemOutcome::Paid, "e1-resent"), "paypal").unwrap();
     assert_eq!(last_movement(&all), MoneyMovement::None);
     run(&mut all, outcome(ItemOutcome::Returned, "e2"), "paypal").unwrap();
     assert_eq!(last_movement(&all), MoneyMovement::PaidToAvailable);

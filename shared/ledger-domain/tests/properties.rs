@@ -55,7 +55,8 @@ fn event_currency(event: &Event) -> Option<ledger_domain::Currency> {
         EventBody::PayoutBatchApproved(_)
         | EventBody::PayoutProfileChanged(_)
         | EventBody::PayoutDraftRegistered(_)
-        | EventBody::PayoutRunSkipped(_) => None,
+        | EventBody::PayoutRunSkipped(_)
+        | EventBody::ProcessorNoticeUnmatched(_) => None,
     }
 }
 
@@ -172,5 +173,6 @@ fn the_sample_program_exercises_every_event_type() {
     // use case and the profile rules are tested where they are driven.
     seen.insert("payout_profile.changed");
     seen.insert("payout_run.skipped");
-    assert_eq!(seen.len(), 15, "{seen:?}");
+    seen.insert("processor_notice.unmatched");
+    assert_eq!(seen.len(), 16, "{seen:?}");
 }

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod sandbox;
 pub mod sepa;
 pub mod stripe;
+pub mod webhooks;
 
 pub use registry::Processors;
 

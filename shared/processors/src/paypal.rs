@@ -17,6 +17,8 @@ use tokio::sync::Mutex;
 
 /// PayPal's live API.
 pub const PAYPAL_LIVE: &str = "https://api-m.paypal.com";
+/// PayPal's limit on `sender_item_id`.
+pub const SENDER_ITEM_ID_LEN_MAX: usize = 63;
 /// How long one call may take before its outcome counts as unknown.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -145,6 +147,36 @@ impl PaypalPayouts {
         Ok(token.access_token)
     }
 
+    /// Posts JSON with the OAuth token; the answer's JSON. A 5xx or a
+    /// transport error is an unknown outcome.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ProcessorError> {
+        let token = self.token().await?;
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .map_err(unknown)?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(ProcessorError::Unknown(format!(
+                "paypal {path}: HTTP {status}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(ProcessorError::Invalid(format!(
+                "paypal {path}: HTTP {status}"
+            )));
+        }
+        response.json().await.map_err(unknown)
+    }
+
     /// The request this adapter sends for an order.
     pub fn request_for(order: &PaymentOrder) -> Result<CreatePayout, ProcessorError> {
         let PayoutMethod::Paypal { receiver } = &order.method else {
@@ -157,6 +189,14 @@ impl PaypalPayouts {
         } else {
             "PAYPAL_ID"
         };
+        // PayPal's item webhooks carry only `sender_item_id`: it names the
+        // tenant and the item, so a notice finds its item. `/` is in no id.
+        let sender_item_id = format!("{}/{}", order.tenant_id, order.item_id);
+        if sender_item_id.len() > SENDER_ITEM_ID_LEN_MAX {
+            return Err(ProcessorError::Invalid(format!(
+                "tenant and item id are longer than PayPal's {SENDER_ITEM_ID_LEN_MAX}-character sender_item_id"
+            )));
+        }
         Ok(CreatePayout {
             sender_batch_header: SenderBatchHeader {
                 sender_batch_id: order.idempotency_key.clone(),
@@ -169,7 +209,7 @@ impl PaypalPayouts {
                     currency: order.amount.currency().code().to_owned(),
                 },
                 receiver: receiver.clone(),
-                sender_item_id: order.item_id.to_string(),
+                sender_item_id,
                 note: Some(format!("Payout {}", order.batch_id)),
             }],
         })

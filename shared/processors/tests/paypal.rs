@@ -62,7 +62,7 @@ async fn a_payout_is_sent_with_the_item_key_and_exact_amount() {
                 "recipient_type": "EMAIL",
                 "amount": {"value": "80.50", "currency": "EUR"},
                 "receiver": "ben@example.com",
-                "sender_item_id": "pb-000007.1",
+                "sender_item_id": "acme/pb-000007.1",
                 "note": "Payout pb-000007"
             }]
         })))
@@ -107,7 +107,7 @@ async fn yen_amounts_have_no_decimals_and_payer_ids_are_typed() {
                 "recipient_type": "PAYPAL_ID",
                 "amount": {"value": "1200", "currency": "JPY"},
                 "receiver": "ABCDEFGHJKLMN",
-                "sender_item_id": "pb-000007.2",
+                "sender_item_id": "acme/pb-000007.2",
                 "note": "Payout pb-000007"
             }]
         })))

@@ -1,0 +1,214 @@
+//! Processor notifications, verified before anything is read:
+//!
+//! - `POST /v1/webhooks/stripe` (`Stripe-Signature`, secrets in
+//!   `STRIPE_WEBHOOK_SECRETS`, comma separated during a rotation);
+//! - `POST /v1/webhooks/paypal` (the `PAYPAL-TRANSMISSION-*` headers, checked
+//!   by PayPal's verification endpoint for `PAYPAL_WEBHOOK_ID`);
+//! - `POST /v1/webhooks/sandbox` (the local stack's processor, the Stripe
+//!   scheme with `SANDBOX_WEBHOOK_SECRETS`);
+//! - SEPA status files (pain.002, camt.054) dropped in S3 (`sepa-status-files`).
+//!
+//! A missing or malformed signature is `400`, a wrong or expired one `401`,
+//! and nothing is written. A verified notification is recorded against its
+//! item once (by the processor's event id); one for an unknown item is
+//! acknowledged and kept for finance; one of a type that says nothing about
+//! payouts is acknowledged and ignored. Store trouble is `503`, so the
+//! processor retries.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use event_store::EventStore;
+use lambda_edge::problem::Problem;
+use ledger_app::payouts::{NoticeRecorded, ProcessorNotice, record_notice};
+use ledger_domain::{Actor, ActorKind, CommandContext, Processor, TenantId};
+use processors::webhooks::{
+    Parsed, PaypalTransmission, PaypalVerifier, SignatureError, WEBHOOK_BODY_BYTES_MAX,
+    parse_paypal, parse_sandbox, parse_sepa_status, parse_stripe, verify_stripe_signature,
+};
+
+/// What the webhook routes need.
+pub struct WebhookState<S> {
+    pub store: S,
+    pub stripe_secrets: Vec<String>,
+    pub sandbox_secrets: Vec<String>,
+    pub paypal: Option<Arc<dyn PaypalVerifier>>,
+    /// Unix seconds now (a parameter, so tests can move time).
+    pub clock: fn() -> i64,
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub fn router<S: EventStore + 'static>(state: Arc<WebhookState<S>>) -> Router {
+    Router::new()
+        .route("/v1/webhooks/stripe", post(stripe::<S>))
+        .route("/v1/webhooks/paypal", post(paypal::<S>))
+        .route("/v1/webhooks/sandbox", post(sandbox::<S>))
+        .with_state(state)
+}
+
+/// Secrets from a comma-separated variable.
+pub fn secrets(variable: &str) -> Vec<String> {
+    std::env::var(variable)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn signature_problem(e: SignatureError) -> Problem {
+    match e {
+        SignatureError::Missing(header) => Problem::bad_request(header, "is required"),
+        SignatureError::Malformed { header, reason } => Problem::bad_request(header, reason),
+        SignatureError::NotConfigured => Problem::unavailable(),
+        other => Problem::unauthenticated_because(&other.to_string()),
+    }
+}
+
+async fn body_bytes(body: Body) -> Result<Vec<u8>, Problem> {
+    axum::body::to_bytes(body, WEBHOOK_BODY_BYTES_MAX)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|_| Problem::too_large(WEBHOOK_BODY_BYTES_MAX))
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The context processor news is recorded under.
+pub fn processor_ctx(processor: Processor, tenant_id: TenantId) -> CommandContext {
+    let now = chrono::Utc::now();
+    CommandContext {
+        tenant_id,
+        actor: Actor::new(ActorKind::Processor, processor.as_str())
+            .unwrap_or_else(|_| unreachable!("processor names are valid actor ids")),
+        now,
+        effective_at: now,
+    }
+}
+
+/// Records a verified notice; what the processor is answered.
+pub async fn record<S: EventStore + ?Sized>(
+    store: &S,
+    notice: &ProcessorNotice,
+) -> Result<NoticeRecorded, Problem> {
+    let processor = notice.processor;
+    let recorded = record_notice(store, notice, |t| processor_ctx(processor, t))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, event = %notice.event_id, "notice not recorded");
+            Problem::unavailable()
+        })?;
+    tracing::info!(processor = processor.as_str(), event = %notice.event_id, outcome = ?notice.outcome, recorded = ?recorded, "processor notice");
+    Ok(recorded)
+}
+
+async fn accept<S: EventStore>(store: &S, parsed: Parsed) -> Result<Response, Problem> {
+    let body = match parsed {
+        Parsed::Ignored { event_type } => {
+            serde_json::json!({"status": "ignored", "event_type": event_type})
+        }
+        Parsed::Notice(notice) => match record(store, &notice).await? {
+            NoticeRecorded::Outcome(movement) => {
+                serde_json::json!({"status": "recorded", "movement": movement})
+            }
+            NoticeRecorded::Duplicate => serde_json::json!({"status": "duplicate"}),
+            NoticeRecorded::Unmatched => serde_json::json!({"status": "unmatched"}),
+        },
+    };
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+fn unreadable(e: processors::webhooks::ParseError) -> Problem {
+    Problem::malformed_json(e.to_string())
+}
+
+async fn stripe<S: EventStore + 'static>(
+    State(state): State<Arc<WebhookState<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let bytes = body_bytes(body).await?;
+    verify_stripe_signature(
+        "stripe-signature",
+        header(&headers, "stripe-signature").as_deref(),
+        &bytes,
+        &state.stripe_secrets,
+        (state.clock)(),
+    )
+    .map_err(signature_problem)?;
+    accept(&state.store, parse_stripe(&bytes).map_err(unreadable)?).await
+}
+
+async fn sandbox<S: EventStore + 'static>(
+    State(state): State<Arc<WebhookState<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let bytes = body_bytes(body).await?;
+    verify_stripe_signature(
+        "sandbox-signature",
+        header(&headers, "sandbox-signature").as_deref(),
+        &bytes,
+        &state.sandbox_secrets,
+        (state.clock)(),
+    )
+    .map_err(signature_problem)?;
+    accept(&state.store, parse_sandbox(&bytes).map_err(unreadable)?).await
+}
+
+async fn paypal<S: EventStore + 'static>(
+    State(state): State<Arc<WebhookState<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let bytes = body_bytes(body).await?;
+    let Some(verifier) = &state.paypal else {
+        return Err(signature_problem(SignatureError::NotConfigured));
+    };
+    let transmission = PaypalTransmission::from_headers(|name| header(&headers, name))
+        .map_err(signature_problem)?;
+    transmission
+        .check_time((state.clock)())
+        .map_err(signature_problem)?;
+    match verifier.verify(&transmission, &bytes).await {
+        Ok(true) => {}
+        Ok(false) => return Err(signature_problem(SignatureError::Mismatch)),
+        Err(ledger_app::payouts::ProcessorError::Invalid(reason)) => {
+            return Err(Problem::malformed_json(reason));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "paypal verification unavailable");
+            return Err(Problem::unavailable());
+        }
+    }
+    accept(&state.store, parse_paypal(&bytes).map_err(unreadable)?).await
+}
+
+/// Records every transaction of a SEPA status file; the file's notices in
+/// order. A file that cannot be read records nothing.
+pub async fn handle_sepa_file<S: EventStore + ?Sized>(
+    store: &S,
+    key: &str,
+    xml: &[u8],
+) -> Result<Vec<NoticeRecorded>, String> {
+    let notices = parse_sepa_status(key, xml).map_err(|e| e.to_string())?;
+    let mut recorded = Vec::with_capacity(notices.len());
+    for notice in &notices {
+        recorded.push(record(store, notice).await.map_err(|p| p.describe())?);
+    }
+    Ok(recorded)
+}
