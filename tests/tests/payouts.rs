@@ -11,7 +11,7 @@ use axum::body::Body;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use local_stack::{Backend, database_path, local_processors, mint_token, signing_key, start_with};
+use local_stack::{Backend, database_path, local_processors, mint_token, signing_key, start_full};
 use serde_json::{Value, json};
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
@@ -67,9 +67,17 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
     let key = signing_key(dir).unwrap();
     let files = dir.join("files");
     let processors = std::sync::Arc::new(local_processors(Some(&files)).unwrap());
-    let running = start_with(backend, key.clone(), 0, processors.clone())
-        .await
-        .unwrap();
+    let inbox = files.join("sepa-status").join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let running = start_full(
+        backend,
+        key.clone(),
+        0,
+        processors.clone(),
+        Some(inbox.clone()),
+    )
+    .await
+    .unwrap();
     let base = format!("http://{}", running.address);
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let token = |role: &str, who: &str| mint_token(&key, "acme", role, who, None).unwrap();
@@ -87,6 +95,7 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         ("c-b", "aff-ben", "50.00"),
         ("c-d", "aff-dora", "42.10"),
         ("c-e", "aff-eve", "10.00"),
+        ("c-f", "aff-fay", "30.00"),
     ]
     .iter()
     .map(|(id, affiliate, amount)| {
@@ -154,6 +163,10 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
             "aff-eve",
             json!({"processor": "sandbox", "behaviour": "timeout_then_settle"}),
         ),
+        (
+            "aff-fay",
+            json!({"processor": "sandbox", "behaviour": "return_after_paid"}),
+        ),
     ] {
         let (status, body) = call(
             &client,
@@ -201,7 +214,7 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         )
         .await;
         match status {
-            201 if body["items"] == 4 => Some(body),
+            201 if body["items"] == 5 => Some(body),
             // Not matured or not projected yet: nothing drafted, or the
             // draft sequence ahead of the projection.
             200 | 409 => None,
@@ -213,7 +226,7 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(report["batches"][0]["totals"][0]["amount"], "202.10");
+    assert_eq!(report["batches"][0]["totals"][0]["amount"], "232.10");
     let batch_url = format!("{base}/v1/payout-batches/{batch_id}");
 
     // Four eyes: the maker cannot approve; the approver can, once.
@@ -235,7 +248,7 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["dispatch_messages"], 4);
+    assert_eq!(body["dispatch_messages"], 5);
     let (status, _) = call(
         &client,
         "POST",
@@ -262,11 +275,13 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         let items = body["items"].as_array()?.clone();
         // Settled, except SEPA transfers, which stay submitted until the
         // bank's status report (submit and outcome are two writes).
+        // fay's payment comes back by the sandbox's signed notification.
         items
             .iter()
             .all(|i| {
                 i["status"] != "awaiting"
                     && (i["status"] != "submitted" || i["processor"] == "sepa")
+                    && (i["affiliate_id"] != "aff-fay" || i["status"] == "returned")
             })
             .then_some(items)
     })
@@ -282,14 +297,47 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
     assert_eq!(status_of("aff-ben"), "failed");
     assert_eq!(status_of("aff-dora"), "submitted");
     assert_eq!(status_of("aff-eve"), "paid");
+    assert_eq!(status_of("aff-fay"), "returned");
     let sandbox = processors.sandbox.as_ref().unwrap();
-    assert_eq!(sandbox.payments().len(), 2, "anna and eve, each paid once");
+    assert_eq!(
+        sandbox.payments().len(),
+        3,
+        "anna, eve and fay, each paid once"
+    );
     let file = files.join(format!("sepa/acme/{batch_id}/pain.001-EUR.xml"));
     let xml = std::fs::read_to_string(&file).unwrap();
     assert!(
         xml.contains(r#"<InstdAmt Ccy="EUR">42.10</InstdAmt>"#),
         "{xml}"
     );
+    // The bank's status report settles dora's transfer.
+    let dora_item = items
+        .iter()
+        .find(|i| i["affiliate_id"] == "aff-dora")
+        .unwrap()["item_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let report = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"><CstmrPmtStsRpt>
+<GrpHdr><MsgId>STS-1</MsgId><CreDtTm>2026-11-20T09:00:00</CreDtTm></GrpHdr>
+<OrgnlGrpInfAndSts><OrgnlMsgId>acme/{batch_id}/pain.001-EUR</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.03</OrgnlMsgNmId></OrgnlGrpInfAndSts>
+<OrgnlPmtInfAndSts><TxInfAndSts><OrgnlEndToEndId>{dora_item}</OrgnlEndToEndId><TxSts>ACSC</TxSts></TxInfAndSts></OrgnlPmtInfAndSts>
+</CstmrPmtStsRpt></Document>"#
+    );
+    std::fs::write(inbox.join("status-1.xml"), report).unwrap();
+    eventually(30, || async {
+        let (_, body) = call(&client, "GET", &batch_url, &omar, None).await;
+        let dora = body["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["affiliate_id"] == "aff-dora")?
+            .clone();
+        (dora["status"] == "paid").then_some(())
+    })
+    .await;
+    assert!(files.join("sepa-status/done/status-1.xml").exists());
 
     // Balances: anna paid out, ben's money back on available.
     let balances = |affiliate: &'static str| {
@@ -307,8 +355,16 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         }
     };
     eventually(30, || async {
-        let (a, b) = (balances("aff-anna").await, balances("aff-ben").await);
-        (a["paid_out"] == "100.00" && b["available"] == "50.00" && b["reserved"] == "0.00")
+        let (a, b, f) = (
+            balances("aff-anna").await,
+            balances("aff-ben").await,
+            balances("aff-fay").await,
+        );
+        (a["paid_out"] == "100.00"
+            && b["available"] == "50.00"
+            && b["reserved"] == "0.00"
+            && f["available"] == "30.00"
+            && f["paid_out"] == "0.00")
             .then_some(())
     })
     .await;

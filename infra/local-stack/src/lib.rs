@@ -202,14 +202,94 @@ impl Backend {
         Ok(Backend::Aws { store, projection })
     }
 
-    /// The whole HTTP surface, behind the development authorizer.
+    /// The whole HTTP surface, behind the development authorizer (the
+    /// webhook routes check the processors' signatures instead).
     pub fn app(&self, key: Vec<u8>, queue: LocalQueue, dispatch: LocalDispatchQueue) -> Router {
+        let webhooks = self.webhooks(&key);
         match self {
-            Backend::Embedded(store) => app_for(store.clone(), store.clone(), key, queue, dispatch),
+            Backend::Embedded(store) => {
+                app_for(store.clone(), store.clone(), key, queue, dispatch).merge(webhooks)
+            }
             Backend::Aws { store, projection } => {
-                app_for(store.clone(), projection.clone(), key, queue, dispatch)
+                app_for(store.clone(), projection.clone(), key, queue, dispatch).merge(webhooks)
             }
         }
+    }
+
+    /// The processor webhook routes, verifying as on AWS: Stripe with
+    /// `STRIPE_WEBHOOK_SECRETS` if set, the sandbox with the stack's own
+    /// sandbox secret.
+    pub fn webhooks(&self, key: &[u8]) -> Router {
+        let stripe_secrets = processor_webhooks::secrets("STRIPE_WEBHOOK_SECRETS");
+        let sandbox_secrets = vec![sandbox_webhook_secret(key)];
+        match self {
+            Backend::Embedded(store) => {
+                processor_webhooks::router(Arc::new(processor_webhooks::WebhookState {
+                    store: store.clone(),
+                    stripe_secrets,
+                    sandbox_secrets,
+                    paypal: None,
+                    clock: processor_webhooks::now,
+                }))
+            }
+            Backend::Aws { store, .. } => {
+                processor_webhooks::router(Arc::new(processor_webhooks::WebhookState {
+                    store: store.clone(),
+                    stripe_secrets,
+                    sandbox_secrets,
+                    paypal: None,
+                    clock: processor_webhooks::now,
+                }))
+            }
+        }
+    }
+
+    /// Records the SEPA status files dropped in `inbox` (pain.002,
+    /// camt.054), moving each to `done/` or, unreadable, to `failed/` with
+    /// the reason beside it. Returns how many files it took.
+    async fn sepa_status_files(&self, inbox: &Path) -> usize {
+        let Ok(entries) = std::fs::read_dir(inbox) else {
+            return 0;
+        };
+        let mut taken = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("xml") {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let key = format!("sepa-status/{}", entry.file_name().to_string_lossy());
+            let result = match self {
+                Backend::Embedded(store) => {
+                    processor_webhooks::handle_sepa_file(store, &key, &bytes).await
+                }
+                Backend::Aws { store, .. } => {
+                    processor_webhooks::handle_sepa_file(store, &key, &bytes).await
+                }
+            };
+            let parent = inbox.parent().unwrap_or(inbox);
+            let (dir, note) = match &result {
+                Ok(recorded) => ("done", format!("{} transactions recorded", recorded.len())),
+                Err(reason) => ("failed", reason.clone()),
+            };
+            tracing::info!(file = %key, outcome = dir, %note, "SEPA status file");
+            let target = parent.join(dir);
+            let _ = std::fs::create_dir_all(&target);
+            let _ = std::fs::rename(&path, target.join(entry.file_name()));
+            if result.is_err() {
+                let _ = std::fs::write(
+                    target.join(format!(
+                        "{}.reason.txt",
+                        entry.file_name().to_string_lossy()
+                    )),
+                    note,
+                );
+            }
+            taken += 1;
+        }
+        taken
     }
 
     /// One projector step; returns how many events it projected.
@@ -300,6 +380,52 @@ where
         }))
 }
 
+/// The secret the local sandbox signs its notifications with, derived from
+/// the stack's development key.
+pub fn sandbox_webhook_secret(key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(key);
+    hasher.update(b"sandbox-webhooks");
+    format!("sbx_{}", hex::encode(hasher.finalize()))
+}
+
+/// Posts the sandbox's pending notifications, signed, to the webhook
+/// route: the same verification path as a real processor's.
+async fn deliver_sandbox_notifications(
+    webhooks: &Router,
+    processors: &processors::Processors,
+    secret: &str,
+) -> usize {
+    use tower::ServiceExt;
+    let Some(sandbox) = &processors.sandbox else {
+        return 0;
+    };
+    let notes = sandbox.take_notifications();
+    for body in &notes {
+        let signature = processors::webhooks::stripe_signature_header(
+            secret,
+            chrono::Utc::now().timestamp(),
+            body.as_bytes(),
+        );
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .uri("/v1/webhooks/sandbox")
+            .header("content-type", "application/json")
+            .header("sandbox-signature", signature)
+            .body(Body::from(body.clone()));
+        let Ok(request) = request else { continue };
+        match webhooks.clone().oneshot(request).await {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => {
+                tracing::warn!(status = %response.status(), "sandbox notification refused")
+            }
+            Err(e) => tracing::warn!(error = %e, "sandbox notification not delivered"),
+        }
+    }
+    notes.len()
+}
+
 /// How long the projector waits after a failed step.
 pub const PROJECTOR_RETRY_MS: u64 = 1_000;
 
@@ -313,8 +439,13 @@ pub async fn run_projector(
     queue: LocalQueue,
     dispatch: LocalDispatchQueue,
     processors: Arc<processors::Processors>,
+    notifications: Option<(Vec<u8>, Option<PathBuf>)>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<u64, StackError> {
+    let webhooks = notifications
+        .as_ref()
+        .map(|(key, _)| (backend.webhooks(key), sandbox_webhook_secret(key)));
+    let inbox = notifications.and_then(|(_, inbox)| inbox);
     let mut projected = 0u64;
     let mut last_maturing = tokio::time::Instant::now() - Duration::from_millis(MATURE_EVERY_MS);
     loop {
@@ -352,7 +483,15 @@ pub async fn run_projector(
         let delivered = queue.deliver(&backend).await;
         // The dispatch queue, as the dispatch-payouts function consumes it.
         let dispatched = dispatch.deliver(&backend, &processors).await;
-        if events > 0 || delivered > 0 || dispatched > 0 {
+        // The sandbox's notifications and the bank's status files.
+        let mut notified = 0;
+        if let Some((router, secret)) = &webhooks {
+            notified += deliver_sandbox_notifications(router, &processors, secret).await;
+        }
+        if let Some(inbox) = &inbox {
+            notified += backend.sepa_status_files(inbox).await;
+        }
+        if events > 0 || delivered > 0 || dispatched > 0 || notified > 0 {
             continue;
         }
         if *stop.borrow() {
@@ -434,6 +573,19 @@ pub async fn start_with(
     port: u16,
     processors: Arc<processors::Processors>,
 ) -> Result<Running, StackError> {
+    start_full(backend, key, port, processors, None).await
+}
+
+/// Starts the stack with the given processors, reading SEPA status files
+/// from `sepa_status_inbox` if given.
+pub async fn start_full(
+    backend: Backend,
+    key: Vec<u8>,
+    port: u16,
+    processors: Arc<processors::Processors>,
+    sepa_status_inbox: Option<PathBuf>,
+) -> Result<Running, StackError> {
+    let notifications = Some((key.clone(), sepa_status_inbox));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| StackError::Io(format!("bind 127.0.0.1:{port}: {e}")))?;
@@ -456,6 +608,7 @@ pub async fn start_with(
         queue.clone(),
         dispatch.clone(),
         processors.clone(),
+        notifications,
         projector_stopped,
     ));
     Ok(Running {

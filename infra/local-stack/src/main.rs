@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use event_store_sqlite::SqliteEventStore;
 use local_stack::{
-    Backend, ROLES, database_path, local_processors, mint_token, signing_key, start_with,
+    Backend, ROLES, database_path, local_processors, mint_token, signing_key, start_full,
 };
 
 #[derive(Parser)]
@@ -104,9 +104,17 @@ async fn serve(args: Args) -> Result<(), String> {
     }
     let files = args.data_dir.join("files");
     let processors = local_processors(Some(&files)).map_err(|e| e.to_string())?;
-    let running = start_with(backend, key, args.port, std::sync::Arc::new(processors))
-        .await
-        .map_err(|e| e.to_string())?;
+    let inbox = files.join("sepa-status").join("inbox");
+    std::fs::create_dir_all(&inbox).map_err(|e| e.to_string())?;
+    let running = start_full(
+        backend,
+        key,
+        args.port,
+        std::sync::Arc::new(processors),
+        Some(inbox.clone()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let base = format!("http://{}", running.address);
     println!("ledger listening on {base}");
     println!("data: {location}");
@@ -117,8 +125,9 @@ async fn serve(args: Args) -> Result<(), String> {
         "payouts: PUT {base}/v1/affiliates/{{id}}/payout-method  POST {base}/v1/payout-runs  POST {base}/v1/payout-batches/{{id}}/approve  GET {base}/v1/payout-batches/{{id}}"
     );
     println!(
-        "processors: sandbox (in memory); SEPA pain.001 files in {}",
-        files.display()
+        "processors: sandbox (in memory, notifying {base}/v1/webhooks/sandbox); SEPA pain.001 files in {}; SEPA status files (pain.002, camt.054) read from {}",
+        files.display(),
+        inbox.display()
     );
     println!(
         "tokens: cargo run -q -p local-stack -- token --tenant acme --role ingest   (roles: {})",

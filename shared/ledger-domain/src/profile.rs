@@ -28,6 +28,9 @@ pub enum SandboxBehaviour {
     /// Times out on the first attempt, then reports it paid when asked: an
     /// unknown outcome that must never be paid twice.
     TimeoutThenSettle,
+    /// Pays, then a notification says the payee's bank returned it: the
+    /// money must come back to available, once.
+    ReturnAfterPaid,
 }
 
 /// How an affiliate is paid. Payee details are validated when set, so a
@@ -194,6 +197,7 @@ impl PayoutMethod {
                     SandboxBehaviour::Settle => "settle",
                     SandboxBehaviour::Fail => "fail",
                     SandboxBehaviour::TimeoutThenSettle => "timeout_then_settle",
+                    SandboxBehaviour::ReturnAfterPaid => "return_after_paid",
                 }
             ),
         }

@@ -23,6 +23,8 @@ pub struct SandboxPayment {
 pub struct Sandbox {
     payments: Mutex<HashMap<String, SandboxPayment>>,
     submissions: Mutex<u64>,
+    /// Notification bodies not yet delivered (see `take_notifications`).
+    outbox: Mutex<Vec<String>>,
 }
 
 impl Sandbox {
@@ -49,16 +51,57 @@ impl Sandbox {
     }
 
     fn pay(&self, order: &PaymentOrder) -> String {
-        let mut payments = self.payments.lock().unwrap_or_else(|p| p.into_inner());
-        let n = payments.len() + 1;
-        payments
-            .entry(order.idempotency_key.clone())
-            .or_insert_with(|| SandboxPayment {
-                reference: format!("sbx_{n:08}"),
-                order: order.clone(),
-            })
-            .reference
-            .clone()
+        let (reference, new) = {
+            let mut payments = self.payments.lock().unwrap_or_else(|p| p.into_inner());
+            let n = payments.len() + 1;
+            let new = !payments.contains_key(&order.idempotency_key);
+            let reference = payments
+                .entry(order.idempotency_key.clone())
+                .or_insert_with(|| SandboxPayment {
+                    reference: format!("sbx_{n:08}"),
+                    order: order.clone(),
+                })
+                .reference
+                .clone();
+            (reference, new)
+        };
+        if new {
+            self.notify(order, &reference, "item.paid", None);
+            if matches!(
+                order.method,
+                PayoutMethod::Sandbox {
+                    behaviour: SandboxBehaviour::ReturnAfterPaid
+                }
+            ) {
+                self.notify(
+                    order,
+                    &reference,
+                    "item.returned",
+                    Some("sandbox: returned by the payee's bank"),
+                );
+            }
+        }
+        reference
+    }
+
+    fn notify(&self, order: &PaymentOrder, reference: &str, kind: &str, reason: Option<&str>) {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        let body = serde_json::json!({
+            "id": format!("sbx_evt_{}_{}", reference, kind.replace('.', "_")),
+            "type": kind,
+            "tenant_id": order.tenant_id.as_str(),
+            "batch_id": order.batch_id.as_str(),
+            "item_id": order.item_id.as_str(),
+            "reference": reference,
+            "reason": reason,
+        });
+        outbox.push(body.to_string());
+    }
+
+    /// The notifications the sandbox would post, oldest first, each once:
+    /// bodies for `POST /v1/webhooks/sandbox`, to be signed by the caller.
+    pub fn take_notifications(&self) -> Vec<String> {
+        std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -72,9 +115,11 @@ impl SubmitPayment for Sandbox {
             ));
         };
         match behaviour {
-            SandboxBehaviour::Settle => Ok(PaymentStatus::Paid {
-                reference: self.pay(order),
-            }),
+            SandboxBehaviour::Settle | SandboxBehaviour::ReturnAfterPaid => {
+                Ok(PaymentStatus::Paid {
+                    reference: self.pay(order),
+                })
+            }
             SandboxBehaviour::Fail => Ok(PaymentStatus::Failed {
                 reference: None,
                 reason: "sandbox: the payee's account refused the payment".to_owned(),

@@ -46,4 +46,23 @@ async fn behaviours() {
         "one payment per key, whatever the retries"
     );
     assert_eq!(sandbox.submissions(), 4);
+    // A notification per payment made, once; a return notice for the
+    // behaviour that has one.
+    let notes = sandbox.take_notifications();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes.iter().all(|n| n.contains("\"item.paid\"")));
+    assert!(sandbox.take_notifications().is_empty());
+    let back = order(
+        "i-4",
+        "1.00",
+        Currency::EUR,
+        with(SandboxBehaviour::ReturnAfterPaid),
+    );
+    assert!(matches!(
+        sandbox.submit(&back).await.unwrap(),
+        PaymentStatus::Paid { .. }
+    ));
+    let notes = sandbox.take_notifications();
+    assert_eq!(notes.len(), 2);
+    assert!(notes[1].contains("\"item.returned\""));
 }
