@@ -16,6 +16,15 @@ USES = {
     "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable", "IdempotencyTable", "DispatchQueue"},
     "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket"},
     "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable"},
+    "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable"},
+    "SepaStatusFilesFunction": {"EventsTable", "IdempotencyTable", "PayoutFilesBucket"},
+}
+
+
+# Buckets referenced by their constructed name (where a reference would make
+# a dependency cycle with their notifications), and the resource each is.
+NAMED_ARNS = {
+    "arn:aws:s3:::${AWS::StackName}-payout-files-${AWS::AccountId}": "PayoutFilesBucket",
 }
 
 
@@ -44,6 +53,9 @@ def referenced(resource):
         if "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):
             # "${Bucket.Arn}/prefix/*": objects under a prefix of one bucket.
             text = resource["Fn::Sub"]
+            for arn, logical in NAMED_ARNS.items():
+                if text.startswith(arn + "/") and "*" not in text[len(arn) + 1 : -1]:
+                    return logical
             if text.startswith("${") and "}" in text:
                 inner = text[2:text.index("}")]
                 if "*" not in text[: text.index("}")]:
