@@ -17,6 +17,7 @@ USES = {
     "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket"},
     "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable"},
     "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable"},
+    "PollPayoutsFunction": {"EventsTable", "IdempotencyTable"},
     "SepaStatusFilesFunction": {"EventsTable", "IdempotencyTable", "PayoutFilesBucket"},
 }
 

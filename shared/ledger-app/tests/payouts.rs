@@ -504,3 +504,131 @@ async fn an_unknown_outcome_that_stays_unknown_is_retried_not_guessed() {
         .unwrap();
     assert_eq!(batch.state().unwrap().items[0].status, ItemStatus::Awaiting);
 }
+
+/// Accepts payments, and settles them only when asked later (its webhook
+/// was lost).
+#[derive(Default)]
+struct Quiet {
+    asked: AtomicUsize,
+}
+
+#[async_trait]
+impl SubmitPayment for Quiet {
+    async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+        Ok(PaymentStatus::Accepted {
+            reference: format!("ref-{}", order.item_id),
+        })
+    }
+}
+
+#[async_trait]
+impl FetchPaymentStatus for Quiet {
+    async fn status(&self, order: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(match &order.method {
+            PayoutMethod::Sandbox {
+                behaviour: SandboxBehaviour::Fail,
+            } => PaymentStatus::Failed {
+                reference: Some(format!("ref-{}", order.item_id)),
+                reason: "returned by the bank".into(),
+            },
+            _ => PaymentStatus::Paid {
+                reference: format!("ref-{}", order.item_id),
+            },
+        }))
+    }
+}
+
+impl ProcessorRegistry for Quiet {
+    fn ports(&self, _: Processor) -> Option<ProcessorPorts<'_>> {
+        Some(ProcessorPorts::Api {
+            submit: self,
+            status: self,
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_poller_settles_items_whose_news_was_lost() {
+    use ledger_app::payouts::poll_stale_items;
+    let store = program().await;
+    let report = draft_payouts(&store, &store, &ctx("maria", 2), &options("run-1"))
+        .await
+        .unwrap();
+    let batch_id = report.batches[0].batch_id.clone();
+    let queue = Queue::default();
+    approve_batch(
+        &store,
+        &queue,
+        &batch_id,
+        ApprovalAuthority::Finance,
+        &ApprovalLimits::default(),
+        &ctx("omar", 2),
+    )
+    .await
+    .unwrap();
+    let quiet = Quiet::default();
+    for m in queue.0.lock().unwrap().clone() {
+        dispatch_item(&store, &quiet, &m, false, &ctx("dispatch-payouts", 3))
+            .await
+            .unwrap();
+    }
+    let tenant = TenantId::new("acme").unwrap();
+    // Too recent: nothing asked yet.
+    let early = poll_stale_items(
+        &store,
+        &quiet,
+        &tenant,
+        Duration::hours(1),
+        100,
+        &ctx("poller", 3),
+    )
+    .await
+    .unwrap();
+    assert_eq!((early.stale, quiet.asked.load(Ordering::SeqCst)), (0, 0));
+    // A day later: every submitted item is asked about and settled.
+    let late = poll_stale_items(
+        &store,
+        &quiet,
+        &tenant,
+        Duration::hours(1),
+        100,
+        &ctx("poller", 4),
+    )
+    .await
+    .unwrap();
+    assert_eq!((late.stale, late.settled, late.unknown), (3, 3, 0));
+    let again = poll_stale_items(
+        &store,
+        &quiet,
+        &tenant,
+        Duration::hours(1),
+        100,
+        &ctx("poller", 5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.stale, 0, "settled items are not asked about again");
+    let batch = load_batch(&store, &tenant, &batch_id).await.unwrap();
+    let states: Vec<ItemStatus> = batch
+        .state()
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.status)
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ItemStatus::Paid,
+            ItemStatus::Paid,
+            ItemStatus::Final(ledger_domain::ItemOutcome::Failed)
+        ]
+    );
+    project(&store).await;
+    assert_eq!(
+        available(&store, "aff-2").await,
+        6000,
+        "aff-2's money is back"
+    );
+}

@@ -1,0 +1,65 @@
+//! The poll-payouts Lambda, on a schedule: asks the processors about items
+//! submitted longer than `POLL_AFTER_MINUTES` ago (default 120) that no
+//! notification has settled, for the tenants in `PAYOUT_TENANTS`.
+
+use lambda_edge::config::{init_logging, store_from_env};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use ledger_app::payouts::poll_stale_items;
+use ledger_domain::{Actor, ActorKind, CommandContext, TenantId};
+use processors::Processors;
+use serde_json::Value;
+
+/// Items asked about per tenant per run.
+const POLL_PER_RUN_MAX: usize = 200;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let store = store_from_env().await?;
+    let processors = Processors::from_env(None)?;
+    let tenants: Vec<TenantId> = std::env::var("PAYOUT_TENANTS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(TenantId::new)
+        .collect::<Result<_, _>>()?;
+    let minutes: i64 = std::env::var("POLL_AFTER_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(120);
+    let (store, processors, tenants) = (&store, &processors, &tenants);
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
+        let mut results = Vec::new();
+        for tenant_id in tenants {
+            let now = chrono::Utc::now();
+            let ctx = CommandContext {
+                tenant_id: tenant_id.clone(),
+                actor: Actor::new(ActorKind::Scheduler, "poll-payouts")?,
+                now,
+                effective_at: now,
+            };
+            let report = poll_stale_items(
+                &**store,
+                processors,
+                tenant_id,
+                chrono::Duration::minutes(minutes),
+                POLL_PER_RUN_MAX,
+                &ctx,
+            )
+            .await;
+            match report {
+                Ok(r) => {
+                    tracing::info!(tenant = %tenant_id, stale = r.stale, settled = r.settled, unknown = r.unknown, "payout poll");
+                    results.push(serde_json::json!({"tenant_id": tenant_id.as_str(), "report": r}));
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant_id, error = %e, "payout poll failed");
+                    results.push(serde_json::json!({"tenant_id": tenant_id.as_str(), "error": e.to_string()}));
+                }
+            }
+        }
+        Ok::<Value, Error>(serde_json::json!({ "tenants": results }))
+    }))
+    .await
+}
