@@ -568,7 +568,8 @@ async fn the_poller_settles_items_whose_news_was_lost() {
     .await
     .unwrap();
     let quiet = Quiet::default();
-    for m in queue.0.lock().unwrap().clone() {
+    let messages = queue.0.lock().unwrap().clone();
+    for m in messages {
         dispatch_item(&store, &quiet, &m, false, &ctx("dispatch-payouts", 3))
             .await
             .unwrap();
