@@ -6,8 +6,13 @@
 //! processor outcomes duplicated and delivered out of order, the maker trying
 //! to approve, and crashes (the process state dropped, the store reopened
 //! from its file) between steps, with the projector resuming from its
-//! checkpoint. [`check`] then asserts the ledger's invariants. The same seed
-//! always replays the same run.
+//! checkpoint. Approved items are dispatched through a simulated processor
+//! that pays, refuses, times out before or after paying (a late success),
+//! or accepts and reports later; its notices arrive twice and out of order,
+//! some of them returns after payment, and unknown outcomes are redelivered.
+//! [`check`] then asserts the ledger's invariants, among them that the
+//! processor never received a payment request for an item it had already
+//! paid. The same seed always replays the same run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -58,6 +63,130 @@ pub struct Run {
     pub crashes: usize,
     pub batches: Vec<(String, String, Vec<String>)>,
     pub refused_self_approvals: usize,
+    /// Items dispatched, and unknown outcomes redelivered.
+    pub dispatched: usize,
+    pub redelivered: usize,
+    /// Submissions the processor received for an item it had already paid
+    /// (must stay zero).
+    pub second_payment_requests: usize,
+    /// Notices delivered (each twice).
+    pub notices: usize,
+}
+
+/// A processor with faults, deterministic per seed.
+struct SimProcessor {
+    rng: std::sync::Mutex<Rng>,
+    /// Idempotency keys paid, with the reference.
+    paid: std::sync::Mutex<HashMap<String, String>>,
+    second_requests: std::sync::atomic::AtomicUsize,
+    /// Notices to deliver later.
+    news: std::sync::Mutex<Vec<ledger_app::payouts::ProcessorNotice>>,
+}
+
+impl SimProcessor {
+    fn roll(&self) -> u64 {
+        self.rng.lock().map(|mut r| r.below(100)).unwrap_or(0)
+    }
+
+    fn pay(&self, order: &ledger_app::payouts::PaymentOrder) -> String {
+        let reference = format!("ref-{}", order.idempotency_key);
+        if let Ok(mut paid) = self.paid.lock() {
+            paid.insert(order.idempotency_key.clone(), reference.clone());
+        }
+        reference
+    }
+
+    fn notice(&self, order: &ledger_app::payouts::PaymentOrder, outcome: ItemOutcome, n: u64) {
+        if let Ok(mut news) = self.news.lock() {
+            news.push(ledger_app::payouts::ProcessorNotice {
+                processor: order.method.processor(),
+                event_id: format!("sim-{}-{outcome:?}-{n}", order.idempotency_key),
+                outcome,
+                tenant_id: Some(order.tenant_id.to_string()),
+                batch_id: Some(order.batch_id.to_string()),
+                item_id: Some(order.item_id.to_string()),
+                reference: None,
+                reason: None,
+            });
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ledger_app::payouts::SubmitPayment for SimProcessor {
+    async fn submit(
+        &self,
+        order: &ledger_app::payouts::PaymentOrder,
+    ) -> Result<ledger_app::payouts::PaymentStatus, ledger_app::payouts::ProcessorError> {
+        use ledger_app::payouts::{PaymentStatus, ProcessorError};
+        let already = self
+            .paid
+            .lock()
+            .map(|p| p.contains_key(&order.idempotency_key))
+            .unwrap_or(false);
+        if already {
+            self.second_requests
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let roll = self.roll();
+        match roll {
+            0..=39 => Ok(PaymentStatus::Paid {
+                reference: self.pay(order),
+            }),
+            // Timed out after paying: a late success.
+            40..=54 => {
+                self.pay(order);
+                Err(ProcessorError::Unknown("timeout after payment".into()))
+            }
+            // Timed out before anything happened.
+            55..=64 => Err(ProcessorError::Unknown("timeout".into())),
+            65..=74 => Ok(PaymentStatus::Failed {
+                reference: None,
+                reason: "refused".into(),
+            }),
+            // Accepted; the news comes later, sometimes followed by a return.
+            _ => {
+                let reference = self.pay(order);
+                self.notice(order, ItemOutcome::Paid, 0);
+                if roll >= 92 {
+                    self.notice(order, ItemOutcome::Returned, 1);
+                }
+                Ok(PaymentStatus::Accepted { reference })
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ledger_app::payouts::FetchPaymentStatus for SimProcessor {
+    async fn status(
+        &self,
+        order: &ledger_app::payouts::PaymentOrder,
+    ) -> Result<Option<ledger_app::payouts::PaymentStatus>, ledger_app::payouts::ProcessorError>
+    {
+        // Sometimes the status service is down too.
+        if self.roll() < 15 {
+            return Err(ledger_app::payouts::ProcessorError::Unknown(
+                "status unavailable".into(),
+            ));
+        }
+        Ok(self
+            .paid
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&order.idempotency_key).cloned())
+            .map(|reference| ledger_app::payouts::PaymentStatus::Paid { reference }))
+    }
+}
+
+impl ledger_app::payouts::ProcessorRegistry for SimProcessor {
+    fn ports(&self, processor: Processor) -> Option<ledger_app::payouts::ProcessorPorts<'_>> {
+        // SEPA is not configured here: its items fail with their money back.
+        (processor != Processor::Sepa).then_some(ledger_app::payouts::ProcessorPorts::Api {
+            submit: self,
+            status: self,
+        })
+    }
 }
 
 fn ctx(tenant: &str, kind: ActorKind, actor: &str, now: DateTime<Utc>) -> CommandContext {
@@ -92,6 +221,40 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
         .single()
         .unwrap_or_default();
     let mut commissions: Vec<(String, String)> = Vec::new();
+    let processor = SimProcessor {
+        rng: std::sync::Mutex::new(Rng(seed ^ 0x5EED)),
+        paid: std::sync::Mutex::new(HashMap::new()),
+        second_requests: std::sync::atomic::AtomicUsize::new(0),
+        news: std::sync::Mutex::new(Vec::new()),
+    };
+    // Messages whose outcome was unknown, waiting for redelivery.
+    let mut redeliveries: Vec<ledger_app::payouts::DispatchMessage> = Vec::new();
+    // Every affiliate gets a payout method of the processor it is drafted for.
+    for tenant in TENANTS {
+        for a in 0..AFFILIATES {
+            let method = match a % 3 {
+                0 => ledger_domain::PayoutMethod::Stripe {
+                    account_id: format!("acct_sim{a}"),
+                },
+                1 => ledger_domain::PayoutMethod::Paypal {
+                    receiver: format!("aff{a}@sim.example"),
+                },
+                _ => ledger_domain::PayoutMethod::Sepa {
+                    iban: "DE89370400440532013000".into(),
+                    bic: None,
+                    account_holder: format!("Affiliate {a}"),
+                },
+            };
+            ledger_app::payouts::change_profile(
+                &store,
+                &id(AffiliateId::new(format!("aff-{a}"))),
+                ledger_domain::ProfileChange::MethodSet { method },
+                &ctx(tenant, ActorKind::User, "finance", now),
+            )
+            .await
+            .expect("payout method");
+        }
+    }
     for step in 0..steps {
         run.steps = step + 1;
         match rng.below(100) {
@@ -291,6 +454,87 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                     }
                 }
             }
+            // Dispatch: an approved batch's items through the processor;
+            // unknown outcomes wait for redelivery, which asks first.
+            90..=93 if !run.batches.is_empty() => {
+                let (tenant, batch, items) =
+                    run.batches[rng.below(run.batches.len() as u64) as usize].clone();
+                let dispatcher = ctx(&tenant, ActorKind::Processor, "dispatch-payouts", now);
+                for item in items {
+                    let message = ledger_app::payouts::DispatchMessage {
+                        tenant_id: id(TenantId::new(&tenant)),
+                        batch_id: id(PayoutBatchId::new(&batch)),
+                        item_id: id(PayoutItemId::new(&item)),
+                    };
+                    run.dispatched += 1;
+                    match ledger_app::payouts::dispatch_item(
+                        &store,
+                        &processor,
+                        &message,
+                        &dispatcher,
+                    )
+                    .await
+                    {
+                        Ok(_) => {}
+                        Err(ledger_app::payouts::DispatchError::Unknown(_)) => {
+                            redeliveries.push(message)
+                        }
+                        Err(e) => panic!("seed {seed}: dispatch failed: {e}"),
+                    }
+                }
+            }
+            // Redelivery of unknown outcomes (SQS after the visibility timeout).
+            94..=95 if !redeliveries.is_empty() => {
+                let message = redeliveries.remove(rng.below(redeliveries.len() as u64) as usize);
+                let dispatcher = ctx(
+                    message.tenant_id.as_str(),
+                    ActorKind::Processor,
+                    "dispatch-payouts",
+                    now,
+                );
+                run.redelivered += 1;
+                match ledger_app::payouts::dispatch_item(&store, &processor, &message, &dispatcher)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(ledger_app::payouts::DispatchError::Unknown(_)) => {
+                        redeliveries.push(message)
+                    }
+                    Err(e) => panic!("seed {seed}: redelivery failed: {e}"),
+                }
+            }
+            // Processor notices: each delivered twice, in random order.
+            96..=97 => {
+                let mut news = processor
+                    .news
+                    .lock()
+                    .map(|mut n| std::mem::take(&mut *n))
+                    .unwrap_or_default();
+                // Out of order: a random rotation of what is pending.
+                if !news.is_empty() {
+                    let k = rng.below(news.len() as u64) as usize;
+                    news.rotate_left(k);
+                }
+                for notice in &news {
+                    for _ in 0..2 {
+                        let processor_kind = notice.processor;
+                        ledger_app::payouts::record_notice(&store, notice, |t| CommandContext {
+                            tenant_id: t,
+                            actor: Actor {
+                                kind: ActorKind::Processor,
+                                id: processor_kind.as_str().to_owned(),
+                                role: None,
+                                request_id: None,
+                            },
+                            now,
+                            effective_at: now,
+                        })
+                        .await
+                        .unwrap_or_else(|e| panic!("seed {seed}: notice not recorded: {e}"));
+                        run.notices += 1;
+                    }
+                }
+            }
             // A crash: the process state is dropped; the store is reopened
             // from its file and the projector resumes from its checkpoint.
             85..=89 => {
@@ -312,6 +556,9 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
         }
     }
     drain_projection(&store).await;
+    run.second_payment_requests = processor
+        .second_requests
+        .load(std::sync::atomic::Ordering::SeqCst);
     run
 }
 
@@ -429,6 +676,12 @@ pub async fn check(run: &Run, dir: &Path) -> Result<(), Violation> {
         .map_err(|e| fail(e.to_string()))?;
     if let Some((key, sum)) = balances.trial_balance().into_iter().find(|(_, s)| *s != 0) {
         return Err(fail(format!("trial balance of {key:?} is {sum}")));
+    }
+    if run.second_payment_requests > 0 {
+        return Err(fail(format!(
+            "the processor was asked {} times to pay an item it had already paid",
+            run.second_payment_requests
+        )));
     }
     // No item paid twice; every failed item's money back at most once.
     let mut paid: HashMap<String, u32> = HashMap::new();

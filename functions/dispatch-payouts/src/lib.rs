@@ -3,7 +3,7 @@
 //!
 //! A message whose payment outcome is unknown (a timeout, a 5xx) is
 //! reported as a batch item failure: SQS redelivers it after the visibility
-//! timeout, and the redelivery asks the processor before sending anything.
+//! timeout; every attempt asks the processor before sending anything.
 //! After the queue's receive count it lands in the dead-letter queue, where
 //! finance sees it (an alarm is declared on it). A message that cannot be
 //! read goes the same way: it is never silently dropped.
@@ -38,11 +38,6 @@ where
         Ok(m) => m,
         Err(e) => return MessageOutcome::Retry(format!("not a dispatch message: {e}")),
     };
-    let redelivered = message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|n| n.parse::<u32>().ok())
-        .is_some_and(|n| n > 1);
     let now = Utc::now();
     let actor = match Actor::new(ActorKind::Processor, DISPATCHER)
         .and_then(|a| a.acting(None, message.message_id.as_deref()))
@@ -56,7 +51,7 @@ where
         now,
         effective_at: now,
     };
-    match dispatch_item(store, processors, &dispatch, redelivered, &ctx).await {
+    match dispatch_item(store, processors, &dispatch, &ctx).await {
         Ok(done) => {
             tracing::info!(tenant = %dispatch.tenant_id, batch = %dispatch.batch_id, item = %dispatch.item_id, outcome = ?done, "payout item dispatched");
             MessageOutcome::Done(done)

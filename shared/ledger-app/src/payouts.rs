@@ -723,13 +723,13 @@ pub enum DispatchError {
 }
 
 /// Pays one item, exactly once (see the module documentation). `ctx`'s
-/// actor is the dispatcher. `redelivered` says an earlier attempt may have
-/// reached the processor: the processor is asked before anything is sent.
+/// actor is the dispatcher. The processor is always asked first: an
+/// earlier attempt (a redelivery, a re-drive, a second message for the same
+/// item) may have reached it with an outcome nobody recorded.
 pub async fn dispatch_item<S, P>(
     store: &S,
     processors: &P,
     message: &DispatchMessage,
-    redelivered: bool,
     ctx: &CommandContext,
 ) -> Result<Dispatched, DispatchError>
 where
@@ -787,12 +787,7 @@ where
     let ports = ApiPorts { submit, status };
     // A previous attempt may have paid and crashed before recording it:
     // ask first, so a retry never pays twice even without the key.
-    let known = if redelivered {
-        ports.status.status(&order).await
-    } else {
-        Ok(None)
-    };
-    let answer = match known {
+    let answer = match ports.status.status(&order).await {
         Ok(Some(status)) => status,
         Ok(None) => match ports.submit.submit(&order).await {
             Ok(status) => status,

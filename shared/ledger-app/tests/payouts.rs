@@ -396,7 +396,7 @@ async fn approval_enqueues_every_item_and_dispatch_pays_each_once() {
     let messages = queue.0.lock().unwrap().clone();
     let mut results = Vec::new();
     for m in &messages {
-        results.push(dispatch_item(&store, &processors, m, false, &dispatcher).await);
+        results.push(dispatch_item(&store, &processors, m, &dispatcher).await);
     }
     // aff-1 EUR and USD paid, aff-2 refused (money back), aff-4 unknown at
     // first, then found paid by asking: never submitted twice.
@@ -422,7 +422,7 @@ async fn approval_enqueues_every_item_and_dispatch_pays_each_once() {
     assert_eq!(processors.submits.load(Ordering::SeqCst), 4);
     // Redelivered messages do nothing more.
     for m in &messages {
-        let again = dispatch_item(&store, &processors, m, true, &dispatcher).await;
+        let again = dispatch_item(&store, &processors, m, &dispatcher).await;
         assert!(matches!(again, Ok(Dispatched::AlreadyHandled)), "{again:?}");
     }
     assert_eq!(processors.submits.load(Ordering::SeqCst), 4);
@@ -494,7 +494,7 @@ async fn an_unknown_outcome_that_stays_unknown_is_retried_not_guessed() {
     .await
     .unwrap();
     let m = queue.0.lock().unwrap()[0].clone();
-    let result = dispatch_item(&store, &Down, &m, false, &ctx("dispatch-payouts", 3)).await;
+    let result = dispatch_item(&store, &Down, &m, &ctx("dispatch-payouts", 3)).await;
     assert!(
         matches!(result, Err(DispatchError::Unknown(_))),
         "{result:?}"
@@ -510,11 +510,16 @@ async fn an_unknown_outcome_that_stays_unknown_is_retried_not_guessed() {
 #[derive(Default)]
 struct Quiet {
     asked: AtomicUsize,
+    submitted: Mutex<Vec<String>>,
 }
 
 #[async_trait]
 impl SubmitPayment for Quiet {
     async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+        self.submitted
+            .lock()
+            .unwrap()
+            .push(order.idempotency_key.clone());
         Ok(PaymentStatus::Accepted {
             reference: format!("ref-{}", order.item_id),
         })
@@ -525,6 +530,14 @@ impl SubmitPayment for Quiet {
 impl FetchPaymentStatus for Quiet {
     async fn status(&self, order: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
         self.asked.fetch_add(1, Ordering::SeqCst);
+        if !self
+            .submitted
+            .lock()
+            .unwrap()
+            .contains(&order.idempotency_key)
+        {
+            return Ok(None);
+        }
         Ok(Some(match &order.method {
             PayoutMethod::Sandbox {
                 behaviour: SandboxBehaviour::Fail,
@@ -570,7 +583,7 @@ async fn the_poller_settles_items_whose_news_was_lost() {
     let quiet = Quiet::default();
     let messages = queue.0.lock().unwrap().clone();
     for m in messages {
-        dispatch_item(&store, &quiet, &m, false, &ctx("dispatch-payouts", 3))
+        dispatch_item(&store, &quiet, &m, &ctx("dispatch-payouts", 3))
             .await
             .unwrap();
     }
@@ -586,7 +599,8 @@ async fn the_poller_settles_items_whose_news_was_lost() {
     )
     .await
     .unwrap();
-    assert_eq!((early.stale, quiet.asked.load(Ordering::SeqCst)), (0, 0));
+    // (Dispatch asked once per item before submitting.)
+    assert_eq!((early.stale, quiet.asked.load(Ordering::SeqCst)), (0, 3));
     // A day later: every submitted item is asked about and settled.
     let late = poll_stale_items(
         &store,
