@@ -330,6 +330,17 @@ async fn suite<S: EventStore + Clone + 'static>(
         503,
         "paypal not configured"
     );
+    // A genuine PayPal transmission replayed an hour later.
+    let late_paypal = router(Arc::new(WebhookState {
+        store: store.clone(),
+        stripe_secrets: vec![],
+        sandbox_secrets: vec![],
+        paypal: Some(Arc::new(TestPaypalVerifier)),
+        clock: || SIGNED_AT + 3600,
+    }));
+    let (ph, pb) = sample("paypal-item-succeeded.json");
+    let (status, reply) = post(&late_paypal, "/v1/webhooks/paypal", &ph, &pb).await;
+    assert_eq!(status, 401, "{reply}");
     // Several v1 signatures (a rotation): one matching is enough.
     let both = format!("{signature},v1={}", "00".repeat(32));
     let mut tampered = sample("paypal-item-succeeded.json");

@@ -171,3 +171,63 @@ async fn errors_map_to_unknown_refused_or_failed() {
         Err(ProcessorError::Invalid(m)) if m.contains("VALIDATION_ERROR")
     ));
 }
+
+#[tokio::test]
+async fn webhook_transmissions_are_checked_by_the_verification_endpoint() {
+    use processors::webhooks::{PaypalEndpointVerifier, PaypalTransmission, PaypalVerifier};
+    let server = server_with_token().await;
+    let event = serde_json::json!({"id": "WH-1", "event_type": "PAYMENT.PAYOUTS-ITEM.SUCCEEDED", "resource": {}});
+    Mock::given(method("POST"))
+        .and(path("/v1/notifications/verify-webhook-signature"))
+        .and(body_json(serde_json::json!({
+            "auth_algo": "SHA256withRSA",
+            "cert_url": "https://api.paypal.com/v1/notifications/certs/CERT-1",
+            "transmission_id": "tx-1",
+            "transmission_sig": "c2lnbmF0dXJl",
+            "transmission_time": "2026-11-20T10:00:00Z",
+            "webhook_id": "8PT597110X687430LKGECATA",
+            "webhook_event": event
+        })))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"verification_status": "SUCCESS"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/notifications/verify-webhook-signature"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"verification_status": "FAILURE"})),
+        )
+        .mount(&server)
+        .await;
+    let verifier = PaypalEndpointVerifier::new(paypal(&server), "8PT597110X687430LKGECATA");
+    let mut transmission = PaypalTransmission {
+        transmission_id: "tx-1".into(),
+        transmission_time: "2026-11-20T10:00:00Z".into(),
+        transmission_sig: "c2lnbmF0dXJl".into(),
+        cert_url: "https://api.paypal.com/v1/notifications/certs/CERT-1".into(),
+        auth_algo: "SHA256withRSA".into(),
+    };
+    let body = event.to_string();
+    assert!(
+        verifier
+            .verify(&transmission, body.as_bytes())
+            .await
+            .unwrap()
+    );
+    transmission.transmission_sig = "Zm9yZ2Vk".into();
+    assert!(
+        !verifier
+            .verify(&transmission, body.as_bytes())
+            .await
+            .unwrap()
+    );
+    assert!(verifier.verify(&transmission, b"not json").await.is_err());
+    // The message a certificate check would verify: PayPal's documented form.
+    assert_eq!(
+        transmission.signed_message("WH-ID", b"{}"),
+        format!("tx-1|2026-11-20T10:00:00Z|WH-ID|{}", crc32fast::hash(b"{}"))
+    );
+}
