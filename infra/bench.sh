@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# Runs every benchmark of the product and prints its figures, each beside a
-# baseline measured in the same run. Release builds: the first run compiles
-# for several minutes.
+# Runs every benchmark of the product in release mode and prints one table
+# at the end: each figure beside a baseline measured in the same run, the
+# release size of each function's bootstrap and its cold start to ready
+# (against a local Lambda runtime API stub). The first run compiles for
+# several minutes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash infra/setup-emulator.sh
 export MOTO_SERVER="$root/.venv/bin/moto_server"
-echo "== ledger fold (1,000,000 mixed events) =="
-cargo bench -q -p ledger-domain --bench fold
-echo "== embedded store append (1,000,000 commission events) =="
-cargo bench -q -p event-store-sqlite --bench append
-echo "== DynamoDB writes per new commission (emulator) =="
-cargo bench -q -p event-store-dynamodb --bench writes
-echo "== embedded ledger projection of one hot affiliate (100,000 events) =="
-cargo bench -q -p event-store-sqlite --bench projection
-echo "== payout drafting over 100,000 affiliates x 3 currencies (embedded store) =="
-cargo bench -q -p ledger-app --bench drafting
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+run() {
+  echo "== $1 =="
+  shift
+  "$@" 2>&1 | tee -a "$log"
+}
+run "ledger fold (1,000,000 mixed events)" cargo bench -q -p ledger-domain --bench fold
+run "embedded store append (1,000,000 commission events)" cargo bench -q -p event-store-sqlite --bench append
+run "DynamoDB writes per new commission (emulator)" cargo bench -q -p event-store-dynamodb --bench writes
+run "embedded ledger projection of one hot affiliate (100,000 events)" cargo bench -q -p event-store-sqlite --bench projection
+run "payout drafting over 100,000 affiliates x 3 currencies (embedded store)" cargo bench -q -p ledger-app --bench drafting
+echo "== release bootstraps (cargo lambda build --release) =="
+bash infra/build-functions.sh --release > /dev/null
+cargo build -q --release -p bench-tools
+sizes="$(./target/release/bench-tools --runs 5 target/lambda/*/bootstrap)"
+echo
+echo "| benchmark | result | baseline (same run) | target | |"
+echo "|---|---|---|---|---|"
+grep '^SUMMARY|' "$log" | sed 's/^SUMMARY|//; s/|/ | /g; s/^/| /; s/$/ |/'
+echo "| statements vs reading journal entries | not built yet (statements issue) | | <= 2x the read | |"
+echo
+echo "$sizes"

@@ -27,6 +27,10 @@ fn main() {
     writes::print(&report);
     let items = report.new_commission.items_written as f64 / commissions as f64;
     println!(
+        "SUMMARY|DynamoDB items written per new commission|{items:.2}|-|1|{}",
+        if items <= 1.0 { "MET" } else { "MISSED" }
+    );
+    println!(
         "items written per new commission: {items:.2}; target 1: {}",
         if items <= 1.0 { "MET" } else { "MISSED" }
     );

@@ -140,9 +140,14 @@ fn main() {
             draft.as_secs_f64(),
             report.items as f64 / draft.as_secs_f64()
         );
+        let ratio = draft.as_secs_f64() / read.as_secs_f64();
+        println!("drafting costs {ratio:.2}x the read (target: at most 3x)");
         println!(
-            "drafting costs {:.2}x the read (target: at most 3x)",
-            draft.as_secs_f64() / read.as_secs_f64()
+            "SUMMARY|payout drafting, {} affiliates x 3 currencies|{:.2} s ({ratio:.2}x the read)|read balances + profiles: {:.2} s|<= 3x the read|{}",
+            affiliates,
+            draft.as_secs_f64(),
+            read.as_secs_f64(),
+            if ratio <= 3.0 { "MET" } else { "MISSED" }
         );
     });
 }
