@@ -67,8 +67,17 @@ where
     P: ProcessorRegistry + ?Sized,
 {
     let mut failures = Vec::new();
+    let (mut paid, mut submitted, mut failed, mut handled) = (0, 0, 0, 0);
     for message in &event.records {
-        if let MessageOutcome::Retry(reason) = handle_message(store, processors, message).await {
+        let outcome = handle_message(store, processors, message).await;
+        match &outcome {
+            MessageOutcome::Done(Dispatched::Submitted { paid: true, .. }) => paid += 1,
+            MessageOutcome::Done(Dispatched::Submitted { .. }) => submitted += 1,
+            MessageOutcome::Done(Dispatched::Failed { .. }) => failed += 1,
+            MessageOutcome::Done(Dispatched::AlreadyHandled) => handled += 1,
+            MessageOutcome::Retry(_) => {}
+        }
+        if let MessageOutcome::Retry(reason) = outcome {
             let id = message.message_id.clone().unwrap_or_default();
             tracing::warn!(message_id = %id, %reason, "payout item left for retry");
             let mut failure = BatchItemFailure::default();
@@ -76,6 +85,13 @@ where
             failures.push(failure);
         }
     }
+    lambda_edge::metrics::Metrics::new("dispatch-payouts")
+        .count("PayoutItemsPaid", paid)
+        .count("PayoutItemsSubmitted", submitted)
+        .count("PayoutItemsFailed", failed)
+        .count("PayoutItemsAlreadyHandled", handled)
+        .count("PayoutItemsRetried", failures.len())
+        .emit();
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     response

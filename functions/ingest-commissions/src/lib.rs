@@ -116,7 +116,13 @@ async fn post_commissions<S: EventStore + 'static>(
         .await
         .map_err(app_problem)?;
     let all_duplicates = recorded.iter().all(|r| r.duplicate);
-    tracing::info!(tenant = %identity.tenant_id, commissions = recorded.len(), duplicates = recorded.iter().filter(|r| r.duplicate).count(), "commissions ingested");
+    let duplicates = recorded.iter().filter(|r| r.duplicate).count();
+    tracing::info!(tenant = %identity.tenant_id, commissions = recorded.len(), duplicates, "commissions ingested");
+    lambda_edge::metrics::Metrics::new("ingest-commissions")
+        .tenant(identity.tenant_id.as_str())
+        .count("CommissionsIngested", recorded.len() - duplicates)
+        .count("Duplicates", duplicates)
+        .emit();
     let body = Accepted {
         results: recorded
             .into_iter()

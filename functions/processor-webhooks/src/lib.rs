@@ -113,6 +113,14 @@ pub async fn record<S: EventStore + ?Sized>(
             Problem::unavailable()
         })?;
     tracing::info!(processor = processor.as_str(), event = %notice.event_id, outcome = ?notice.outcome, recorded = ?recorded, "processor notice");
+    let name = match recorded {
+        NoticeRecorded::Outcome(_) => "NoticesRecorded",
+        NoticeRecorded::Duplicate => "NoticesDuplicate",
+        NoticeRecorded::Unmatched => "NoticesUnmatched",
+    };
+    lambda_edge::metrics::Metrics::new("processor-webhooks")
+        .count(name, 1)
+        .emit();
     Ok(recorded)
 }
 

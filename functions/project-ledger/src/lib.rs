@@ -41,6 +41,12 @@ pub async fn handle(projection: &DynamoProjection, event: Event) -> DynamoDbEven
     let mut events = Vec::new();
     let mut sequence_numbers = Vec::new();
     let mut stop_at: Option<(Option<String>, String)> = None;
+    // Projection lag: how long ago the newest record of the batch was written.
+    let newest = event
+        .records
+        .iter()
+        .map(|r| r.change.approximate_creation_date_time)
+        .max();
     for record in event.records {
         // Events are only ever inserted; other records carry no new event.
         if record.event_name != "INSERT" {
@@ -67,6 +73,14 @@ pub async fn handle(projection: &DynamoProjection, event: Event) -> DynamoDbEven
                 balance_writes = report.balance_writes,
                 "projected"
             );
+            let lag_ms = newest
+                .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64)
+                .unwrap_or(0.0);
+            lambda_edge::metrics::Metrics::new("project-ledger")
+                .count("EventsProjected", report.events)
+                .count("BalanceWrites", report.balance_writes)
+                .milliseconds("ProjectionLag", lag_ms)
+                .emit();
             match stop_at {
                 None => DynamoDbEventResponse::default(),
                 Some((sequence_number, reason)) => {

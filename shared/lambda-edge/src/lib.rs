@@ -4,6 +4,7 @@
 
 pub mod authz;
 pub mod config;
+pub mod metrics;
 pub mod problem;
 
 use std::collections::HashMap;
