@@ -33,9 +33,11 @@ fn expected_rows(
     for event in events {
         deltas.add(&journal_entry(event).unwrap()).unwrap();
     }
+    // The drafted-batch counters are kept in a table of their own.
     let mut rows: Vec<_> = deltas
         .rows
         .into_iter()
+        .filter(|((_, currency), _)| *currency != ledger_domain::projection::DRAFTS_ROW)
         .map(|((owner, currency), fields)| {
             (
                 owner.key(),
@@ -130,9 +132,10 @@ async fn a_hot_affiliate_costs_one_balance_write_per_batch() {
     let events: Vec<Event> = mixed_events(9, 12_000, 1)
         .into_iter()
         .filter(|e| {
+            let entry = journal_entry(e).unwrap();
             e.tenant_id().as_str() == "acme"
-                && journal_entry(e)
-                    .unwrap()
+                && entry.batch_drafted().is_none()
+                && entry
                     .postings()
                     .iter()
                     .all(|p| p.amount.currency().code() == "EUR")
