@@ -144,21 +144,43 @@ fn unreadable(e: processors::webhooks::ParseError) -> Problem {
     Problem::malformed_json(e.to_string())
 }
 
+/// The Stripe signature scheme, shared by Stripe and the sandbox: verify
+/// `header_name` over the body with `secrets`, then parse and record.
+async fn stripe_scheme<S: EventStore>(
+    state: &WebhookState<S>,
+    headers: &HeaderMap,
+    body: Body,
+    header_name: &'static str,
+    secrets: &[String],
+    parse: fn(&[u8]) -> Result<Parsed, processors::webhooks::ParseError>,
+) -> Result<Response, Problem> {
+    let bytes = body_bytes(body).await?;
+    verify_stripe_signature(
+        header_name,
+        header(headers, header_name).as_deref(),
+        &bytes,
+        secrets,
+        (state.clock)(),
+    )
+    .map_err(signature_problem)?;
+    accept(&state.store, parse(&bytes).map_err(unreadable)?).await
+}
+
 async fn stripe<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let bytes = body_bytes(body).await?;
-    verify_stripe_signature(
+    let secrets = &state.stripe_secrets;
+    stripe_scheme(
+        &state,
+        &headers,
+        body,
         "stripe-signature",
-        header(&headers, "stripe-signature").as_deref(),
-        &bytes,
-        &state.stripe_secrets,
-        (state.clock)(),
+        secrets,
+        parse_stripe,
     )
-    .map_err(signature_problem)?;
-    accept(&state.store, parse_stripe(&bytes).map_err(unreadable)?).await
+    .await
 }
 
 async fn sandbox<S: EventStore + 'static>(
@@ -166,16 +188,16 @@ async fn sandbox<S: EventStore + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let bytes = body_bytes(body).await?;
-    verify_stripe_signature(
+    let secrets = &state.sandbox_secrets;
+    stripe_scheme(
+        &state,
+        &headers,
+        body,
         "sandbox-signature",
-        header(&headers, "sandbox-signature").as_deref(),
-        &bytes,
-        &state.sandbox_secrets,
-        (state.clock)(),
+        secrets,
+        parse_sandbox,
     )
-    .map_err(signature_problem)?;
-    accept(&state.store, parse_sandbox(&bytes).map_err(unreadable)?).await
+    .await
 }
 
 async fn paypal<S: EventStore + 'static>(
