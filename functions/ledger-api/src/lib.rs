@@ -11,12 +11,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use event_store::{JournalLine, StoreError};
+use event_store::StoreError;
 use event_store_dynamodb::projection::DynamoProjection;
 use event_store_sqlite::SqliteEventStore;
 use lambda_edge::problem::{FieldError, Problem};
@@ -30,105 +29,7 @@ use serde::Serialize;
 pub const JOURNAL_PAGE_MAX: usize = 500;
 pub const JOURNAL_PAGE_DEFAULT: usize = 50;
 
-/// A balance row: signed minor units per field (debit positive).
-pub type Fields = BTreeMap<String, i64>;
-
-/// A page of journal lines.
-#[derive(Debug, Clone, Default)]
-pub struct JournalPage {
-    pub lines: Vec<JournalLine>,
-    pub next: Option<String>,
-}
-
-/// What the API reads: the projection, wherever it is kept.
-#[async_trait]
-pub trait LedgerReads: Send + Sync {
-    async fn balances(&self, owner: &BalanceOwner) -> Result<Vec<(String, Fields)>, StoreError>;
-    async fn journal(
-        &self,
-        owner: &BalanceOwner,
-        currency: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<JournalPage, StoreError>;
-}
-
-#[async_trait]
-impl LedgerReads for SqliteEventStore {
-    async fn balances(&self, owner: &BalanceOwner) -> Result<Vec<(String, Fields)>, StoreError> {
-        let BalanceOwner::Affiliate {
-            tenant_id,
-            affiliate_id,
-        } = owner
-        else {
-            return Ok(Vec::new());
-        };
-        Ok(self
-            .affiliate_balances(tenant_id, affiliate_id)
-            .await?
-            .into_iter()
-            .map(|r| {
-                (
-                    r.currency,
-                    r.fields
-                        .into_iter()
-                        .map(|(k, v)| (k.to_owned(), v))
-                        .collect(),
-                )
-            })
-            .collect())
-    }
-
-    async fn journal(
-        &self,
-        owner: &BalanceOwner,
-        currency: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<JournalPage, StoreError> {
-        let BalanceOwner::Affiliate {
-            tenant_id,
-            affiliate_id,
-        } = owner
-        else {
-            return Ok(JournalPage::default());
-        };
-        let after_position = match after {
-            None => 0,
-            Some(token) => token
-                .parse::<i64>()
-                .map_err(|_| StoreError::InvalidCursor {
-                    cursor: token.to_owned(),
-                    reason: "not a page token of this API".into(),
-                })?,
-        };
-        let lines = self
-            .affiliate_journal(tenant_id, affiliate_id, currency, after_position, limit)
-            .await?;
-        let next = (lines.len() == limit)
-            .then(|| lines.last().map(|l| l.token.clone()))
-            .flatten();
-        Ok(JournalPage { lines, next })
-    }
-}
-
-#[async_trait]
-impl LedgerReads for DynamoProjection {
-    async fn balances(&self, owner: &BalanceOwner) -> Result<Vec<(String, Fields)>, StoreError> {
-        self.owner_balances(owner).await
-    }
-
-    async fn journal(
-        &self,
-        owner: &BalanceOwner,
-        currency: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<JournalPage, StoreError> {
-        let (lines, next) = DynamoProjection::journal(self, owner, currency, after, limit).await?;
-        Ok(JournalPage { lines, next })
-    }
-}
+pub use event_store::{Fields, JournalPage, LedgerReads};
 
 pub mod payouts;
 
@@ -434,22 +335,6 @@ pub async fn reads_from_env() -> Result<Arc<dyn ApiReads>, String> {
     Ok(Arc::new(
         SqliteEventStore::open(&path).map_err(|e| e.to_string())?,
     ))
-}
-
-#[async_trait]
-impl<T: LedgerReads + ?Sized> LedgerReads for Arc<T> {
-    async fn balances(&self, owner: &BalanceOwner) -> Result<Vec<(String, Fields)>, StoreError> {
-        (**self).balances(owner).await
-    }
-    async fn journal(
-        &self,
-        owner: &BalanceOwner,
-        currency: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<JournalPage, StoreError> {
-        (**self).journal(owner, currency, after, limit).await
-    }
 }
 
 /// One fact of the audit trail: what happened, when, and who did it.

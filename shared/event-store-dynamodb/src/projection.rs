@@ -852,3 +852,114 @@ impl DynamoProjection {
             .map(str::to_owned))
     }
 }
+
+fn row_fields(item: &HashMap<String, AttributeValue>) -> event_store::Fields {
+    item.iter()
+        .filter_map(|(k, v)| {
+            v.as_n()
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .map(|n| (k.clone(), n))
+        })
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl event_store::LedgerReads for DynamoProjection {
+    async fn balances(
+        &self,
+        owner: &BalanceOwner,
+    ) -> Result<Vec<(String, event_store::Fields)>, StoreError> {
+        self.owner_balances(owner).await
+    }
+
+    async fn journal(
+        &self,
+        owner: &BalanceOwner,
+        currency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<event_store::JournalPage, StoreError> {
+        let (lines, next) = DynamoProjection::journal(self, owner, currency, after, limit).await?;
+        Ok(event_store::JournalPage { lines, next })
+    }
+
+    /// A filtered scan of the balances table for the tenant's rows (its
+    /// affiliates' and its own), like the payout candidates read: these
+    /// reads run once per statement or reconciliation run.
+    async fn tenant_rows(
+        &self,
+        tenant_id: &ledger_domain::TenantId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<event_store::TenantRowPage, StoreError> {
+        event_store::check_tenant_rows_limit(limit)?;
+        let prefix = format!("{tenant_id}/");
+        let mut start: Option<HashMap<String, AttributeValue>> = match after {
+            None => None,
+            Some(token) => {
+                let (owner, currency) = token
+                    .split_once(' ')
+                    .filter(|(o, _)| o.starts_with(&prefix))
+                    .ok_or_else(|| StoreError::InvalidCursor {
+                        cursor: token.to_owned(),
+                        reason: "not a balance rows token of this tenant".to_owned(),
+                    })?;
+                Some(HashMap::from([
+                    ("owner".to_owned(), s(owner)),
+                    ("currency".to_owned(), s(currency)),
+                ]))
+            }
+        };
+        let mut rows = Vec::new();
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.tables.balances)
+                .filter_expression("begins_with(#o, :p)")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_values(":p", s(&prefix))
+                .set_exclusive_start_key(start.take())
+                .limit(limit as i32)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk("scan tenant balance rows", e))?;
+            for item in out.items() {
+                let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
+                else {
+                    continue;
+                };
+                if currency.starts_with('#') {
+                    continue;
+                }
+                let owner = BalanceOwner::from_key(owner).ok_or_else(|| {
+                    StoreError::Unavailable(format!("balance row owner {owner:?} is unreadable"))
+                })?;
+                rows.push(event_store::TenantRow {
+                    owner,
+                    currency: currency.to_owned(),
+                    fields: row_fields(item),
+                });
+            }
+            let next = out.last_evaluated_key().map(|key| {
+                format!(
+                    "{} {}",
+                    text(key, "owner").unwrap_or_default(),
+                    text(key, "currency").unwrap_or_default()
+                )
+            });
+            match next {
+                None => return Ok(event_store::TenantRowPage { rows, next: None }),
+                Some(next) if !rows.is_empty() => {
+                    return Ok(event_store::TenantRowPage {
+                        rows,
+                        next: Some(next),
+                    });
+                }
+                Some(_) => start = out.last_evaluated_key().cloned(),
+            }
+        }
+    }
+}

@@ -460,6 +460,23 @@ impl SqliteEventStore {
         after_position: i64,
         limit: usize,
     ) -> Result<Vec<JournalLine>, StoreError> {
+        self.owner_journal(
+            owner_key(tenant_id, affiliate_id),
+            currency,
+            after_position,
+            limit,
+        )
+        .await
+    }
+
+    /// An owner's journal in one currency, oldest first, after a position.
+    pub async fn owner_journal(
+        &self,
+        owner: String,
+        currency: &str,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<JournalLine>, StoreError> {
         if limit == 0 || limit > JOURNAL_PAGE_MAX {
             return Err(StoreError::LimitExceeded {
                 what: "journal page size".to_owned(),
@@ -467,7 +484,6 @@ impl SqliteEventStore {
                 limit: JOURNAL_PAGE_MAX,
             });
         }
-        let owner = owner_key(tenant_id, affiliate_id);
         let currency = currency.to_owned();
         self.with_conn(move |conn| {
             let mut statement = conn
@@ -623,5 +639,136 @@ impl event_store::PayoutReads for SqliteEventStore {
             .map_err(unavailable)
         })
         .await
+    }
+}
+
+impl SqliteEventStore {
+    /// A page of one tenant's balance rows after `(owner, currency)`.
+    async fn tenant_rows_after(
+        &self,
+        tenant_id: &TenantId,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<BalanceRow>, StoreError> {
+        // Owner keys start `tenant/`; `0` is the character after `/`.
+        let low = format!("{tenant_id}/");
+        let high = format!("{tenant_id}0");
+        let (after_owner, after_currency) = after.unwrap_or_default();
+        self.with_conn(move |conn| {
+            let sql = format!(
+                "SELECT owner, currency, {}, position FROM balances \
+                 WHERE owner >= ?1 AND owner < ?2 AND (owner, currency) > (?3, ?4) \
+                 ORDER BY owner, currency LIMIT ?5",
+                BALANCE_FIELDS.join(", ")
+            );
+            let mut statement = conn.prepare_cached(&sql).map_err(unavailable)?;
+            let rows = statement
+                .query_map(
+                    params![low, high, after_owner, after_currency, limit as i64],
+                    |row| {
+                        let mut fields = BTreeMap::new();
+                        for (i, f) in BALANCE_FIELDS.iter().enumerate() {
+                            fields.insert(*f, row.get::<_, i64>(i + 2)?);
+                        }
+                        Ok(BalanceRow {
+                            owner: row.get(0)?,
+                            currency: row.get(1)?,
+                            fields,
+                            position: row.get(2 + BALANCE_FIELDS.len())?,
+                        })
+                    },
+                )
+                .map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable)).collect()
+        })
+        .await
+    }
+}
+
+fn public_fields(fields: BTreeMap<&'static str, i64>) -> event_store::Fields {
+    fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+#[async_trait::async_trait]
+impl event_store::LedgerReads for SqliteEventStore {
+    async fn balances(
+        &self,
+        owner: &BalanceOwner,
+    ) -> Result<Vec<(String, event_store::Fields)>, StoreError> {
+        Ok(self
+            .balance_rows(Some(owner.key()))
+            .await?
+            .into_iter()
+            .map(|r| (r.currency, public_fields(r.fields)))
+            .collect())
+    }
+
+    async fn journal(
+        &self,
+        owner: &BalanceOwner,
+        currency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<event_store::JournalPage, StoreError> {
+        let after_position = match after {
+            None => 0,
+            Some(token) => token
+                .parse::<i64>()
+                .map_err(|_| StoreError::InvalidCursor {
+                    cursor: token.to_owned(),
+                    reason: "not a journal page token".into(),
+                })?,
+        };
+        let lines = self
+            .owner_journal(owner.key(), currency, after_position, limit)
+            .await?;
+        let next = (lines.len() == limit)
+            .then(|| lines.last().map(|l| l.token.clone()))
+            .flatten();
+        Ok(event_store::JournalPage { lines, next })
+    }
+
+    async fn tenant_rows(
+        &self,
+        tenant_id: &TenantId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<event_store::TenantRowPage, StoreError> {
+        event_store::check_tenant_rows_limit(limit)?;
+        let after = match after {
+            None => None,
+            Some(token) => Some(
+                token
+                    .split_once(' ')
+                    .filter(|(o, _)| o.starts_with(&format!("{tenant_id}/")))
+                    .map(|(o, c)| (o.to_owned(), c.to_owned()))
+                    .ok_or_else(|| StoreError::InvalidCursor {
+                        cursor: token.to_owned(),
+                        reason: "not a balance rows token of this tenant".to_owned(),
+                    })?,
+            ),
+        };
+        let rows = self.tenant_rows_after(tenant_id, after, limit).await?;
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|r| format!("{} {}", r.owner, r.currency)))
+            .flatten();
+        let rows = rows
+            .into_iter()
+            .filter(|r| !r.currency.starts_with('#'))
+            .map(|r| {
+                let owner = BalanceOwner::from_key(&r.owner).ok_or_else(|| {
+                    StoreError::Unavailable(format!(
+                        "balance row owner {:?} is unreadable",
+                        r.owner
+                    ))
+                })?;
+                Ok(event_store::TenantRow {
+                    owner,
+                    currency: r.currency,
+                    fields: public_fields(r.fields),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(event_store::TenantRowPage { rows, next })
     }
 }

@@ -53,7 +53,7 @@ pub struct Executed {
     pub appended: Appended,
 }
 
-pub(crate) async fn load<S: EventStore + ?Sized>(
+pub async fn load<S: EventStore + ?Sized>(
     store: &S,
     stream: &StreamId,
 ) -> Result<Vec<Event>, AppError> {

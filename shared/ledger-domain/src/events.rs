@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{
-    AffiliateId, CommissionId, NoticeId, PayoutBatchId, PayoutItemId, PayoutRunId, TenantId,
+    AffiliateId, CommissionId, NoticeId, PayoutBatchId, PayoutItemId, PayoutRunId,
+    ReconciliationRunId, TenantId,
 };
 use crate::money::Money;
 use crate::profile::{HoldReason, PayoutProfileChanged};
@@ -338,6 +339,25 @@ pub struct ProcessorNoticeUnmatched {
     pub reference: Option<String>,
 }
 
+/// A difference between a processor's report and the ledger, found by a
+/// reconciliation run, for finance to act on. Moves no money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationMismatchFound {
+    pub run_id: ReconciliationRunId,
+    pub processor: Processor,
+    /// `missing_in_ledger`, `missing_at_processor`, `amount_mismatch`,
+    /// `currency_mismatch`, `outside_date_window`, `not_paid_in_ledger`.
+    pub kind: String,
+    /// The report it came from (its key) and the line in it, if any.
+    pub report: String,
+    pub line: Option<u64>,
+    pub processor_reference: Option<String>,
+    pub batch_id: Option<String>,
+    pub item_id: Option<String>,
+    pub ledger_amount: Option<Money>,
+    pub report_amount: Option<Money>,
+}
+
 /// Every fact the ledger knows. The serde names are the stable wire names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -374,6 +394,8 @@ pub enum EventBody {
     PayoutRunSkipped(PayoutRunSkipped),
     #[serde(rename = "processor_notice.unmatched")]
     ProcessorNoticeUnmatched(ProcessorNoticeUnmatched),
+    #[serde(rename = "reconciliation.mismatch_found")]
+    ReconciliationMismatchFound(ReconciliationMismatchFound),
 }
 
 impl EventBody {
@@ -396,6 +418,7 @@ impl EventBody {
             EventBody::PayoutDraftRegistered(_) => "payout_drafts.batch_registered",
             EventBody::PayoutRunSkipped(_) => "payout_run.skipped",
             EventBody::ProcessorNoticeUnmatched(_) => "processor_notice.unmatched",
+            EventBody::ReconciliationMismatchFound(_) => "reconciliation.mismatch_found",
         }
     }
 
@@ -418,6 +441,7 @@ impl EventBody {
             EventBody::PayoutDraftRegistered(_) => AggregateRef::PayoutDrafts,
             EventBody::PayoutRunSkipped(e) => AggregateRef::PayoutRun(&e.run_id),
             EventBody::ProcessorNoticeUnmatched(e) => AggregateRef::ProcessorNotice(&e.notice_id),
+            EventBody::ReconciliationMismatchFound(e) => AggregateRef::Reconciliation(&e.run_id),
         }
     }
 }
@@ -432,6 +456,7 @@ pub enum AggregateRef<'a> {
     PayoutDrafts,
     PayoutRun(&'a PayoutRunId),
     ProcessorNotice(&'a NoticeId),
+    Reconciliation(&'a ReconciliationRunId),
 }
 
 impl fmt::Display for AggregateRef<'_> {
@@ -443,6 +468,7 @@ impl fmt::Display for AggregateRef<'_> {
             AggregateRef::PayoutDrafts => f.write_str("payout-drafts"),
             AggregateRef::PayoutRun(id) => write!(f, "payout-run/{id}"),
             AggregateRef::ProcessorNotice(id) => write!(f, "processor-notice/{id}"),
+            AggregateRef::Reconciliation(id) => write!(f, "reconciliation/{id}"),
         }
     }
 }

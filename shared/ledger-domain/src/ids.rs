@@ -141,6 +141,12 @@ id_type!(
     "notice_id"
 );
 
+id_type!(
+    /// One reconciliation of a processor report.
+    ReconciliationRunId,
+    "run_id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

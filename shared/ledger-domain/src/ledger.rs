@@ -287,7 +287,8 @@ pub fn journal_entry(event: &Event) -> Result<JournalEntry, PostingError> {
         | EventBody::PayoutProfileChanged(_)
         | EventBody::PayoutDraftRegistered(_)
         | EventBody::PayoutRunSkipped(_)
-        | EventBody::ProcessorNoticeUnmatched(_) => {}
+        | EventBody::ProcessorNoticeUnmatched(_)
+        | EventBody::ReconciliationMismatchFound(_) => {}
         EventBody::PayoutItemPaid(o)
         | EventBody::PayoutItemFailed(o)
         | EventBody::PayoutItemReturned(o)

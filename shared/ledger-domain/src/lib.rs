@@ -24,7 +24,7 @@ pub use events::{
 };
 pub use ids::{
     AffiliateId, CommissionId, IdError, NoticeId, PayoutBatchId, PayoutItemId, PayoutRunId,
-    TenantId,
+    ReconciliationRunId, TenantId,
 };
 pub use ledger::{Account, AffiliateAccount, JournalEntry, PostingError, journal_entry};
 pub use money::{Money, MoneyError, Rounding};

@@ -32,6 +32,20 @@ impl BalanceOwner {
             BalanceOwner::Tenant { tenant_id } => format!("{tenant_id}/tenant"),
         }
     }
+
+    /// Reads a key written by [`BalanceOwner::key`].
+    pub fn from_key(key: &str) -> Option<Self> {
+        let (tenant, rest) = key.split_once('/')?;
+        let tenant_id = TenantId::new(tenant).ok()?;
+        if rest == "tenant" {
+            return Some(BalanceOwner::Tenant { tenant_id });
+        }
+        let affiliate = rest.strip_prefix("affiliate/")?;
+        Some(BalanceOwner::Affiliate {
+            tenant_id,
+            affiliate_id: AffiliateId::new(affiliate).ok()?,
+        })
+    }
 }
 
 /// The field of a balance row an account is kept in.

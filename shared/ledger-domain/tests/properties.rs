@@ -56,7 +56,8 @@ fn event_currency(event: &Event) -> Option<ledger_domain::Currency> {
         | EventBody::PayoutProfileChanged(_)
         | EventBody::PayoutDraftRegistered(_)
         | EventBody::PayoutRunSkipped(_)
-        | EventBody::ProcessorNoticeUnmatched(_) => None,
+        | EventBody::ProcessorNoticeUnmatched(_)
+        | EventBody::ReconciliationMismatchFound(_) => None,
     }
 }
 

@@ -9,8 +9,6 @@
 //! two decimals), identifiers of at most 35 characters, names in the SEPA
 //! character set.
 
-use std::path::PathBuf;
-
 use async_trait::async_trait;
 use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
 use ledger_app::payouts::{PaymentOrder, ProcessorError, SubmitBatchFile};
@@ -51,93 +49,10 @@ impl Debtor {
     }
 }
 
-/// Where files go.
-#[derive(Debug, Clone)]
-pub enum FileStore {
-    Directory(PathBuf),
-    S3 {
-        client: aws_sdk_s3::Client,
-        bucket: String,
-    },
-}
+pub use file_store::FileStore;
 
-impl FileStore {
-    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, ProcessorError> {
-        match self {
-            FileStore::Directory(dir) => match tokio::fs::read(dir.join(key)).await {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(ProcessorError::Unknown(format!("read {key}: {e}"))),
-            },
-            FileStore::S3 { client, bucket } => {
-                match client.get_object().bucket(bucket).key(key).send().await {
-                    Ok(out) => {
-                        let bytes = out.body.collect().await.map_err(|e| {
-                            ProcessorError::Unknown(format!("read s3://{bucket}/{key}: {e}"))
-                        })?;
-                        Ok(Some(bytes.into_bytes().to_vec()))
-                    }
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-                    Err(e) => Err(ProcessorError::Unknown(format!(
-                        "read s3://{bucket}/{key}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(e)
-                    ))),
-                }
-            }
-        }
-    }
-
-    /// Writes unless the key exists; false if it did.
-    async fn create(&self, key: &str, bytes: Vec<u8>) -> Result<bool, ProcessorError> {
-        match self {
-            FileStore::Directory(dir) => {
-                let path = dir.join(key);
-                if let Some(parent) = path.parent() {
-                    tokio::fs::create_dir_all(parent)
-                        .await
-                        .map_err(|e| ProcessorError::Unknown(format!("mkdir for {key}: {e}")))?;
-                }
-                // Written aside, then linked into place: the name appears
-                // whole or not at all, and never replaces a file.
-                let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-                tokio::fs::write(&tmp, &bytes)
-                    .await
-                    .map_err(|e| ProcessorError::Unknown(format!("write {key}: {e}")))?;
-                let linked = tokio::fs::hard_link(&tmp, &path).await;
-                let _ = tokio::fs::remove_file(&tmp).await;
-                match linked {
-                    Ok(()) => Ok(true),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                    Err(e) => Err(ProcessorError::Unknown(format!("write {key}: {e}"))),
-                }
-            }
-            FileStore::S3 { client, bucket } => {
-                let put = client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .content_type("application/xml")
-                    .if_none_match("*")
-                    .body(bytes.into())
-                    .send()
-                    .await;
-                match put {
-                    Ok(_) => Ok(true),
-                    Err(e)
-                        if e.raw_response().is_some_and(|r| {
-                            r.status().as_u16() == 412 || r.status().as_u16() == 409
-                        }) =>
-                    {
-                        Ok(false)
-                    }
-                    Err(e) => Err(ProcessorError::Unknown(format!(
-                        "write s3://{bucket}/{key}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(e)
-                    ))),
-                }
-            }
-        }
-    }
+fn store_error(e: file_store::FileStoreError) -> ProcessorError {
+    ProcessorError::Unknown(e.to_string())
 }
 
 /// SEPA credit transfer files.
@@ -410,7 +325,7 @@ impl SubmitBatchFile for SepaFiles {
     }
 
     async fn payment_ids(&self, key: &str) -> Result<Option<Vec<String>>, ProcessorError> {
-        match self.store.read(key).await? {
+        match self.store.read(key).await.map_err(store_error)? {
             None => Ok(None),
             Some(bytes) => end_to_end_ids(&bytes).map(Some),
         }
@@ -429,7 +344,12 @@ impl SubmitBatchFile for SepaFiles {
         if ids.is_empty() {
             return Ok(ids);
         }
-        if self.store.create(key, xml).await? {
+        if self
+            .store
+            .create(key, "application/xml", xml)
+            .await
+            .map_err(store_error)?
+        {
             Ok(ids)
         } else {
             // Another dispatcher wrote it first: its file is the one.

@@ -1,0 +1,86 @@
+//! The trial balance: per tenant and currency, every account of the ledger
+//! (affiliates' pending, available, reserved and receivable, the tenant's
+//! commission expense and processor clearing) summed from the projected
+//! balance rows. Double entry makes it zero; anything else is reported.
+
+use std::collections::BTreeMap;
+
+use event_store::LedgerReads;
+use ledger_domain::TenantId;
+use serde::Serialize;
+
+use crate::ReportError;
+
+/// The account fields of balance rows (`paid_out` is a report figure, not
+/// an account, and is left out).
+pub const ACCOUNT_FIELDS: [&str; 9] = [
+    "pending",
+    "available",
+    "reserved",
+    "receivable",
+    "commission_expense",
+    "clearing_stripe",
+    "clearing_paypal",
+    "clearing_sepa",
+    "clearing_sandbox",
+];
+
+/// One currency of a tenant's trial balance, in minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrialBalanceLine {
+    pub currency: String,
+    /// Sum of debits (positive fields).
+    pub debits_minor: i128,
+    /// Sum of credits (negative fields), as a positive number.
+    pub credits_minor: i128,
+    /// Debits minus credits: zero when the ledger balances.
+    pub difference_minor: i128,
+    pub balanced: bool,
+    /// Balance rows read.
+    pub rows: usize,
+}
+
+/// The tenant's trial balance per currency, from every balance row.
+pub async fn trial_balance<R: LedgerReads + ?Sized>(
+    reads: &R,
+    tenant_id: &TenantId,
+) -> Result<Vec<TrialBalanceLine>, ReportError> {
+    let mut sums: BTreeMap<String, (i128, i128, usize)> = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = reads
+            .tenant_rows(
+                tenant_id,
+                after.as_deref(),
+                event_store::TENANT_ROWS_PAGE_MAX,
+            )
+            .await?;
+        for row in page.rows {
+            let entry = sums.entry(row.currency).or_default();
+            entry.2 += 1;
+            for field in ACCOUNT_FIELDS {
+                let value = i128::from(row.fields.get(field).copied().unwrap_or(0));
+                if value > 0 {
+                    entry.0 += value;
+                } else {
+                    entry.1 -= value;
+                }
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(currency, (debits, credits, rows))| TrialBalanceLine {
+            currency,
+            debits_minor: debits,
+            credits_minor: credits,
+            difference_minor: debits - credits,
+            balanced: debits == credits,
+            rows,
+        })
+        .collect())
+}
