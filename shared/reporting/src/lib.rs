@@ -11,6 +11,7 @@
 //!   mismatch as an event;
 //! - [`trial`]: the trial balance of a tenant per currency.
 
+pub mod fixture;
 pub mod reconcile;
 pub mod statement;
 pub mod statements;
