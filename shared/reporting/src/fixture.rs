@@ -65,7 +65,7 @@ pub async fn paid_batch<S: EventStore + ?Sized>(
             CommissionCommand::Record {
                 commission_id: commission_id.clone(),
                 affiliate_id: affiliate_id.clone(),
-                amount: item.amount.clone(),
+                amount: item.amount,
                 hold_period_days: 0,
                 source_conversion_id: format!("conv-{commission_id}"),
                 order_reference: None,
@@ -85,7 +85,7 @@ pub async fn paid_batch<S: EventStore + ?Sized>(
         drafted.push(DraftedItem {
             item_id: PayoutItemId::new(format!("{batch_id}.{}", n + 1))?,
             affiliate_id,
-            amount: item.amount.clone(),
+            amount: item.amount,
             receivable_netted: item.amount.zero_like(),
             processor,
         });

@@ -632,7 +632,7 @@ pub fn parse_camt053(bytes: &[u8]) -> Result<ParsedReport, Rejection> {
             }
             check_duplicate(&mut seen, &e2e, line)?;
             let amount = if amount.is_empty() && single {
-                total.clone()
+                total
             } else {
                 decimal_money(line, "TxDtls/Amt", &amount, currency(line, &ccy)?)?
             };
@@ -720,10 +720,10 @@ pub async fn ledger_items<S: EventStore + ?Sized>(
             let mut paid_at = None;
             for e in &events {
                 match e.body() {
-                    EventBody::PayoutItemSubmitted(s) if s.item_id == item.drafted.item_id => {
-                        if s.processor_reference.is_some() {
-                            reference.clone_from(&s.processor_reference);
-                        }
+                    EventBody::PayoutItemSubmitted(s)
+                        if s.item_id == item.drafted.item_id && s.processor_reference.is_some() =>
+                    {
+                        reference.clone_from(&s.processor_reference);
                     }
                     EventBody::PayoutItemPaid(o)
                         if o.item_id == item.drafted.item_id
@@ -752,7 +752,7 @@ pub async fn ledger_items<S: EventStore + ?Sized>(
                 batch_id: r.batch_id.to_string(),
                 item_id: item.drafted.item_id.to_string(),
                 affiliate_id: item.drafted.affiliate_id.to_string(),
-                amount: item.drafted.amount.clone(),
+                amount: item.drafted.amount,
                 status,
                 reference,
                 paid_at,
@@ -841,8 +841,8 @@ pub fn match_report(report: &ParsedReport, items: &[LedgerItem]) -> Matching {
             processor_reference: line.keys.first().cloned(),
             batch_id: item.map(|i| i.batch_id.clone()),
             item_id: item.map(|i| i.item_id.clone()),
-            ledger_amount: item.map(|i| i.amount.clone()),
-            report_amount: Some(line.amount.clone()),
+            ledger_amount: item.map(|i| i.amount),
+            report_amount: Some(line.amount),
         };
         let Some(index) = found else {
             totals.mismatches += 1;
@@ -877,7 +877,7 @@ pub fn match_report(report: &ParsedReport, items: &[LedgerItem]) -> Matching {
                     line: line.line,
                     batch_id: item.batch_id.clone(),
                     item_id: item.item_id.clone(),
-                    amount: line.amount.clone(),
+                    amount: line.amount,
                 });
             }
         }
@@ -920,7 +920,7 @@ pub fn match_report(report: &ParsedReport, items: &[LedgerItem]) -> Matching {
                 processor_reference: item.reference.clone(),
                 batch_id: Some(item.batch_id.clone()),
                 item_id: Some(item.item_id.clone()),
-                ledger_amount: Some(item.amount.clone()),
+                ledger_amount: Some(item.amount),
                 report_amount: None,
             });
         }
@@ -1095,8 +1095,8 @@ async fn record_mismatches<S: EventStore + ?Sized>(
                             .map(|r| r.chars().take(200).collect()),
                         batch_id: m.batch_id.clone(),
                         item_id: m.item_id.clone(),
-                        ledger_amount: m.ledger_amount.clone(),
-                        report_amount: m.report_amount.clone(),
+                        ledger_amount: m.ledger_amount,
+                        report_amount: m.report_amount,
                     }),
                 )
             })

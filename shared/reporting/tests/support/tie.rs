@@ -79,7 +79,7 @@ pub async fn statements_tie<R: LedgerReads + ?Sized>(reads: &R, events: &[Event]
                 let want = fold
                     .rows
                     .iter()
-                    .find(|((o, c), _)| *o == row.owner && c.to_string() == row.currency)
+                    .find(|((o, c), _)| *o == row.owner && *c == row.currency.as_str())
                     .map(|(_, f)| f)
                     .unwrap_or(&empty);
                 for (i, field) in STATEMENT_FIELDS.iter().enumerate() {
