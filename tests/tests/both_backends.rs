@@ -68,6 +68,7 @@ where
         tenant_claim: "tenant_id".into(),
         queue: Arc::new(ledger_app::payouts::MemoryQueue::default()),
         limits: ledger_domain::ApprovalLimits::default(),
+        reports: None,
     }));
     let mut read = fixture("apigw/get-affiliate-balances.json");
     read["rawPath"] = "/v1/affiliates/aff-ben/balances".into();

@@ -73,6 +73,7 @@ async fn secrets_and_bank_details_never_reach_the_logs() {
         tenant_claim: "tenant_id".into(),
         queue: Arc::new(ledger_app::payouts::MemoryQueue::default()),
         limits: ledger_domain::ApprovalLimits::default(),
+        reports: None,
     }));
     let base = fixture("apigw/put-payout-method.json");
     for (iban, receiver) in [

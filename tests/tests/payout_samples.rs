@@ -55,6 +55,7 @@ async fn the_payout_samples_drive_the_handlers() {
         tenant_claim: "tenant_id".into(),
         queue: queue.clone() as Arc<dyn DispatchQueue>,
         limits: ledger_domain::ApprovalLimits::default(),
+        reports: None,
     }));
     let ingest = ingest_commissions::router(Arc::new(ingest_commissions::AppState {
         store: store.clone(),

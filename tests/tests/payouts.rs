@@ -74,7 +74,7 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         key.clone(),
         0,
         processors.clone(),
-        Some(inbox.clone()),
+        Some(files.clone()),
     )
     .await
     .unwrap();

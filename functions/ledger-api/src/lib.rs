@@ -32,6 +32,7 @@ pub const JOURNAL_PAGE_DEFAULT: usize = 50;
 pub use event_store::{Fields, JournalPage, LedgerReads};
 
 pub mod payouts;
+pub mod statements;
 
 /// Everything the API reads from the projection.
 pub trait ApiReads: LedgerReads + event_store::PayoutReads {}
@@ -46,6 +47,8 @@ pub struct ApiState<R> {
     pub queue: Arc<dyn ledger_app::payouts::DispatchQueue>,
     /// Above these, only an admin approves.
     pub limits: ledger_domain::ApprovalLimits,
+    /// Where statements are kept; `None` answers 503 on statement routes.
+    pub reports: Option<Arc<reporting::ReportFiles>>,
 }
 
 impl<R> TenantClaim for ApiState<R> {
@@ -95,6 +98,15 @@ pub fn router<R: ApiReads + 'static>(state: Arc<ApiState<R>>) -> Router {
         )
         .route("/v1/affiliates/{affiliate_id}/balances", get(balances::<R>))
         .route("/v1/affiliates/{affiliate_id}/journal", get(journal::<R>))
+        .route(
+            "/v1/affiliates/{affiliate_id}/statements",
+            get(statements::list::<R>),
+        )
+        .route(
+            "/v1/affiliates/{affiliate_id}/statements/{currency}/{period}",
+            get(statements::download::<R>),
+        )
+        .route("/v1/statement-runs", post(statements::run::<R>))
         .route("/v1/audit/batches/{batch_id}", get(audit_batch::<R>))
         .route(
             "/v1/audit/affiliates/{affiliate_id}",
@@ -104,7 +116,7 @@ pub fn router<R: ApiReads + 'static>(state: Arc<ApiState<R>>) -> Router {
 }
 
 /// The affiliate a caller may read, or why not.
-fn authorize(identity: &Identity, affiliate: &str) -> Result<BalanceOwner, Problem> {
+pub(crate) fn authorize(identity: &Identity, affiliate: &str) -> Result<BalanceOwner, Problem> {
     let affiliate_id = AffiliateId::new(affiliate)
         .map_err(|e| Problem::bad_request("affiliate_id", &e.to_string()))?;
     lambda_edge::authz::authorize(
@@ -217,7 +229,7 @@ struct JournalBody {
     next: Option<String>,
 }
 
-fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
+pub(crate) fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
     query
         .unwrap_or_default()
         .split('&')

@@ -1,4 +1,5 @@
-//! The read API Lambda: API Gateway HTTP API -> balances, journal and audit trail.
+//! The ledger API Lambda: API Gateway HTTP API -> balances, journal, audit
+//! trail, payouts and statements.
 
 use std::sync::Arc;
 
@@ -12,12 +13,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     let events = lambda_edge::config::store_from_env().await?;
     let queue = Arc::new(lambda_edge::config::dispatch_queue_from_env().await?);
     let limits = lambda_edge::config::approval_limits_from_env()?;
+    let reports = reporting::ReportFiles::from_env().await?.map(Arc::new);
     lambda_http::run(router(Arc::new(ApiState {
         reads,
         events,
         tenant_claim: tenant_claim(),
         queue,
         limits,
+        reports,
     })))
     .await
 }

@@ -56,7 +56,10 @@ fn ctx(identity: &Identity, role: &str) -> Result<CommandContext, Problem> {
 }
 
 /// Reads a JSON body: `application/json`, bounded, every field typed.
-async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, Problem> {
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, Problem> {
     let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())

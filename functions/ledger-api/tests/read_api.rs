@@ -59,6 +59,7 @@ fn api<R: ApiReads + 'static>(reads: R, events: Arc<dyn EventStore>) -> axum::Ro
         tenant_claim: "tenant_id".into(),
         queue: Arc::new(ledger_app::payouts::MemoryQueue::default()),
         limits: ledger_domain::ApprovalLimits::default(),
+        reports: None,
     }))
 }
 

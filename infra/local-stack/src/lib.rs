@@ -204,16 +204,143 @@ impl Backend {
 
     /// The whole HTTP surface, behind the development authorizer (the
     /// webhook routes check the processors' signatures instead).
-    pub fn app(&self, key: Vec<u8>, queue: LocalQueue, dispatch: LocalDispatchQueue) -> Router {
+    pub fn app(
+        &self,
+        key: Vec<u8>,
+        queue: LocalQueue,
+        dispatch: LocalDispatchQueue,
+        reports: Option<Arc<reporting::ReportFiles>>,
+    ) -> Router {
         let webhooks = self.webhooks(&key);
-        match self {
+        let files = reports.clone().map(file_routes).unwrap_or_default();
+        let app = match self {
             Backend::Embedded(store) => {
-                app_for(store.clone(), store.clone(), key, queue, dispatch).merge(webhooks)
+                app_for(store.clone(), store.clone(), key, queue, dispatch, reports)
             }
-            Backend::Aws { store, projection } => {
-                app_for(store.clone(), projection.clone(), key, queue, dispatch).merge(webhooks)
+            Backend::Aws { store, projection } => app_for(
+                store.clone(),
+                projection.clone(),
+                key,
+                queue,
+                dispatch,
+                reports,
+            ),
+        };
+        app.merge(webhooks).merge(files)
+    }
+
+    /// Reconciles the processor reports dropped in
+    /// `{files}/reports/inbox/{tenant}/{stripe|paypal|sepa}/`: each is kept
+    /// under `reports/{tenant}/{processor}/` (as on S3, never replaced),
+    /// reconciled, and moved to `reports/done/` (or `reports/failed/` with
+    /// the reason beside it). Returns how many files it took.
+    async fn reconcile_inbox(&self, reports: &reporting::ReportFiles, files_dir: &Path) -> usize {
+        let inbox = files_dir.join("reports").join("inbox");
+        let mut taken = 0;
+        let Ok(tenants) = std::fs::read_dir(&inbox) else {
+            return 0;
+        };
+        for tenant in tenants.flatten() {
+            let Ok(processors) = std::fs::read_dir(tenant.path()) else {
+                continue;
+            };
+            for processor in processors.flatten() {
+                let Ok(entries) = std::fs::read_dir(processor.path()) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if !path.is_file() {
+                        continue;
+                    }
+                    let Ok(bytes) = std::fs::read(&path) else {
+                        continue;
+                    };
+                    let key = format!(
+                        "reports/{}/{}/{}",
+                        tenant.file_name().to_string_lossy(),
+                        processor.file_name().to_string_lossy(),
+                        entry.file_name().to_string_lossy()
+                    );
+                    let result = self.reconcile(reports, &key, bytes).await;
+                    let (folder, note) = match &result {
+                        Ok(summary) => ("done", summary.clone()),
+                        Err(reason) => ("failed", reason.clone()),
+                    };
+                    tracing::info!(report = %key, outcome = folder, %note, "processor report");
+                    let target = files_dir.join("reports").join(folder);
+                    let _ = std::fs::create_dir_all(&target);
+                    let name = key.replace('/', "_");
+                    let _ = std::fs::rename(&path, target.join(&name));
+                    if result.is_err() {
+                        let _ = std::fs::write(target.join(format!("{name}.reason.txt")), note);
+                    }
+                    taken += 1;
+                }
             }
         }
+        taken
+    }
+
+    async fn reconcile(
+        &self,
+        reports: &reporting::ReportFiles,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, String> {
+        reporting::reconcile::source_of(key).map_err(|e| e.to_string())?;
+        let created = reports
+            .files
+            .create(key, "application/octet-stream", bytes.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        if !created {
+            let existing = reports.files.read(key).await.map_err(|e| e.to_string())?;
+            if existing.as_deref() != Some(&bytes[..]) {
+                return Err(format!(
+                    "{key} already holds another report: rename the file"
+                ));
+            }
+        }
+        let now = chrono::Utc::now();
+        let report = match self {
+            Backend::Embedded(store) => {
+                reporting::reconcile::reconcile_report(
+                    store,
+                    store,
+                    &reports.files,
+                    key,
+                    &bytes,
+                    now,
+                )
+                .await
+            }
+            Backend::Aws { store, projection } => {
+                reporting::reconcile::reconcile_report(
+                    store,
+                    projection,
+                    &reports.files,
+                    key,
+                    &bytes,
+                    now,
+                )
+                .await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{}: {} matched, {} mismatches; report {}",
+            report.status,
+            report.matching.matched.len(),
+            report.matching.mismatches.len(),
+            reporting::reconcile::report_key(
+                &ledger_domain::TenantId::new(report.tenant_id.as_str())
+                    .map_err(|e| e.to_string())?,
+                report.processor,
+                &report.run_id,
+                report.status == "quarantined"
+            )
+        ))
     }
 
     /// The processor webhook routes, verifying as on AWS: Stripe with
@@ -350,6 +477,7 @@ fn app_for<S, R>(
     key: Vec<u8>,
     queue: LocalQueue,
     dispatch: LocalDispatchQueue,
+    reports: Option<Arc<reporting::ReportFiles>>,
 ) -> Router
 where
     S: event_store::EventStore + Clone + 'static,
@@ -369,6 +497,7 @@ where
             tracing::error!(error = %e, "PAYOUT_APPROVAL_LIMITS is invalid: every batch needs an admin");
             ledger_domain::ApprovalLimits::from_json(r#"{}"#).unwrap_or_default()
         }),
+        reports,
     }));
     let key = Arc::new(key);
     ingest
@@ -378,6 +507,75 @@ where
         .layer(axum::middleware::from_fn(move |request, next| {
             authorize(key.clone(), request, next)
         }))
+}
+
+/// The secret the stack signs its download links with, derived from its
+/// development key.
+pub fn download_link_secret(key: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(key);
+    hasher.update(b"download-links");
+    hasher.finalize().to_vec()
+}
+
+/// `GET /files/{key}?expires=&signature=`: what S3 presigned URLs are on
+/// AWS. Serves a file of the local directory only with a valid, unexpired
+/// link; no token needed (the link is the credential).
+fn file_routes(reports: Arc<reporting::ReportFiles>) -> Router {
+    use axum::extract::{Path as AxumPath, RawQuery};
+    use axum::response::IntoResponse;
+    Router::new().route(
+        "/files/{*key}",
+        axum::routing::get(
+            move |AxumPath(key): AxumPath<String>, RawQuery(query): RawQuery| {
+                let reports = reports.clone();
+                async move {
+                    let denied = || {
+                        lambda_edge::problem::Problem::forbidden(
+                            "the download link is invalid or has expired",
+                        )
+                        .into_response()
+                    };
+                    let Some(links) = &reports.links else {
+                        return denied();
+                    };
+                    let mut expires = None;
+                    let mut signature = None;
+                    for pair in query.as_deref().unwrap_or_default().split('&') {
+                        match pair.split_once('=') {
+                            Some(("expires", v)) => expires = v.parse::<i64>().ok(),
+                            Some(("signature", v)) => signature = Some(v.to_owned()),
+                            _ => {}
+                        }
+                    }
+                    let (Some(expires), Some(signature)) = (expires, signature) else {
+                        return denied();
+                    };
+                    if links
+                        .verify(&key, expires, &signature, chrono::Utc::now())
+                        .is_err()
+                    {
+                        return denied();
+                    }
+                    match reports.files.read(&key).await {
+                        Ok(Some(bytes)) => {
+                            let kind = if key.ends_with(".csv") {
+                                "text/csv"
+                            } else {
+                                "application/json"
+                            };
+                            ([("content-type", kind)], bytes).into_response()
+                        }
+                        Ok(None) => {
+                            lambda_edge::problem::Problem::not_found("file").into_response()
+                        }
+                        Err(_) => lambda_edge::problem::Problem::unavailable().into_response(),
+                    }
+                }
+            },
+        ),
+    )
 }
 
 /// The secret the local sandbox signs its notifications with, derived from
@@ -440,12 +638,13 @@ pub async fn run_projector(
     dispatch: LocalDispatchQueue,
     processors: Arc<processors::Processors>,
     notifications: Option<(Vec<u8>, Option<PathBuf>)>,
+    reports: Option<(Arc<reporting::ReportFiles>, PathBuf)>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<u64, StackError> {
     let webhooks = notifications
         .as_ref()
         .map(|(key, _)| (backend.webhooks(key), sandbox_webhook_secret(key)));
-    let inbox = notifications.and_then(|(_, inbox)| inbox);
+    let inbox = notifications.and_then(|(_, files)| files.map(|f| sepa_status_inbox(&f)));
     let mut projected = 0u64;
     let mut last_maturing = tokio::time::Instant::now() - Duration::from_millis(MATURE_EVERY_MS);
     loop {
@@ -490,6 +689,9 @@ pub async fn run_projector(
         }
         if let Some(inbox) = &inbox {
             notified += backend.sepa_status_files(inbox).await;
+        }
+        if let Some((reports, files_dir)) = &reports {
+            notified += backend.reconcile_inbox(reports, files_dir).await;
         }
         if events > 0 || delivered > 0 || dispatched > 0 || notified > 0 {
             continue;
@@ -576,32 +778,61 @@ pub async fn start_with(
     start_full(backend, key, port, processors, None).await
 }
 
-/// Starts the stack with the given processors, reading SEPA status files
-/// from `sepa_status_inbox` if given.
+/// Where the stack reads SEPA status files in its files directory.
+pub fn sepa_status_inbox(files_dir: &Path) -> PathBuf {
+    files_dir.join("sepa-status").join("inbox")
+}
+
+/// Where the stack reads processor reports to reconcile.
+pub fn reports_inbox(files_dir: &Path) -> PathBuf {
+    files_dir.join("reports").join("inbox")
+}
+
+/// Starts the stack with the given processors. With a files directory it
+/// reads SEPA status files from `sepa-status/inbox/` and processor reports
+/// from `reports/inbox/{tenant}/{processor}/` there, and keeps statements
+/// and reconciliation reports in it (downloaded through signed links).
 pub async fn start_full(
     backend: Backend,
     key: Vec<u8>,
     port: u16,
     processors: Arc<processors::Processors>,
-    sepa_status_inbox: Option<PathBuf>,
+    files_dir: Option<PathBuf>,
 ) -> Result<Running, StackError> {
-    let notifications = Some((key.clone(), sepa_status_inbox));
+    let notifications = Some((key.clone(), files_dir.clone()));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| StackError::Io(format!("bind 127.0.0.1:{port}: {e}")))?;
     let address = listener
         .local_addr()
         .map_err(|e| StackError::Io(e.to_string()))?;
+    let reports = match &files_dir {
+        None => None,
+        Some(dir) => {
+            let time_zones = reporting::statement::TimeZones::from_env().map_err(StackError::Io)?;
+            Some(Arc::new(reporting::ReportFiles {
+                files: file_store::FileStore::Directory(dir.clone()),
+                links: Some(file_store::LocalLinks::new(
+                    format!("http://{address}"),
+                    download_link_secret(&key),
+                )),
+                time_zones,
+            }))
+        }
+    };
     let queue = LocalQueue::default();
     let dispatch = LocalDispatchQueue::default();
     let (stop_server, mut server_stopped) = tokio::sync::watch::channel(false);
     let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(
-        axum::serve(listener, backend.app(key, queue.clone(), dispatch.clone()))
-            .with_graceful_shutdown(async move {
-                let _ = server_stopped.wait_for(|s| *s).await;
-            })
-            .into_future(),
+        axum::serve(
+            listener,
+            backend.app(key, queue.clone(), dispatch.clone(), reports.clone()),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = server_stopped.wait_for(|s| *s).await;
+        })
+        .into_future(),
     );
     let projector = tokio::spawn(run_projector(
         backend,
@@ -609,6 +840,7 @@ pub async fn start_full(
         dispatch.clone(),
         processors.clone(),
         notifications,
+        reports.zip(files_dir),
         projector_stopped,
     ));
     Ok(Running {

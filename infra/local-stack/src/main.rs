@@ -104,14 +104,16 @@ async fn serve(args: Args) -> Result<(), String> {
     }
     let files = args.data_dir.join("files");
     let processors = local_processors(Some(&files)).map_err(|e| e.to_string())?;
-    let inbox = files.join("sepa-status").join("inbox");
+    let inbox = local_stack::sepa_status_inbox(&files);
     std::fs::create_dir_all(&inbox).map_err(|e| e.to_string())?;
+    let reports_inbox = local_stack::reports_inbox(&files);
+    std::fs::create_dir_all(&reports_inbox).map_err(|e| e.to_string())?;
     let running = start_full(
         backend,
         key,
         args.port,
         std::sync::Arc::new(processors),
-        Some(inbox.clone()),
+        Some(files.clone()),
     )
     .await
     .map_err(|e| e.to_string())?;

@@ -40,6 +40,8 @@ pub enum Action<'a> {
     ReadPayouts,
     /// Re-enqueue an approved batch's unsent items.
     DispatchPayouts,
+    /// Generate statements on demand (the schedule generates them monthly).
+    RunStatements,
 }
 
 impl Action<'_> {
@@ -56,7 +58,7 @@ impl Action<'_> {
             Action::ManagePayoutProfile | Action::DraftPayouts => {
                 &[role::FINANCE_MAKER, role::ADMIN]
             }
-            Action::HoldPayouts | Action::ReadPayouts => {
+            Action::HoldPayouts | Action::ReadPayouts | Action::RunStatements => {
                 &[role::FINANCE_MAKER, role::FINANCE_APPROVER, role::ADMIN]
             }
             Action::ApprovePayouts | Action::DispatchPayouts => {
@@ -94,6 +96,7 @@ pub fn authorize(identity: &Identity, action: Action<'_>) -> Result<&'static str
         }
         Action::ReadPayouts => "payout batches and profiles are read by finance and admins",
         Action::DispatchPayouts => "dispatch is re-driven by finance approvers and admins",
+        Action::RunStatements => "statements are generated on demand by finance and admins",
     }))
 }
 

@@ -31,3 +31,35 @@ pub enum ReportError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// How long a statement download link works.
+pub const DOWNLOAD_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Where statements and reconciliation reports are kept, how they are
+/// downloaded, and each tenant's time zone.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    pub files: file_store::FileStore,
+    /// Links for a local directory (the local stack); S3 presigns instead.
+    pub links: Option<file_store::LocalLinks>,
+    pub time_zones: statement::TimeZones,
+}
+
+impl ReportFiles {
+    /// S3 when `REPORTS_BUCKET` is set (with `STATEMENT_TIME_ZONE` and
+    /// `TENANT_TIME_ZONES`); `None` when it is not.
+    pub async fn from_env() -> Result<Option<Self>, String> {
+        let Ok(bucket) = std::env::var("REPORTS_BUCKET") else {
+            return Ok(None);
+        };
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Some(ReportFiles {
+            files: file_store::FileStore::S3 {
+                client: aws_sdk_s3::Client::new(&config),
+                bucket,
+            },
+            links: None,
+            time_zones: statement::TimeZones::from_env()?,
+        }))
+    }
+}

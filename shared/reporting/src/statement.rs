@@ -58,6 +58,65 @@ pub enum StatementError {
     },
 }
 
+/// Each tenant's time zone for statement periods: `TENANT_TIME_ZONES`
+/// (`{"acme": "Europe/Berlin"}`) over a default `STATEMENT_TIME_ZONE`
+/// (UTC if unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeZones {
+    pub default: Tz,
+    pub tenants: BTreeMap<String, Tz>,
+}
+
+impl Default for TimeZones {
+    fn default() -> Self {
+        TimeZones {
+            default: Tz::UTC,
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
+impl TimeZones {
+    /// Reads the default zone and the per-tenant JSON map.
+    pub fn parse(default: Option<&str>, tenants: Option<&str>) -> Result<Self, String> {
+        let default = match default.map(str::trim).filter(|d| !d.is_empty()) {
+            None => Tz::UTC,
+            Some(name) => time_zone(name).map_err(|e| format!("STATEMENT_TIME_ZONE: {e}"))?,
+        };
+        let mut map = BTreeMap::new();
+        if let Some(json) = tenants.map(str::trim).filter(|t| !t.is_empty()) {
+            let wire: BTreeMap<String, String> = serde_json::from_str(json).map_err(|e| {
+                format!("TENANT_TIME_ZONES must be a JSON object of tenant to zone: {e}")
+            })?;
+            for (tenant, zone) in wire {
+                TenantId::new(tenant.as_str()).map_err(|e| format!("TENANT_TIME_ZONES: {e}"))?;
+                let tz =
+                    time_zone(&zone).map_err(|e| format!("TENANT_TIME_ZONES[{tenant}]: {e}"))?;
+                map.insert(tenant, tz);
+            }
+        }
+        Ok(TimeZones {
+            default,
+            tenants: map,
+        })
+    }
+
+    /// From `STATEMENT_TIME_ZONE` and `TENANT_TIME_ZONES`.
+    pub fn from_env() -> Result<Self, String> {
+        TimeZones::parse(
+            std::env::var("STATEMENT_TIME_ZONE").ok().as_deref(),
+            std::env::var("TENANT_TIME_ZONES").ok().as_deref(),
+        )
+    }
+
+    pub fn of(&self, tenant_id: &TenantId) -> Tz {
+        self.tenants
+            .get(tenant_id.as_str())
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
 /// A calendar month in a time zone, as a half-open UTC interval.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {

@@ -245,18 +245,32 @@ pub struct StatementRunReport {
     /// Affiliate-currencies with no balance and no movement in the period.
     pub empty: usize,
     pub failed: Vec<StatementFailure>,
+    /// Set when the run stopped at its bound: pass it as `after` to go on.
+    pub next: Option<String>,
+}
+
+/// Which statements one run generates.
+#[derive(Debug, Clone, Default)]
+pub struct RunScope {
+    /// One affiliate's statements (every currency), or the whole tenant's.
+    pub only: Option<AffiliateId>,
+    /// Where a bounded run over the tenant goes on (a previous `next`).
+    pub after: Option<String>,
+    /// The most balance rows one run takes; `0` means no bound.
+    pub max_rows: usize,
 }
 
 /// Generates and stores the statements of one tenant for a period: every
-/// affiliate and currency with a balance row, or one affiliate's. A
-/// statement that does not tie to the ledger is not written; it is
-/// reported (and logged) as a failure, and the run goes on.
+/// affiliate and currency with a balance row (bounded by `scope.max_rows`,
+/// resumable), or one affiliate's. A statement that does not tie to the
+/// ledger is not written; it is reported (and logged) as a failure, and
+/// the run goes on.
 pub async fn generate_statements<R: LedgerReads + ?Sized>(
     reads: &R,
     files: &FileStore,
     tenant_id: &TenantId,
     period: &Period,
-    only: Option<&AffiliateId>,
+    scope: &RunScope,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<StatementRunReport, ReportError> {
@@ -266,7 +280,7 @@ pub async fn generate_statements<R: LedgerReads + ?Sized>(
         ..Default::default()
     };
     let mut rows = Vec::new();
-    match only {
+    match &scope.only {
         Some(affiliate_id) => {
             let owner = BalanceOwner::Affiliate {
                 tenant_id: tenant_id.clone(),
@@ -277,21 +291,26 @@ pub async fn generate_statements<R: LedgerReads + ?Sized>(
             }
         }
         None => {
-            let mut after: Option<String> = None;
+            let mut after = scope.after.clone();
+            let page_size = match scope.max_rows {
+                0 => ROWS_PAGE,
+                n => n.min(ROWS_PAGE),
+            };
             loop {
                 let page = reads
-                    .tenant_rows(tenant_id, after.as_deref(), ROWS_PAGE)
+                    .tenant_rows(tenant_id, after.as_deref(), page_size)
                     .await?;
                 for row in page.rows {
                     if let BalanceOwner::Affiliate { affiliate_id, .. } = row.owner {
                         rows.push((affiliate_id, row.currency, row.fields));
                     }
                 }
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
+                after = page.next;
+                if after.is_none() || (scope.max_rows > 0 && rows.len() >= scope.max_rows) {
+                    break;
                 }
             }
+            report.next = after;
         }
     }
     for (affiliate_id, currency, fields) in rows {

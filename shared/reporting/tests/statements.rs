@@ -17,7 +17,7 @@ use ledger_domain::{
 use proptest::prelude::*;
 use reporting::statement::{Period, time_zone};
 use reporting::statements::{
-    Stored, generate_statements, list_statements, statement_for, store_statement,
+    RunScope, Stored, generate_statements, list_statements, statement_for, store_statement,
 };
 
 fn op() -> impl Strategy<Value = Op> {
@@ -109,9 +109,17 @@ async fn a_broken_balance_row_is_refused_not_written() {
     let files = FileStore::Directory(dir.path().to_owned());
     let acme = TenantId::new("acme").unwrap();
     let period = Period::month("2026-01", time_zone("UTC").unwrap()).unwrap();
-    let report = generate_statements(&store, &files, &acme, &period, None, "test", Utc::now())
-        .await
-        .unwrap();
+    let report = generate_statements(
+        &store,
+        &files,
+        &acme,
+        &period,
+        &RunScope::default(),
+        "test",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.created, 0);
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert!(
@@ -163,13 +171,29 @@ async fn statements_are_versions_never_overwritten_and_late_events_make_a_new_on
     let period = Period::month("2026-10", time_zone("Europe/Berlin").unwrap()).unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap();
 
-    let first = generate_statements(&store, &files, &acme, &period, None, "month end", now)
-        .await
-        .unwrap();
+    let first = generate_statements(
+        &store,
+        &files,
+        &acme,
+        &period,
+        &RunScope::default(),
+        "month end",
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!((first.created, first.unchanged), (1, 0));
-    let again = generate_statements(&store, &files, &acme, &period, None, "month end", now)
-        .await
-        .unwrap();
+    let again = generate_statements(
+        &store,
+        &files,
+        &acme,
+        &period,
+        &RunScope::default(),
+        "month end",
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (again.created, again.unchanged),
         (0, 1),
@@ -183,7 +207,10 @@ async fn statements_are_versions_never_overwritten_and_late_events_make_a_new_on
         &files,
         &acme,
         &period,
-        Some(&aff),
+        &RunScope {
+            only: Some(aff.clone()),
+            ..RunScope::default()
+        },
         "on demand by finance",
         now + Duration::days(2),
     )
