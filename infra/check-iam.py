@@ -13,12 +13,14 @@ USES = {
     "IngestCommissionsQueueFunction": {"EventsTable", "IdempotencyTable", "CommissionsQueue"},
     "ProjectLedgerFunction": {"EventsTable", "BalancesTable", "JournalTable", "ProjectedTable", "MaturitiesTable", "ProjectionFailuresQueue"},
     "MatureCommissionsFunction": {"EventsTable", "IdempotencyTable", "MaturitiesTable"},
-    "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable", "IdempotencyTable", "DispatchQueue"},
+    "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable", "IdempotencyTable", "DispatchQueue", "ReportsBucket"},
     "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket"},
     "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable"},
     "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable"},
     "PollPayoutsFunction": {"EventsTable", "IdempotencyTable"},
     "SepaStatusFilesFunction": {"EventsTable", "IdempotencyTable", "PayoutFilesBucket"},
+    "StatementsFunction": {"BalancesTable", "JournalTable", "ReportsBucket"},
+    "ReconcileFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "ReportsBucket"},
 }
 
 
@@ -26,6 +28,7 @@ USES = {
 # a dependency cycle with their notifications), and the resource each is.
 NAMED_ARNS = {
     "arn:aws:s3:::${AWS::StackName}-payout-files-${AWS::AccountId}": "PayoutFilesBucket",
+    "arn:aws:s3:::${AWS::StackName}-reports-${AWS::AccountId}": "ReportsBucket",
 }
 
 
@@ -55,6 +58,8 @@ def referenced(resource):
             # "${Bucket.Arn}/prefix/*": objects under a prefix of one bucket.
             text = resource["Fn::Sub"]
             for arn, logical in NAMED_ARNS.items():
+                if text == arn:
+                    return logical
                 if text.startswith(arn + "/") and "*" not in text[len(arn) + 1 : -1]:
                     return logical
             if text.startswith("${") and "}" in text:

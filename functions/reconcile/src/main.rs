@@ -1,0 +1,59 @@
+//! The reconcile Lambda: S3 `ObjectCreated` events for processor reports
+//! under `reports/{tenant}/{stripe|paypal|sepa}/` in the reports bucket.
+//! Each report is reconciled once (its run id is its content hash): a
+//! retried event finds the mismatch events recorded and the report written.
+//! A report that cannot be read is quarantined with the reason, not retried;
+//! a store or S3 failure fails the invocation (S3 retries, then the event
+//! goes to the function's failure destination).
+
+use aws_lambda_events::event::s3::S3Event;
+use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
+use lambda_edge::config::{init_logging, store_from_env};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let store = store_from_env().await?;
+    let projection_prefix = std::env::var("PROJECTION_TABLE_PREFIX")
+        .map_err(|_| "PROJECTION_TABLE_PREFIX is not set")?;
+    let reports = reporting::ReportFiles::from_env()
+        .await?
+        .ok_or("REPORTS_BUCKET is not set")?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let reads = DynamoProjection::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        ProjectionTables::with_prefix(&projection_prefix),
+    );
+    let (store, reads, reports) = (&store, &reads, &reports);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
+        let mut done = Vec::new();
+        for record in event.payload.records {
+            let Some(key) = record.s3.object.key else { continue };
+            // Keys are plain `[A-Za-z0-9._/-]` (S3 encodes nothing else);
+            // any other key is refused by the file store's key check.
+            let Some(bytes) = reports.files.read(&key).await? else {
+                tracing::warn!(report = %key, "the report is gone; nothing to reconcile");
+                continue;
+            };
+            let report = reporting::reconcile::reconcile_report(
+                &**store,
+                reads,
+                &reports.files,
+                &key,
+                &bytes,
+                chrono::Utc::now(),
+            )
+            .await?;
+            tracing::info!(report = %key, status = report.status, matched = report.matching.matched.len(), mismatches = report.matching.mismatches.len(), "reconciled");
+            done.push(serde_json::json!({
+                "source": key,
+                "run_id": report.run_id,
+                "status": report.status,
+                "mismatches": report.matching.mismatches.len(),
+            }));
+        }
+        Ok::<serde_json::Value, Error>(serde_json::json!(done))
+    }))
+    .await
+}

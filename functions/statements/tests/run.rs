@@ -1,0 +1,139 @@
+//! The statements function's runs on the embedded store: the schedule's
+//! empty payload generates last month for every configured tenant in its
+//! time zone; requests are checked; reruns write nothing new.
+
+use chrono::{TimeZone, Utc};
+use event_store_sqlite::SqliteEventStore;
+use file_store::FileStore;
+use ledger_domain::{Processor, TenantId};
+use reporting::fixture::{paid_batch, sample_day, sample_items};
+use reporting::statement::TimeZones;
+use statements::{handle, request, tenants};
+
+#[tokio::test]
+async fn the_schedule_writes_last_months_statements_once() {
+    let store = SqliteEventStore::in_memory().unwrap();
+    let acme = TenantId::new("acme").unwrap();
+    paid_batch(
+        &store,
+        &acme,
+        Processor::Stripe,
+        &sample_items(Processor::Stripe),
+        sample_day(),
+    )
+    .await
+    .unwrap();
+    while store.project_ledger(10_000).await.unwrap().events > 0 {}
+    let dir = tempfile::tempdir().unwrap();
+    let files = FileStore::Directory(dir.path().to_owned());
+    let zones = TimeZones::parse(None, Some(r#"{"acme": "America/New_York"}"#)).unwrap();
+    let configured = tenants("acme, globex").unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap();
+    // 03:00 UTC on 1 December is still November in New York: last month
+    // there is October, which holds nothing.
+    let early = handle(
+        &store,
+        &files,
+        &zones,
+        &configured,
+        &request(&serde_json::json!({})).unwrap(),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(early[0].1.period, "2026-10");
+    assert_eq!(early[0].1.created, 0);
+    let later = now + chrono::Duration::hours(6);
+    let done = handle(
+        &store,
+        &files,
+        &zones,
+        &configured,
+        &request(&serde_json::Value::Null).unwrap(),
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].1.period, "2026-11");
+    assert_eq!(done[0].1.time_zone, "America/New_York");
+    assert_eq!(done[0].1.created, 6, "one statement per affiliate");
+    assert!(done[0].1.failed.is_empty());
+    assert_eq!(done[1].1.created, 0, "globex has no ledger");
+    let again = handle(
+        &store,
+        &files,
+        &zones,
+        &configured,
+        &request(&serde_json::json!({})).unwrap(),
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!((again[0].1.created, again[0].1.unchanged), (0, 6));
+    let written = files.list("statements/acme/").await.unwrap();
+    assert_eq!(written.len(), 12, "a CSV and a JSON each: {written:?}");
+    let json: serde_json::Value = serde_json::from_slice(
+        &files
+            .read("statements/acme/aff-5/EUR/2026-11/v0001.json")
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    // aff-5's payout failed: the money is back on available.
+    assert_eq!(json["closing"]["available"], "30.00");
+    assert_eq!(json["closing"]["paid_out"], "0.00");
+    assert_eq!(json["reason"], "scheduled month end");
+
+    // On demand, for one affiliate and period.
+    let one = request(&serde_json::json!({"tenant_id": "acme", "affiliate_id": "aff-1", "period": "2026-11", "reason": "dispute 42"})).unwrap();
+    let done = handle(&store, &files, &zones, &configured, &one, later)
+        .await
+        .unwrap();
+    assert_eq!((done[0].1.created, done[0].1.unchanged), (0, 1));
+}
+
+#[test]
+fn bad_requests_are_refused_with_the_field() {
+    assert!(
+        request(&serde_json::json!({"tenant": "acme"}))
+            .unwrap_err()
+            .contains("unknown field")
+    );
+    assert!(
+        tenants("acme,bad tenant")
+            .unwrap_err()
+            .contains("STATEMENT_TENANTS")
+    );
+    assert!(TimeZones::parse(Some("Mars/Base"), None).is_err());
+    assert!(
+        TimeZones::parse(None, Some(r#"{"acme": "Nowhere"}"#))
+            .unwrap_err()
+            .contains("acme")
+    );
+}
+
+#[tokio::test]
+async fn bad_periods_and_lone_affiliates_are_refused() {
+    let store = SqliteEventStore::in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = FileStore::Directory(dir.path().to_owned());
+    let zones = TimeZones::default();
+    let now = Utc::now();
+    let bad_period =
+        request(&serde_json::json!({"tenant_id": "acme", "period": "2026-13"})).unwrap();
+    assert!(
+        handle(&store, &files, &zones, &[], &bad_period, now)
+            .await
+            .unwrap_err()
+            .contains("2026-13")
+    );
+    let lone = request(&serde_json::json!({"affiliate_id": "aff-1"})).unwrap();
+    assert!(
+        handle(&store, &files, &zones, &[], &lone, now)
+            .await
+            .unwrap_err()
+            .contains("needs tenant_id")
+    );
+}
