@@ -5,63 +5,13 @@
 //! or failed, the failed money back on the balance) and writes the SEPA
 //! file. Bad input gets a problem naming the field and changes nothing.
 
-use std::time::Duration;
-
-use axum::body::Body;
-use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use local_stack::{Backend, database_path, local_processors, mint_token, signing_key, start_full};
 use serde_json::{Value, json};
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
-
-async fn call(
-    client: &HttpClient,
-    method: &str,
-    url: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = axum::http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("authorization", format!("Bearer {token}"))
-        .header("idempotency-key", format!("k-{}", url.len()));
-    let body = match body {
-        Some(b) => {
-            request = request.header("content-type", "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    let response = client.request(request.body(body).unwrap()).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// Polls `check` until it returns Some, for at most `seconds`.
-async fn eventually<T, F, Fut>(seconds: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {seconds}s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+mod support;
+use support::{HttpClient, call, eventually};
 
 async fn flow(backend: Backend, dir: &std::path::Path) {
     let key = signing_key(dir).unwrap();
