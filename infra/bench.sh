@@ -21,6 +21,7 @@ run "embedded store append (1,000,000 commission events)" cargo bench -q -p even
 run "DynamoDB writes per new commission (emulator)" cargo bench -q -p event-store-dynamodb --bench writes
 run "embedded ledger projection of one hot affiliate (100,000 events)" cargo bench -q -p event-store-sqlite --bench projection
 run "payout drafting over 100,000 affiliates x 3 currencies (embedded store)" cargo bench -q -p ledger-app --bench drafting
+run "statements for 100,000 affiliates' months (embedded store)" cargo bench -q -p reporting --bench statements
 echo "== release bootstraps (cargo lambda build --release) =="
 bash infra/build-functions.sh --release > /dev/null
 cargo build -q --release -p bench-tools
@@ -29,6 +30,5 @@ echo
 echo "| benchmark | result | baseline (same run) | target | |"
 echo "|---|---|---|---|---|"
 grep '^SUMMARY|' "$log" | sed 's/^SUMMARY|//; s/|/ | /g; s/^/| /; s/$/ |/'
-echo "| statements vs reading journal entries | not built yet (statements issue) | | <= 2x the read | |"
 echo
 echo "$sizes"
