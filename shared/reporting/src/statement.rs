@@ -275,8 +275,10 @@ impl Statement {
                 });
             }
         }
-        // Stable: lines of one instant keep the journal's order.
-        lines.sort_by_key(|l| l.effective_at);
+        // By the instant shown (milliseconds); stable, so lines of one shown
+        // instant keep the journal's order (a commission's recording before
+        // its maturity, whatever their sub-millisecond effective times).
+        lines.sort_by_key(|l| l.effective_at.timestamp_millis());
         let mut closing = opening;
         for line in &lines {
             add(&mut closing, &line.changes)?;
