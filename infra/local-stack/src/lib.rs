@@ -1025,12 +1025,80 @@ async fn dead_letters(
     Ok(axum::Json(serde_json::json!({"dead_letters": mine})).into_response())
 }
 
+/// Which dead letters to move back: named ones, or all of the tenant's
+/// (which must be said explicitly).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedriveBody {
+    #[serde(default)]
+    pub message_ids: Vec<String>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+fn redrive_selection(body: &RedriveBody) -> Result<(), lambda_edge::problem::Problem> {
+    if body.message_ids.is_empty() == !body.all {
+        return Err(lambda_edge::problem::Problem::unprocessable(vec![
+            lambda_edge::problem::FieldError {
+                field: "message_ids".into(),
+                rule: "name the messages, or send \"all\": true (and no ids) to move every one of your tenant's".into(),
+            },
+        ]));
+    }
+    Ok(())
+}
+
+/// Moves a tenant's chosen dead letters back to the queue (safe: ingest
+/// is idempotent by key, dispatch asks the processor before paying).
+fn take_dead<T: Clone>(
+    dead: &std::sync::Mutex<Vec<T>>,
+    body: &RedriveBody,
+    tenant_of: impl Fn(&T) -> bool,
+    id_of: impl Fn(&T) -> &str,
+) -> Vec<T> {
+    let Ok(mut dead) = dead.lock() else {
+        return Vec::new();
+    };
+    let (taken, kept): (Vec<T>, Vec<T>) = dead.drain(..).partition(|m| {
+        tenant_of(m) && (body.all || body.message_ids.iter().any(|id| id == id_of(m)))
+    });
+    *dead = kept;
+    taken
+}
+
+async fn redrive_commissions(
+    axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
+    lambda_edge::Caller(identity): lambda_edge::Caller,
+    axum::Json(body): axum::Json<RedriveBody>,
+) -> Result<Response, lambda_edge::problem::Problem> {
+    use axum::response::IntoResponse;
+    lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
+    redrive_selection(&body)?;
+    let taken = take_dead(
+        &state.queue.dead,
+        &body,
+        |m: &QueuedMessage| m.tenant_id == identity.tenant_id.as_str(),
+        |m| m.message_id.as_str(),
+    );
+    let ids: Vec<String> = taken.iter().map(|m| m.message_id.clone()).collect();
+    for mut message in taken {
+        message.receives = 0;
+        state.queue.push(message)?;
+    }
+    tracing::info!(tenant = %identity.tenant_id, count = ids.len(), "commission dead letters re-driven");
+    Ok(axum::Json(serde_json::json!({"redriven": ids})).into_response())
+}
+
 fn queue_routes(queue: LocalQueue) -> Router {
     Router::new()
         .route("/local/queues/commissions", axum::routing::post(enqueue))
         .route(
             "/local/queues/commissions/dead-letters",
             axum::routing::get(dead_letters),
+        )
+        .route(
+            "/local/queues/commissions/dead-letters/redrive",
+            axum::routing::post(redrive_commissions),
         )
         .with_state(Arc::new(QueueState { queue }))
 }
@@ -1180,11 +1248,40 @@ async fn dispatch_dead_letters(
     Ok(axum::Json(serde_json::json!({"dead_letters": mine})).into_response())
 }
 
+async fn redrive_dispatch(
+    axum::extract::State(state): axum::extract::State<Arc<DispatchState>>,
+    lambda_edge::Caller(identity): lambda_edge::Caller,
+    axum::Json(body): axum::Json<RedriveBody>,
+) -> Result<Response, lambda_edge::problem::Problem> {
+    use axum::response::IntoResponse;
+    lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::DispatchPayouts)?;
+    redrive_selection(&body)?;
+    let taken = take_dead(
+        &state.queue.dead,
+        &body,
+        |m: &DispatchEnvelope| m.message.tenant_id == identity.tenant_id,
+        |m| m.message_id.as_str(),
+    );
+    let ids: Vec<String> = taken.iter().map(|m| m.message_id.clone()).collect();
+    if let Ok(mut pending) = state.queue.pending.lock() {
+        for mut envelope in taken {
+            envelope.receives = 0;
+            pending.push_back(envelope);
+        }
+    }
+    tracing::info!(tenant = %identity.tenant_id, count = ids.len(), "dispatch dead letters re-driven");
+    Ok(axum::Json(serde_json::json!({"redriven": ids})).into_response())
+}
+
 fn dispatch_routes(queue: LocalDispatchQueue) -> Router {
     Router::new()
         .route(
             "/local/queues/dispatch/dead-letters",
             axum::routing::get(dispatch_dead_letters),
+        )
+        .route(
+            "/local/queues/dispatch/dead-letters/redrive",
+            axum::routing::post(redrive_dispatch),
         )
         .with_state(Arc::new(DispatchState { queue }))
 }

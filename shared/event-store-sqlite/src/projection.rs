@@ -370,6 +370,51 @@ impl SqliteEventStore {
         .await
     }
 
+    /// Clears the ledger projection (journal lines, balance rows, maturity
+    /// schedule, profiles, draft counters) and its checkpoint, in one
+    /// transaction, so the next projector steps rebuild it from the events.
+    /// The events are untouched (and cannot be touched).
+    pub async fn reset_ledger_projection(&self) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            for table in [
+                "journal_lines",
+                "balances",
+                "maturities",
+                "payout_profiles",
+                "payout_drafting",
+            ] {
+                tx.execute(&format!("DELETE FROM {table}"), [])
+                    .map_err(unavailable)?;
+            }
+            tx.execute(
+                "DELETE FROM checkpoints WHERE projection = ?1",
+                [LEDGER_PROJECTION],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    /// How many events the store holds, and how many the ledger projection
+    /// has applied (its checkpoint's position).
+    pub async fn projection_progress(&self) -> Result<(u64, u64), StoreError> {
+        self.with_conn(|conn| {
+            let total: i64 = conn
+                .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
+                    r.get(0)
+                })
+                .map_err(unavailable)?;
+            let tx = conn.transaction().map_err(unavailable)?;
+            let done = checkpoint(&tx)?;
+            Ok((total.max(0) as u64, done.max(0) as u64))
+        })
+        .await
+    }
+
     /// The projected balance row of an affiliate (None before its first event).
     pub async fn affiliate_balance(
         &self,

@@ -1,0 +1,300 @@
+//! Every `ledger-admin` command on the embedded default, run as the binary:
+//! what it prints, what it changes, and how it refuses.
+
+use std::path::Path;
+use std::process::Command;
+
+use event_store_sqlite::SqliteEventStore;
+
+fn admin(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ledger-admin"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The sample program's events, not projected yet.
+async fn ledger(dir: &Path) -> SqliteEventStore {
+    let store = SqliteEventStore::open(local_stack::database_path(dir)).unwrap();
+    ledger_demo::run_sample_program(&store).await.unwrap();
+    store
+}
+
+#[test]
+fn tokens_are_minted_per_role_and_bad_roles_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, token, _) = admin(
+        dir.path(),
+        &["token", "--tenant", "acme", "--role", "finance-maker"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(token.trim().split('.').count(), 3, "{token}");
+    let (code, _, err) = admin(dir.path(), &["token", "--tenant", "acme", "--role", "boss"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("boss"), "{err}");
+    let (code, _, err) = admin(
+        dir.path(),
+        &["token", "--tenant", "acme", "--role", "affiliate"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("--affiliate"), "{err}");
+    let (code, _, err) = admin(dir.path(), &["token", "--tenant", "a b", "--role", "admin"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_is_explained_guarded_resumable_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ledger(dir.path()).await;
+    let (total, done) = store.projection_progress().await.unwrap();
+    assert!(total > 20 && done == 0, "{total} {done}");
+
+    let (code, out, _) = admin(dir.path(), &["replay", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("would project {total} events")),
+        "{out}"
+    );
+    assert_eq!(
+        store.projection_progress().await.unwrap().1,
+        0,
+        "a dry run changes nothing"
+    );
+
+    // Behind: verify refuses to compare.
+    let (code, _, err) = admin(dir.path(), &["verify"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("run `ledger-admin replay` first"), "{err}");
+
+    // Stopped early, then resumed where it stopped.
+    let (code, out, _) = admin(
+        dir.path(),
+        &["replay", "--batch", "5", "--max-events", "10"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("stopped before the end"), "{out}");
+    assert_eq!(store.projection_progress().await.unwrap().1, 10);
+    let (code, out, _) = admin(dir.path(), &["replay"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("projected {} events", total - 10)),
+        "{out}"
+    );
+    assert_eq!(store.projection_progress().await.unwrap(), (total, total));
+
+    let (code, out, _) = admin(dir.path(), &["verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 differences"), "{out}");
+    assert!(
+        out.contains("trial balance acme EUR") && !out.contains("DOES NOT BALANCE"),
+        "{out}"
+    );
+
+    // From scratch needs --yes; with it the projection is rebuilt the same.
+    let (code, _, err) = admin(dir.path(), &["replay", "--from-scratch"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--yes"), "{err}");
+    let (code, out, _) = admin(dir.path(), &["replay", "--from-scratch", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("would clear the projection"), "{out}");
+    let (code, out, _) = admin(dir.path(), &["replay", "--from-scratch", "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("projection cleared") && out.contains(&format!("projected {total} events")),
+        "{out}"
+    );
+    let (code, out, _) = admin(dir.path(), &["verify", "--tenant", "acme"]);
+    assert_eq!(code, 0, "{out}");
+
+    // A stored balance that disagrees with the events is reported.
+    let conn = rusqlite::Connection::open(local_stack::database_path(dir.path())).unwrap();
+    conn.execute(
+        "UPDATE balances SET available = available - 7 WHERE owner = 'acme/affiliate/aff-anna' AND currency = 'EUR'",
+        [],
+    )
+    .unwrap();
+    let (code, out, err) = admin(dir.path(), &["verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DIFFERENCE acme/affiliate/aff-anna EUR available"),
+        "{out}"
+    );
+    assert!(out.contains("DOES NOT BALANCE"), "{out}");
+    assert!(err.contains("does not verify"), "{err}");
+    let (code, _, _) = admin(dir.path(), &["replay", "--batch", "0"]);
+    assert_eq!(code, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_an_affiliate_and_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ledger(dir.path()).await;
+    while store.project_ledger(1000).await.unwrap().events > 0 {}
+
+    let (code, out, _) = admin(
+        dir.path(),
+        &["show", "affiliate", "--tenant", "acme", "aff-anna"],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("acme/affiliate/aff-anna"), "{out}");
+    assert!(
+        out.contains("journal EUR") && out.contains("commission.recorded"),
+        "{out}"
+    );
+    let (code, out, _) = admin(
+        dir.path(),
+        &["show", "affiliate", "--tenant", "acme", "aff-nobody"],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("no balances"), "{out}");
+    let (code, _, err) = admin(
+        dir.path(),
+        &["show", "affiliate", "--tenant", "acme", "bad id!"],
+    );
+    assert_eq!(code, 2, "{err}");
+
+    let (code, out, _) = admin(
+        dir.path(),
+        &["show", "batch", "--tenant", "acme", "b-2026-10"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("acme/payout-batch/b-2026-10") && out.contains("drafted"),
+        "{out}"
+    );
+    assert!(out.contains("payout_item.paid"), "{out}");
+    let (code, _, err) = admin(
+        dir.path(),
+        &["show", "batch", "--tenant", "acme", "pb-999999"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("no payout batch pb-999999"), "{err}");
+    let (code, _, err) = admin(
+        &dir.path().join("missing"),
+        &["show", "batch", "--tenant", "acme", "b-2026-10"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_and_redriven_only_when_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(local_stack::database_path(dir.path())).unwrap();
+    let key = local_stack::signing_key(dir.path()).unwrap();
+    let running = local_stack::start(local_stack::Backend::Embedded(store), key.clone(), 0)
+        .await
+        .unwrap();
+    let url = format!("http://{}", running.address);
+    processors::install_crypto_provider();
+    let ingest = local_stack::mint_token(&key, "acme", "ingest", "tracking", None).unwrap();
+    // Three decimals in EUR: refused by the SQS handler five times, then dead.
+    let response = reqwest::Client::new()
+        .post(format!("{url}/local/queues/commissions"))
+        .bearer_auth(&ingest)
+        .header("content-type", "application/json")
+        .body(r#"{"commission_id":"c-bad","affiliate_id":"aff-anna","amount":"1.001","currency":"EUR","conversion_id":"conv-bad"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while running.queue.dead_letters().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let id = running.queue.dead_letters()[0].message_id.clone();
+    let path = dir.path().to_owned();
+    let run = move |args: Vec<String>| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            admin(&path, &args)
+        })
+    };
+    let base = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["dead-letters"]
+            .iter()
+            .chain(extra)
+            .map(|s| (*s).to_owned())
+            .collect();
+        v.extend(
+            [
+                "--queue",
+                "commissions",
+                "--tenant",
+                "acme",
+                "--stack-url",
+                &url,
+            ]
+            .iter()
+            .map(|s| (*s).to_owned()),
+        );
+        v
+    };
+    let (code, out, _) = run(base(&["list"])).await.unwrap();
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("1 dead letters") && out.contains(&id) && out.contains("1.001"),
+        "{out}"
+    );
+    // Another tenant sees none of them.
+    let mut other = base(&["list"]);
+    let at = other.iter().position(|a| a == "acme").unwrap();
+    other[at] = "globex".into();
+    let (_, out, _) = run(other).await.unwrap();
+    assert!(out.contains("0 dead letters"), "{out}");
+
+    let (code, _, err) = run(base(&["redrive"])).await.unwrap();
+    assert_eq!(code, 2, "the whole queue needs --all");
+    assert!(err.contains("--all"), "{err}");
+    let (code, _, err) = run(base(&["redrive", "--message-id", "nope"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 2);
+    assert!(err.contains("not dead letters"), "{err}");
+    let (code, out, _) = run(base(&["redrive", "--message-id", &id, "--dry-run"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("would move 1 dead letters") && out.contains(&id),
+        "{out}"
+    );
+    assert_eq!(
+        running.queue.dead_letters().len(),
+        1,
+        "a dry run moves nothing"
+    );
+    let (code, out, _) = run(base(&["redrive", "--message-id", &id])).await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    // The stack took it off the dead letters and queued it again (still
+    // bad, it will die again after five more receives).
+    assert!(
+        out.contains(&format!("moved back to commissions: [\"{id}\"]")),
+        "{out}"
+    );
+    let (code, _, err) = admin(
+        dir.path(),
+        &[
+            "dead-letters",
+            "list",
+            "--queue",
+            "commissions",
+            "--tenant",
+            "acme",
+            "--stack-url",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("the local stack at"), "{err}");
+    running.shutdown().await.unwrap();
+}
