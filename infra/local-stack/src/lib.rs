@@ -1037,7 +1037,7 @@ pub struct RedriveBody {
 }
 
 fn redrive_selection(body: &RedriveBody) -> Result<(), lambda_edge::problem::Problem> {
-    if body.message_ids.is_empty() == !body.all {
+    if body.message_ids.is_empty() != body.all {
         return Err(lambda_edge::problem::Problem::unprocessable(vec![
             lambda_edge::problem::FieldError {
                 field: "message_ids".into(),
