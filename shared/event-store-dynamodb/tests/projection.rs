@@ -1,11 +1,11 @@
 //! The DynamoDB ledger projection on the emulator: exactly once under
 //! redelivery, coalesced per transaction, equal to one fold of the events.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use aws_emulator::Emulator;
-use event_store::{NewEvent, StoredEvent, StreamId};
+use event_store::StoredEvent;
 use event_store_dynamodb::projection::{
     DynamoProjection, ProjectionTables, create_projection_tables,
 };
@@ -29,25 +29,7 @@ async fn projection(prefix: &str) -> DynamoProjection {
 
 /// Domain events as the events table's stream delivers them.
 fn stored(events: &[Event]) -> Vec<StoredEvent> {
-    let mut versions: HashMap<StreamId, u64> = HashMap::new();
-    events
-        .iter()
-        .map(|e| {
-            let stream = StreamId::of(e).unwrap();
-            let version = versions.entry(stream.clone()).or_insert(0);
-            *version += 1;
-            let new = NewEvent::from_domain(e).unwrap();
-            StoredEvent {
-                stream,
-                version: *version,
-                event_type: new.event_type,
-                schema_version: new.schema_version,
-                payload: new.payload,
-                payload_hash: new.payload_hash,
-                recorded_at: new.recorded_at,
-            }
-        })
-        .collect()
+    event_store::stored_in_order(events).unwrap()
 }
 
 async fn assert_rows_match(projection: &DynamoProjection, events: &[Event]) {

@@ -755,3 +755,28 @@ pub fn check_tenant_rows_limit(limit: usize) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Domain events as the store would hold them when appended in this order,
+/// each at the next version of its stream: what a projection is fed, for
+/// tests and tools that project without a store.
+pub fn stored_in_order(events: &[Event]) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut versions: std::collections::HashMap<StreamId, u64> = std::collections::HashMap::new();
+    events
+        .iter()
+        .map(|e| {
+            let stream = StreamId::of(e)?;
+            let version = versions.entry(stream.clone()).or_insert(0);
+            *version += 1;
+            let new = NewEvent::from_domain(e)?;
+            Ok(StoredEvent {
+                stream,
+                version: *version,
+                event_type: new.event_type,
+                schema_version: new.schema_version,
+                payload: new.payload,
+                payload_hash: new.payload_hash,
+                recorded_at: new.recorded_at,
+            })
+        })
+        .collect()
+}

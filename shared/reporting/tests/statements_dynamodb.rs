@@ -5,12 +5,11 @@ mod support {
     pub mod tie;
 }
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_emulator::Emulator;
-use event_store::{NewEvent, StoredEvent, StreamId};
+use event_store::StoredEvent;
 use event_store_dynamodb::projection::{
     DynamoProjection, ProjectionTables, create_projection_tables,
 };
@@ -26,25 +25,7 @@ fn emulator() -> &'static Emulator {
 }
 
 fn stored(events: &[Event]) -> Vec<StoredEvent> {
-    let mut versions: HashMap<StreamId, u64> = HashMap::new();
-    events
-        .iter()
-        .map(|e| {
-            let stream = StreamId::of(e).unwrap();
-            let version = versions.entry(stream.clone()).or_insert(0);
-            *version += 1;
-            let new = NewEvent::from_domain(e).unwrap();
-            StoredEvent {
-                stream,
-                version: *version,
-                event_type: new.event_type,
-                schema_version: new.schema_version,
-                payload: new.payload,
-                payload_hash: new.payload_hash,
-                recorded_at: new.recorded_at,
-            }
-        })
-        .collect()
+    event_store::stored_in_order(events).unwrap()
 }
 
 fn op() -> impl Strategy<Value = Op> {
