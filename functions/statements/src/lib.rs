@@ -38,7 +38,13 @@ pub fn tenants(list: &str) -> Result<Vec<TenantId>, String> {
 /// Reads an invocation's payload: a scheduled event (EventBridge Scheduler
 /// passes the target's input, `{}`), or a request.
 pub fn request(payload: &serde_json::Value) -> Result<StatementRequest, String> {
-    if payload.is_null() {
+    // The schedule passes its input (`{}`); an EventBridge envelope (a
+    // rule or a schedule without input) means the same: last month.
+    if payload.is_null()
+        || payload
+            .get("detail-type")
+            .is_some_and(|t| t == "Scheduled Event")
+    {
         return Ok(StatementRequest::default());
     }
     serde_json::from_value(payload.clone()).map_err(|e| format!("statement request: {e}"))

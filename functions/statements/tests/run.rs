@@ -137,3 +137,21 @@ async fn bad_periods_and_lone_affiliates_are_refused() {
             .contains("needs tenant_id")
     );
 }
+
+#[test]
+fn the_sample_invocations_are_requests() {
+    let read = |name: &str| -> serde_json::Value {
+        let path = format!(
+            "{}/../../events/schedule/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    assert_eq!(
+        request(&read("statements.json")).unwrap(),
+        Default::default()
+    );
+    let on_demand = request(&read("statements-on-demand.json")).unwrap();
+    assert_eq!(on_demand.tenant_id.as_deref(), Some("acme"));
+    assert_eq!(on_demand.period.as_deref(), Some("2026-10"));
+}
