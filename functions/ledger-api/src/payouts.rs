@@ -176,11 +176,11 @@ pub(crate) async fn get_profile<R: ApiReads + 'static>(
 async fn change<R: ApiReads + 'static>(
     state: &ApiState<R>,
     identity: &Identity,
-    action: Action<'_>,
+    // The role the handler authorized the change under.
+    role: &'static str,
     affiliate_id: &AffiliateId,
     change: ProfileChange,
 ) -> Result<Response, Problem> {
-    let role = authorize(identity, action)?;
     let ctx = ctx(identity, role)?;
     let events = uc::change_profile(&*state.events, affiliate_id, change, &ctx)
         .await
@@ -205,18 +205,11 @@ pub(crate) async fn put_method<R: ApiReads + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&identity, Action::ManagePayoutProfile)?;
+    let role = authorize(&identity, Action::ManagePayoutProfile)?;
     let affiliate_id = affiliate(&id)?;
     let MethodBody { method } = json_body(&headers, body).await?;
     let change_ = ProfileChange::MethodSet { method };
-    change(
-        &state,
-        &identity,
-        Action::ManagePayoutProfile,
-        &affiliate_id,
-        change_,
-    )
-    .await
+    change(&state, &identity, role, &affiliate_id, change_).await
 }
 
 #[derive(Deserialize)]
@@ -232,7 +225,7 @@ pub(crate) async fn put_minimum<R: ApiReads + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&identity, Action::ManagePayoutProfile)?;
+    let role = authorize(&identity, Action::ManagePayoutProfile)?;
     let affiliate_id = affiliate(&id)?;
     let currency = currency_from_code(&currency)
         .map_err(|e| Problem::bad_request("currency", &e.to_string()))?;
@@ -244,14 +237,7 @@ pub(crate) async fn put_minimum<R: ApiReads + 'static>(
         }])
     })?;
     let change_ = ProfileChange::MinimumSet { minimum };
-    change(
-        &state,
-        &identity,
-        Action::ManagePayoutProfile,
-        &affiliate_id,
-        change_,
-    )
-    .await
+    change(&state, &identity, role, &affiliate_id, change_).await
 }
 
 #[derive(Deserialize)]
@@ -274,18 +260,11 @@ pub(crate) async fn place_hold<R: ApiReads + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&identity, Action::HoldPayouts)?;
+    let role = authorize(&identity, Action::HoldPayouts)?;
     let affiliate_id = affiliate(&id)?;
     let HoldBody { reason, note } = json_body(&headers, body).await?;
     let change_ = ProfileChange::HoldPlaced { reason, note };
-    change(
-        &state,
-        &identity,
-        Action::HoldPayouts,
-        &affiliate_id,
-        change_,
-    )
-    .await
+    change(&state, &identity, role, &affiliate_id, change_).await
 }
 
 pub(crate) async fn lift_hold<R: ApiReads + 'static>(
@@ -295,7 +274,7 @@ pub(crate) async fn lift_hold<R: ApiReads + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&identity, Action::HoldPayouts)?;
+    let role = authorize(&identity, Action::HoldPayouts)?;
     let affiliate_id = affiliate(&id)?;
     let reason: HoldReason =
         serde_json::from_value(serde_json::Value::String(reason)).map_err(|_| {
@@ -306,14 +285,7 @@ pub(crate) async fn lift_hold<R: ApiReads + 'static>(
         })?;
     let NoteBody { note } = json_body(&headers, body).await?;
     let change_ = ProfileChange::HoldLifted { reason, note };
-    change(
-        &state,
-        &identity,
-        Action::HoldPayouts,
-        &affiliate_id,
-        change_,
-    )
-    .await
+    change(&state, &identity, role, &affiliate_id, change_).await
 }
 
 #[derive(Deserialize, Default)]

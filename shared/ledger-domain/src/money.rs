@@ -140,15 +140,6 @@ impl Serialize for Money {
     }
 }
 
-impl From<Money> for MoneyWire {
-    fn from(money: Money) -> Self {
-        MoneyWire {
-            amount: money.amount.to_string(),
-            currency: money.currency.code().to_owned(),
-        }
-    }
-}
-
 impl Money {
     /// Builds money from an exact decimal. Refuses more decimals than the
     /// currency's minor unit (no silent rounding) and amounts out of range.
