@@ -54,7 +54,7 @@ pub fn router<S: EventStore + 'static>(state: Arc<AppState<S>>) -> Router {
         .with_state(state)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ItemResult {
     commission_id: String,
     status: &'static str,
@@ -62,7 +62,7 @@ struct ItemResult {
     version: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Accepted {
     results: Vec<ItemResult>,
 }
@@ -80,6 +80,20 @@ fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Problem> {
     IdempotencyKey::new(text).map_err(|e| Problem::bad_request("Idempotency-Key", &e.to_string()))
 }
 
+/// Records commissions: one, or a bulk body of up to 100 (all or nothing).
+#[utoipa::path(post, path = "/v1/commissions", tag = "ingest",
+    params(("Idempotency-Key" = String, Header, description = "required; a retry with the same key and body is acknowledged as a duplicate")),
+    request_body(content(
+        (wire::CommissionWire = "application/json"),
+    ), description = "one commission, or `{\"commissions\": [...]}` (see BulkWire)"),
+    responses(
+        (status = 201, body = Accepted, description = "recorded"),
+        (status = 200, body = Accepted, description = "every commission was already recorded with this key (duplicates)"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "the commission or key was used with other facts"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json", description = "each broken field named, nothing written"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn post_commissions<S: EventStore + 'static>(
     State(state): State<Arc<AppState<S>>>,
     Caller(identity): Caller,
@@ -227,3 +241,8 @@ async fn ingest_message<S: EventStore>(
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
+
+/// This function's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(post_commissions), components(schemas(wire::BulkWire)), tags((name = "ingest", description = "the tracking network posts commissions")))]
+pub struct IngestApiDoc;

@@ -275,3 +275,53 @@ pub fn parse_commissions(
         Err(Problem::unprocessable(errors))
     }
 }
+
+/// The schema of one commission on the wire, for the OpenAPI document. The
+/// parser above reads the JSON itself (to name every broken field); a test
+/// keeps this schema's fields equal to the ones it accepts.
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+pub struct CommissionWire {
+    /// Unique per tenant: the commission's stream.
+    commission_id: String,
+    affiliate_id: String,
+    /// A decimal string at the currency's minor unit ("12.50" EUR, "1200" JPY).
+    #[schema(pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+    amount: String,
+    /// ISO 4217.
+    currency: String,
+    /// The tracking network's conversion id.
+    conversion_id: String,
+    order_reference: Option<String>,
+    /// Default 30.
+    hold_period_days: Option<u32>,
+    /// RFC 3339; default now; at most 5 minutes in the future.
+    occurred_at: Option<String>,
+}
+
+/// A bulk body: at most 100 commissions, all or nothing.
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+pub struct BulkWire {
+    commissions: Vec<CommissionWire>,
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_documented_fields_are_the_parsed_ones() {
+        let schema = serde_json::to_value(super::CommissionWire::schema()).unwrap();
+        let mut documented: Vec<String> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        documented.sort();
+        let mut parsed: Vec<String> = super::FIELDS.iter().map(|f| (*f).to_owned()).collect();
+        parsed.sort();
+        assert_eq!(documented, parsed);
+    }
+}

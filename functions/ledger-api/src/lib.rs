@@ -31,6 +31,7 @@ pub const JOURNAL_PAGE_DEFAULT: usize = 50;
 
 pub use event_store::{Fields, JournalPage, LedgerReads};
 
+pub mod openapi;
 pub mod payouts;
 pub mod statements;
 
@@ -161,7 +162,7 @@ fn money_text(minor: i64, currency: Currency) -> String {
         .unwrap_or_else(|_| minor.to_string())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct BalanceBody {
     currency: String,
     pending: String,
@@ -172,13 +173,18 @@ struct BalanceBody {
     net_payable: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct BalancesBody {
     tenant_id: String,
     affiliate_id: String,
     balances: Vec<BalanceBody>,
 }
 
+/// Every currency's balances of one affiliate.
+#[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/balances", tag = "ledger",
+    params(("affiliate_id" = String, Path, description = "the affiliate; an affiliate may name only itself")),
+    responses((status = 200, body = BalancesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401 unauthenticated, 403 another affiliate, 400 a malformed id"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 async fn balances<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -210,7 +216,7 @@ async fn balances<R: ApiReads + 'static>(
     .into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LineBody {
     stream: String,
     version: u64,
@@ -222,7 +228,7 @@ struct LineBody {
     changes: BTreeMap<String, String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct JournalBody {
     currency: String,
     lines: Vec<LineBody>,
@@ -292,6 +298,11 @@ fn page_params(
     }
 }
 
+/// One affiliate's journal in one currency, oldest first, paginated.
+#[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/journal", tag = "ledger",
+    params(("affiliate_id" = String, Path), ("currency" = String, Query, description = "ISO 4217"), ("limit" = Option<usize>, Query, description = "1 to 500, default 50"), ("after" = Option<String>, Query, description = "`next` of the previous page")),
+    responses((status = 200, body = JournalBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 async fn journal<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -350,17 +361,19 @@ pub async fn reads_from_env() -> Result<Arc<dyn ApiReads>, String> {
 }
 
 /// One fact of the audit trail: what happened, when, and who did it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuditEntry {
     stream: String,
     version: u64,
     event_type: String,
     recorded_at: String,
     effective_at: String,
+    /// Kind, verified subject, role and request id of who caused it.
+    #[schema(value_type = Object)]
     actor: ledger_domain::Actor,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuditBody {
     entries: Vec<AuditEntry>,
     next: Option<String>,
@@ -379,6 +392,11 @@ fn audit_entry(stored: &event_store::StoredEvent) -> Result<AuditEntry, Problem>
 }
 
 /// Who did what to a payout batch: every event of its stream (admins only).
+/// Who did what to a payout batch (admins).
+#[utoipa::path(get, path = "/v1/audit/batches/{batch_id}", tag = "audit",
+    params(("batch_id" = String, Path)),
+    responses((status = 200, body = AuditBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 async fn audit_batch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -410,6 +428,11 @@ async fn audit_batch<R: ApiReads + 'static>(
 
 /// Who did what to an affiliate's money in one currency: the events behind
 /// its journal, with their actors, paginated like the journal (admins only).
+/// Who did what to an affiliate's money in one currency (admins).
+#[utoipa::path(get, path = "/v1/audit/affiliates/{affiliate_id}", tag = "audit",
+    params(("affiliate_id" = String, Path), ("currency" = String, Query), ("limit" = Option<usize>, Query), ("after" = Option<String>, Query)),
+    responses((status = 200, body = AuditBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 async fn audit_affiliate<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,

@@ -141,7 +141,7 @@ pub(crate) fn app_problem(e: AppError) -> Problem {
 }
 
 /// A profile as finance reads it: bank details masked.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ProfileBody {
     affiliate_id: String,
     method: Option<String>,
@@ -160,6 +160,9 @@ fn profile_body(affiliate_id: &AffiliateId, p: &PayoutProfile) -> ProfileBody {
     }
 }
 
+/// An affiliate's payout profile, bank details masked (finance, admins).
+#[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/payout-profile", tag = "payouts",
+    params(("affiliate_id" = String, Path)), responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn get_profile<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -192,12 +195,15 @@ async fn change<R: ApiReads + 'static>(
     Ok(axum::Json(profile_body(affiliate_id, profile.profile())).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MethodBody {
     method: PayoutMethod,
 }
 
+/// Sets how an affiliate is paid; payee details are validated (finance makers, admins).
+#[utoipa::path(put, path = "/v1/affiliates/{affiliate_id}/payout-method", tag = "payouts",
+    params(("affiliate_id" = String, Path)), request_body = MethodBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn put_method<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -212,12 +218,15 @@ pub(crate) async fn put_method<R: ApiReads + 'static>(
     change(&state, &identity, role, &affiliate_id, change_).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MinimumBody {
     amount: String,
 }
 
+/// Sets an affiliate's payout minimum in one currency.
+#[utoipa::path(put, path = "/v1/affiliates/{affiliate_id}/payout-minimums/{currency}", tag = "payouts",
+    params(("affiliate_id" = String, Path), ("currency" = String, Path)), request_body = MinimumBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn put_minimum<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -240,19 +249,22 @@ pub(crate) async fn put_minimum<R: ApiReads + 'static>(
     change(&state, &identity, role, &affiliate_id, change_).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HoldBody {
     reason: HoldReason,
     note: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoteBody {
     note: String,
 }
 
+/// Holds an affiliate's payouts, with a reason.
+#[utoipa::path(post, path = "/v1/affiliates/{affiliate_id}/payout-holds", tag = "payouts",
+    params(("affiliate_id" = String, Path)), request_body = HoldBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn place_hold<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -267,6 +279,9 @@ pub(crate) async fn place_hold<R: ApiReads + 'static>(
     change(&state, &identity, role, &affiliate_id, change_).await
 }
 
+/// Lifts one hold.
+#[utoipa::path(post, path = "/v1/affiliates/{affiliate_id}/payout-holds/{reason}/lift", tag = "payouts",
+    params(("affiliate_id" = String, Path), ("reason" = HoldReason, Path)), request_body = NoteBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn lift_hold<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -288,7 +303,7 @@ pub(crate) async fn lift_hold<R: ApiReads + 'static>(
     change(&state, &identity, role, &affiliate_id, change_).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RunBody {
     run_id: Option<String>,
@@ -300,6 +315,10 @@ struct RunBody {
     items_per_batch: Option<usize>,
 }
 
+/// Drafts payout batches from the projected balances (finance makers, admins).
+#[utoipa::path(post, path = "/v1/payout-runs", tag = "payouts", request_body = RunBody,
+    responses((status = 201, body = RunReportBody, description = "batches drafted"), (status = 200, body = RunReportBody, description = "nothing to draft"), (status = 409, body = Problem, content_type = "application/problem+json", description = "the projection has not applied the previous draft yet: retry shortly"), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn post_run<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -368,9 +387,23 @@ pub(crate) async fn post_run<R: ApiReads + 'static>(
         .await
         .map_err(app_problem)?;
     tracing::info!(tenant = %identity.tenant_id, run = %report.run_id, batches = report.batches.len(), items = report.items, skipped = report.skipped, "payout run drafted");
-    let mut body = serde_json::to_value(&report).map_err(|_| Problem::unavailable())?;
-    // Continuation tokens are opaque to clients.
-    body["next"] = report.next.as_ref().map(hex::encode).into();
+    let body = RunReportBody {
+        run_id: report.run_id.to_string(),
+        batches: report
+            .batches
+            .iter()
+            .map(|b| BatchSummaryBody {
+                batch_id: b.batch_id.to_string(),
+                sequence: b.sequence,
+                items: b.items,
+                totals: b.totals.clone(),
+            })
+            .collect(),
+        items: report.items,
+        skipped: report.skipped,
+        // Continuation tokens are opaque to clients.
+        next: report.next.as_ref().map(hex::encode),
+    };
     let status = if report.batches.is_empty() {
         StatusCode::OK
     } else {
@@ -379,7 +412,7 @@ pub(crate) async fn post_run<R: ApiReads + 'static>(
     Ok((status, axum::Json(body)).into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ItemBody {
     item_id: String,
     affiliate_id: String,
@@ -389,7 +422,7 @@ struct ItemBody {
     status: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct BatchBody {
     batch_id: String,
     status: &'static str,
@@ -438,6 +471,9 @@ async fn batch_body<R: ApiReads + 'static>(
     })
 }
 
+/// A payout batch and each item's state.
+#[utoipa::path(get, path = "/v1/payout-batches/{batch_id}", tag = "payouts",
+    params(("batch_id" = String, Path)), responses((status = 200, body = BatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn get_batch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -448,6 +484,9 @@ pub(crate) async fn get_batch<R: ApiReads + 'static>(
     Ok(axum::Json(batch_body(&state, &identity, &batch_id).await?).into_response())
 }
 
+/// Approves a batch (never its maker; above the limits only an admin) and enqueues its items.
+#[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/approve", tag = "payouts",
+    params(("batch_id" = String, Path)), responses((status = 200, body = ApprovedBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn approve<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -473,15 +512,22 @@ pub(crate) async fn approve<R: ApiReads + 'static>(
     .map_err(app_problem)?;
     tracing::info!(tenant = %identity.tenant_id, batch = %batch_id, queued, "payout batch approved");
     let body = batch_body(&state, &identity, &batch_id).await?;
-    Ok(axum::Json(serde_json::json!({"batch": body, "dispatch_messages": queued})).into_response())
+    Ok(axum::Json(ApprovedBody {
+        batch: body,
+        dispatch_messages: queued,
+    })
+    .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RejectBody {
     reason: String,
 }
 
+/// Rejects a batch, releasing every reservation.
+#[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/reject", tag = "payouts",
+    params(("batch_id" = String, Path)), request_body = RejectBody, responses((status = 200, body = BatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn reject<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -506,6 +552,9 @@ pub(crate) async fn reject<R: ApiReads + 'static>(
     Ok(axum::Json(batch_body(&state, &identity, &batch_id).await?).into_response())
 }
 
+/// Re-enqueues the approved batch's items not yet sent (safe to repeat).
+#[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/dispatch", tag = "payouts",
+    params(("batch_id" = String, Path)), responses((status = 202, body = DispatchedBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn dispatch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -523,7 +572,43 @@ pub(crate) async fn dispatch<R: ApiReads + 'static>(
     .map_err(app_problem)?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(serde_json::json!({"dispatch_messages": queued})),
+        axum::Json(DispatchedBody {
+            dispatch_messages: queued,
+        }),
     )
         .into_response())
+}
+
+/// A drafted batch of a run.
+#[derive(Serialize, utoipa::ToSchema)]
+struct BatchSummaryBody {
+    batch_id: String,
+    sequence: u64,
+    items: usize,
+    /// Total per currency.
+    totals: Vec<Money>,
+}
+
+/// What a drafting run did.
+#[derive(Serialize, utoipa::ToSchema)]
+struct RunReportBody {
+    run_id: String,
+    batches: Vec<BatchSummaryBody>,
+    items: usize,
+    /// Affiliates left out, each with its reason in the run's skip records.
+    skipped: usize,
+    /// Where to resume (`after` of the next run); none when complete.
+    next: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ApprovedBody {
+    batch: BatchBody,
+    /// Dispatch messages enqueued, one per item.
+    dispatch_messages: usize,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct DispatchedBody {
+    dispatch_messages: usize,
 }

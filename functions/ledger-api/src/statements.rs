@@ -47,7 +47,7 @@ fn report_problem(e: ReportError) -> Problem {
     Problem::unavailable()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ListedBody {
     currency: String,
     period: String,
@@ -55,6 +55,9 @@ struct ListedBody {
     latest: bool,
 }
 
+/// An affiliate's statements, every version.
+#[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/statements", tag = "statements",
+    params(("affiliate_id" = String, Path, description = "an affiliate may name only itself")), responses((status = 200, body = ListBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn list<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -80,14 +83,14 @@ pub(crate) async fn list<R: ApiReads + 'static>(
                 .is_none_or(|n| n.currency != l.currency || n.period != l.period),
         })
         .collect();
-    Ok(axum::Json(serde_json::json!({
-        "affiliate_id": affiliate_id,
-        "statements": body,
-    }))
+    Ok(axum::Json(ListBody {
+        affiliate_id: affiliate_id.to_string(),
+        statements: body,
+    })
     .into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DownloadBody {
     currency: String,
     period: String,
@@ -97,6 +100,10 @@ struct DownloadBody {
     expires_at: chrono::DateTime<Utc>,
 }
 
+/// A link to download one statement, valid for five minutes.
+#[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/statements/{currency}/{period}", tag = "statements",
+    params(("affiliate_id" = String, Path), ("currency" = String, Path), ("period" = String, Path, description = "YYYY-MM"), ("version" = Option<u32>, Query, description = "default: the latest"), ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, body = DownloadBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn download<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -185,7 +192,7 @@ pub(crate) async fn download<R: ApiReads + 'static>(
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RunBody {
     /// `YYYY-MM`; the last complete month in the tenant's zone if absent.
@@ -196,6 +203,9 @@ struct RunBody {
     after: Option<String>,
 }
 
+/// Generates statements of a period now (finance, admins), bounded per call.
+#[utoipa::path(post, path = "/v1/statement-runs", tag = "statements", request_body = RunBody,
+    responses((status = 200, body = reporting::statements::StatementRunReport), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn run<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -277,4 +287,10 @@ pub(crate) async fn run<R: ApiReads + 'static>(
     let mut body = serde_json::to_value(&report).unwrap_or_default();
     body["next"] = serde_json::json!(report.next.as_deref().map(hex::encode));
     Ok(axum::Json(body).into_response())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ListBody {
+    affiliate_id: String,
+    statements: Vec<ListedBody>,
 }

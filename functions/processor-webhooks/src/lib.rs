@@ -166,6 +166,16 @@ async fn stripe_scheme<S: EventStore>(
     accept(&state.store, parse(&bytes).map_err(unreadable)?).await
 }
 
+/// Stripe's webhook events (`transfer.*`, `payout.*`), verified by `Stripe-Signature`.
+#[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "webhooks",
+    params(("Stripe-Signature" = String, Header, description = "t=…,v1=… over `t.body` with a webhook secret")),
+    request_body(content = Object, description = "a Stripe event, as Stripe sends it", content_type = "application/json"),
+    responses(
+        (status = 200, body = NoticeAnswer),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn stripe<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
     headers: HeaderMap,
@@ -183,6 +193,16 @@ async fn stripe<S: EventStore + 'static>(
     .await
 }
 
+/// The sandbox processor's notifications, on the Stripe signature scheme.
+#[utoipa::path(post, path = "/v1/webhooks/sandbox", tag = "webhooks",
+    params(("Sandbox-Signature" = String, Header, description = "t=…,v1=… as Stripe's")),
+    request_body(content = Object, description = "`item.paid`, `item.failed`, `item.returned`, `item.unclaimed`", content_type = "application/json"),
+    responses(
+        (status = 200, body = NoticeAnswer),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn sandbox<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
     headers: HeaderMap,
@@ -200,6 +220,19 @@ async fn sandbox<S: EventStore + 'static>(
     .await
 }
 
+/// PayPal's webhook events (`PAYMENT.PAYOUTS-ITEM.*`), verified through PayPal's verification endpoint.
+#[utoipa::path(post, path = "/v1/webhooks/paypal", tag = "webhooks",
+    params(
+        ("PAYPAL-TRANSMISSION-ID" = String, Header), ("PAYPAL-TRANSMISSION-TIME" = String, Header),
+        ("PAYPAL-TRANSMISSION-SIG" = String, Header), ("PAYPAL-CERT-URL" = String, Header), ("PAYPAL-AUTH-ALGO" = String, Header),
+    ),
+    request_body(content = Object, description = "a PayPal webhook event, as PayPal sends it", content_type = "application/json"),
+    responses(
+        (status = 200, body = NoticeAnswer),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn paypal<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
     headers: HeaderMap,
@@ -242,3 +275,23 @@ pub async fn handle_sepa_file<S: EventStore + ?Sized>(
     }
     Ok(recorded)
 }
+
+/// What a verified notice did.
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+struct NoticeAnswer {
+    /// `recorded`, `duplicate`, `unmatched` (kept for finance) or `ignored`
+    /// (an event type that says nothing about payouts).
+    status: String,
+    /// With `recorded`: the money it moved (`reserved_to_paid`,
+    /// `reserved_to_available`, `paid_to_available` or `none`).
+    movement: Option<String>,
+    /// With `ignored`: the event type.
+    event_type: Option<String>,
+}
+
+/// This function's part of the OpenAPI document (no bearer token: each
+/// processor's signature instead).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(stripe, paypal, sandbox), tags((name = "webhooks", description = "processor notifications, verified before anything is read")))]
+pub struct WebhooksApiDoc;

@@ -226,7 +226,7 @@ impl Backend {
                 reports,
             ),
         };
-        app.merge(webhooks).merge(files)
+        app.merge(webhooks).merge(files).merge(openapi_routes())
     }
 
     /// Reconciles the processor reports dropped in
@@ -523,59 +523,92 @@ pub fn download_link_secret(key: &[u8]) -> Vec<u8> {
 /// AWS. Serves a file of the local directory only with a valid, unexpired
 /// link; no token needed (the link is the credential).
 fn file_routes(reports: Arc<reporting::ReportFiles>) -> Router {
-    use axum::extract::{Path as AxumPath, RawQuery};
+    Router::new()
+        .route("/files/{*key}", axum::routing::get(download_file))
+        .with_state(reports)
+}
+
+/// A file of the local directory, with a link the API handed out.
+#[utoipa::path(get, path = "/files/{key}", tag = "local",
+    params(("key" = String, Path, description = "the file's key (slashes included)"), ("expires" = i64, Query), ("signature" = String, Query)),
+    responses((status = 200, description = "the file (text/csv or application/json)"), (status = 403, body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "no link, an altered one, or an expired one"), (status = 404, body = lambda_edge::problem::Problem, content_type = "application/problem+json")))]
+async fn download_file(
+    axum::extract::State(reports): axum::extract::State<Arc<reporting::ReportFiles>>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
     use axum::response::IntoResponse;
-    Router::new().route(
-        "/files/{*key}",
-        axum::routing::get(
-            move |AxumPath(key): AxumPath<String>, RawQuery(query): RawQuery| {
-                let reports = reports.clone();
-                async move {
-                    let denied = || {
-                        lambda_edge::problem::Problem::forbidden(
-                            "the download link is invalid or has expired",
-                        )
-                        .into_response()
-                    };
-                    let Some(links) = &reports.links else {
-                        return denied();
-                    };
-                    let mut expires = None;
-                    let mut signature = None;
-                    for pair in query.as_deref().unwrap_or_default().split('&') {
-                        match pair.split_once('=') {
-                            Some(("expires", v)) => expires = v.parse::<i64>().ok(),
-                            Some(("signature", v)) => signature = Some(v.to_owned()),
-                            _ => {}
-                        }
-                    }
-                    let (Some(expires), Some(signature)) = (expires, signature) else {
-                        return denied();
-                    };
-                    if links
-                        .verify(&key, expires, &signature, chrono::Utc::now())
-                        .is_err()
-                    {
-                        return denied();
-                    }
-                    match reports.files.read(&key).await {
-                        Ok(Some(bytes)) => {
-                            let kind = if key.ends_with(".csv") {
-                                "text/csv"
-                            } else {
-                                "application/json"
-                            };
-                            ([("content-type", kind)], bytes).into_response()
-                        }
-                        Ok(None) => {
-                            lambda_edge::problem::Problem::not_found("file").into_response()
-                        }
-                        Err(_) => lambda_edge::problem::Problem::unavailable().into_response(),
-                    }
-                }
-            },
-        ),
-    )
+    let denied = || {
+        lambda_edge::problem::Problem::forbidden("the download link is invalid or has expired")
+            .into_response()
+    };
+    let Some(links) = &reports.links else {
+        return denied();
+    };
+    let mut expires = None;
+    let mut signature = None;
+    for pair in query.as_deref().unwrap_or_default().split('&') {
+        match pair.split_once('=') {
+            Some(("expires", v)) => expires = v.parse::<i64>().ok(),
+            Some(("signature", v)) => signature = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    let (Some(expires), Some(signature)) = (expires, signature) else {
+        return denied();
+    };
+    if links
+        .verify(&key, expires, &signature, chrono::Utc::now())
+        .is_err()
+    {
+        return denied();
+    }
+    match reports.files.read(&key).await {
+        Ok(Some(bytes)) => {
+            let kind = if key.ends_with(".csv") {
+                "text/csv"
+            } else {
+                "application/json"
+            };
+            ([("content-type", kind)], bytes).into_response()
+        }
+        Ok(None) => lambda_edge::problem::Problem::not_found("file").into_response(),
+        Err(_) => lambda_edge::problem::Problem::unavailable().into_response(),
+    }
+}
+
+/// The OpenAPI 3.1 document of everything the stack serves: the functions'
+/// routes (generated from their handlers) and the stack's own.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut doc = ledger_api::openapi::document();
+    doc.merge(ingest_commissions::IngestApiDoc::openapi());
+    doc.merge(processor_webhooks::WebhooksApiDoc::openapi());
+    doc.merge(LocalApiDoc::openapi());
+    doc.info.title = "Affiliate payouts ledger".to_owned();
+    doc.info.description = Some(
+        "The ledger's HTTP API: ingest, balances and journal, payouts, statements, audit, processor webhooks, and the local stack's own routes (tag `local`).".to_owned(),
+    );
+    doc
+}
+
+/// The local stack's own routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(enqueue, dead_letters, redrive_commissions, dispatch_dead_letters, redrive_dispatch, download_file, serve_openapi),
+    tags((name = "local", description = "the local stack only: in-process queues, file links, this document"))
+)]
+struct LocalApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "local", responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
+async fn serve_openapi() -> Response {
+    use axum::response::IntoResponse;
+    axum::Json(openapi_document()).into_response()
+}
+
+fn openapi_routes() -> Router {
+    Router::new().route("/openapi.json", axum::routing::get(serve_openapi))
 }
 
 /// The secret the local sandbox signs its notifications with, derived from
@@ -973,6 +1006,10 @@ impl lambda_edge::TenantClaim for QueueState {
     }
 }
 
+/// The commissions queue's stand-in: one commission, handed to the SQS handler.
+#[utoipa::path(post, path = "/local/queues/commissions", tag = "local", params(("Idempotency-Key" = Option<String>, Header)),
+    request_body(content = ingest_commissions::wire::CommissionWire, content_type = "application/json"),
+    responses((status = 202, description = "queued: `{\"message_id\": …}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn enqueue(
     axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
@@ -1009,6 +1046,8 @@ async fn enqueue(
         .into_response())
 }
 
+/// The tenant's commission messages that exhausted their receives (admins).
+#[utoipa::path(get, path = "/local/queues/commissions/dead-letters", tag = "local", responses((status = 200, description = "`{\"dead_letters\": [...]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn dead_letters(
     axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
@@ -1027,7 +1066,7 @@ async fn dead_letters(
 
 /// Which dead letters to move back: named ones, or all of the tenant's
 /// (which must be said explicitly).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedriveBody {
     #[serde(default)]
@@ -1066,6 +1105,9 @@ fn take_dead<T: Clone>(
     taken
 }
 
+/// Moves named dead letters (or, said explicitly, all of the tenant's) back to the queue (admins).
+#[utoipa::path(post, path = "/local/queues/commissions/dead-letters/redrive", tag = "local", request_body = RedriveBody,
+    responses((status = 200, description = "`{\"redriven\": [ids]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn redrive_commissions(
     axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
@@ -1233,6 +1275,8 @@ impl lambda_edge::TenantClaim for DispatchState {
 }
 
 /// Payout items that exhausted their retries: finance looks here.
+/// The tenant's payout items that exhausted their dispatch retries (finance).
+#[utoipa::path(get, path = "/local/queues/dispatch/dead-letters", tag = "local", responses((status = 200, description = "`{\"dead_letters\": [...]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn dispatch_dead_letters(
     axum::extract::State(state): axum::extract::State<Arc<DispatchState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
@@ -1248,6 +1292,9 @@ async fn dispatch_dead_letters(
     Ok(axum::Json(serde_json::json!({"dead_letters": mine})).into_response())
 }
 
+/// Moves dispatch dead letters back (finance approvers, admins); dispatch asks the processor before paying.
+#[utoipa::path(post, path = "/local/queues/dispatch/dead-letters/redrive", tag = "local", request_body = RedriveBody,
+    responses((status = 200, description = "`{\"redriven\": [ids]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn redrive_dispatch(
     axum::extract::State(state): axum::extract::State<Arc<DispatchState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,

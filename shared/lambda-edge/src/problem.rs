@@ -10,15 +10,16 @@ fn function_name() -> String {
 }
 
 /// One field that broke one rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// A JSON path such as `commissions[2].amount`, or a header name.
     pub field: String,
     pub rule: String,
 }
 
-/// A problem response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A problem response (RFC 9457, `application/problem+json`): `errors`
+/// names each field and the rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,

@@ -332,6 +332,38 @@ impl fmt::Display for Money {
     }
 }
 
+/// Money on the wire: `{"amount": "12.50", "currency": "EUR"}`, the amount
+/// a decimal string at the currency's minor unit.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .property(
+                "amount",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+                    .description(Some(
+                        "a decimal string with at most the currency's minor-unit decimals",
+                    )),
+            )
+            .required("amount")
+            .property(
+                "currency",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[A-Z]{3}$"))
+                    .description(Some("ISO 4217 code")),
+            )
+            .required("currency")
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Money {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

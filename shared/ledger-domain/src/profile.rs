@@ -19,6 +19,7 @@ use crate::money::{Money, MoneyError, minor_unit_scale};
 
 /// What the sandbox processor does with an item (local stack and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SandboxBehaviour {
     /// Accepts and pays at once.
@@ -36,6 +37,7 @@ pub enum SandboxBehaviour {
 /// How an affiliate is paid. Payee details are validated when set, so a
 /// batch never carries an IBAN that cannot be paid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "processor", rename_all = "snake_case")]
 pub enum PayoutMethod {
     /// A Stripe Connect transfer to a connected account (`acct_...`).
@@ -248,6 +250,7 @@ impl Processor {
 
 /// Why payouts to an affiliate are held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     KycPending,

@@ -228,7 +228,7 @@ pub async fn statement_for<R: LedgerReads + ?Sized>(
 }
 
 /// One statement that could not be produced, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StatementFailure {
     pub affiliate_id: String,
     pub currency: String,
@@ -236,7 +236,7 @@ pub struct StatementFailure {
 }
 
 /// What a statement run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StatementRunReport {
     pub period: String,
     pub time_zone: String,
