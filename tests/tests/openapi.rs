@@ -190,3 +190,40 @@ async fn every_described_operation_answers_and_the_stack_serves_the_document() {
     }
     running.shutdown().await.unwrap();
 }
+
+#[test]
+fn every_reference_resolves_and_every_response_is_described() {
+    let doc = serde_json::to_value(local_stack::openapi_document()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let text = doc.to_string();
+    for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &part[..part.find('"').unwrap()];
+        assert!(
+            schemas.contains_key(name),
+            "dangling schema reference {name}"
+        );
+    }
+    // Components are named after the Rust type: two bodies of one name
+    // would share a schema. The two run bodies must stay apart.
+    let body = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .clone()
+    };
+    assert_ne!(body("/v1/payout-runs"), body("/v1/statement-runs"));
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if status.starts_with('2') {
+                    continue; // the body's schema says it
+                }
+                assert!(
+                    !response["description"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .is_empty(),
+                    "{method} {path} {status}: an error response without a description"
+                );
+            }
+        }
+    }
+}

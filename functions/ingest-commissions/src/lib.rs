@@ -91,7 +91,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Problem> {
         (status = 200, body = Accepted, description = "every commission was already recorded with this key (duplicates)"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "the commission or key was used with other facts"),
         (status = "4XX", body = Problem, content_type = "application/problem+json", description = "each broken field named, nothing written"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry"),
     ),
     security(("bearer" = [])))]
 async fn post_commissions<S: EventStore + 'static>(

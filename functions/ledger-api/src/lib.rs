@@ -183,7 +183,7 @@ struct BalancesBody {
 /// Every currency's balances of one affiliate.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/balances", tag = "ledger",
     params(("affiliate_id" = String, Path, description = "the affiliate; an affiliate may name only itself")),
-    responses((status = 200, body = BalancesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401 unauthenticated, 403 another affiliate, 400 a malformed id"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = BalancesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401 unauthenticated, 403 another affiliate, 400 a malformed id"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
     security(("bearer" = [])))]
 async fn balances<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
@@ -301,7 +301,7 @@ fn page_params(
 /// One affiliate's journal in one currency, oldest first, paginated.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/journal", tag = "ledger",
     params(("affiliate_id" = String, Path), ("currency" = String, Query, description = "ISO 4217"), ("limit" = Option<usize>, Query, description = "1 to 500, default 50"), ("after" = Option<String>, Query, description = "`next` of the previous page")),
-    responses((status = 200, body = JournalBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = JournalBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
     security(("bearer" = [])))]
 async fn journal<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
@@ -395,7 +395,7 @@ fn audit_entry(stored: &event_store::StoredEvent) -> Result<AuditEntry, Problem>
 /// Who did what to a payout batch (admins).
 #[utoipa::path(get, path = "/v1/audit/batches/{batch_id}", tag = "audit",
     params(("batch_id" = String, Path)),
-    responses((status = 200, body = AuditBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = AuditBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
     security(("bearer" = [])))]
 async fn audit_batch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
@@ -431,7 +431,7 @@ async fn audit_batch<R: ApiReads + 'static>(
 /// Who did what to an affiliate's money in one currency (admins).
 #[utoipa::path(get, path = "/v1/audit/affiliates/{affiliate_id}", tag = "audit",
     params(("affiliate_id" = String, Path), ("currency" = String, Query), ("limit" = Option<usize>, Query), ("after" = Option<String>, Query)),
-    responses((status = 200, body = AuditBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = AuditBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
     security(("bearer" = [])))]
 async fn audit_affiliate<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,

@@ -162,7 +162,7 @@ fn profile_body(affiliate_id: &AffiliateId, p: &PayoutProfile) -> ProfileBody {
 
 /// An affiliate's payout profile, bank details masked (finance, admins).
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/payout-profile", tag = "payouts",
-    params(("affiliate_id" = String, Path)), responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path)), responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn get_profile<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -203,7 +203,7 @@ struct MethodBody {
 
 /// Sets how an affiliate is paid; payee details are validated (finance makers, admins).
 #[utoipa::path(put, path = "/v1/affiliates/{affiliate_id}/payout-method", tag = "payouts",
-    params(("affiliate_id" = String, Path)), request_body = MethodBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path)), request_body = MethodBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn put_method<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -226,7 +226,7 @@ struct MinimumBody {
 
 /// Sets an affiliate's payout minimum in one currency.
 #[utoipa::path(put, path = "/v1/affiliates/{affiliate_id}/payout-minimums/{currency}", tag = "payouts",
-    params(("affiliate_id" = String, Path), ("currency" = String, Path)), request_body = MinimumBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path), ("currency" = String, Path)), request_body = MinimumBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn put_minimum<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -264,7 +264,7 @@ struct NoteBody {
 
 /// Holds an affiliate's payouts, with a reason.
 #[utoipa::path(post, path = "/v1/affiliates/{affiliate_id}/payout-holds", tag = "payouts",
-    params(("affiliate_id" = String, Path)), request_body = HoldBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path)), request_body = HoldBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn place_hold<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -281,7 +281,7 @@ pub(crate) async fn place_hold<R: ApiReads + 'static>(
 
 /// Lifts one hold.
 #[utoipa::path(post, path = "/v1/affiliates/{affiliate_id}/payout-holds/{reason}/lift", tag = "payouts",
-    params(("affiliate_id" = String, Path), ("reason" = HoldReason, Path)), request_body = NoteBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path), ("reason" = HoldReason, Path)), request_body = NoteBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn lift_hold<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -317,7 +317,7 @@ struct RunBody {
 
 /// Drafts payout batches from the projected balances (finance makers, admins).
 #[utoipa::path(post, path = "/v1/payout-runs", tag = "payouts", request_body = RunBody,
-    responses((status = 201, body = RunReportBody, description = "batches drafted"), (status = 200, body = RunReportBody, description = "nothing to draft"), (status = 409, body = Problem, content_type = "application/problem+json", description = "the projection has not applied the previous draft yet: retry shortly"), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = RunReportBody, description = "batches drafted"), (status = 200, body = RunReportBody, description = "nothing to draft"), (status = 409, body = Problem, content_type = "application/problem+json", description = "the projection has not applied the previous draft yet: retry shortly"), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
     security(("bearer" = [])))]
 pub(crate) async fn post_run<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
@@ -473,7 +473,7 @@ async fn batch_body<R: ApiReads + 'static>(
 
 /// A payout batch and each item's state.
 #[utoipa::path(get, path = "/v1/payout-batches/{batch_id}", tag = "payouts",
-    params(("batch_id" = String, Path)), responses((status = 200, body = BatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("batch_id" = String, Path)), responses((status = 200, body = BatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn get_batch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -486,7 +486,7 @@ pub(crate) async fn get_batch<R: ApiReads + 'static>(
 
 /// Approves a batch (never its maker; above the limits only an admin) and enqueues its items.
 #[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/approve", tag = "payouts",
-    params(("batch_id" = String, Path)), responses((status = 200, body = ApprovedBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("batch_id" = String, Path)), responses((status = 200, body = ApprovedBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn approve<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -527,7 +527,7 @@ struct RejectBody {
 
 /// Rejects a batch, releasing every reservation.
 #[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/reject", tag = "payouts",
-    params(("batch_id" = String, Path)), request_body = RejectBody, responses((status = 200, body = BatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("batch_id" = String, Path)), request_body = RejectBody, responses((status = 200, body = BatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn reject<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -554,7 +554,7 @@ pub(crate) async fn reject<R: ApiReads + 'static>(
 
 /// Re-enqueues the approved batch's items not yet sent (safe to repeat).
 #[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/dispatch", tag = "payouts",
-    params(("batch_id" = String, Path)), responses((status = 202, body = DispatchedBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("batch_id" = String, Path)), responses((status = 202, body = DispatchedBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn dispatch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,

@@ -57,7 +57,7 @@ struct ListedBody {
 
 /// An affiliate's statements, every version.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/statements", tag = "statements",
-    params(("affiliate_id" = String, Path, description = "an affiliate may name only itself")), responses((status = 200, body = ListBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path, description = "an affiliate may name only itself")), responses((status = 200, body = ListBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn list<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -103,7 +103,7 @@ struct DownloadBody {
 /// A link to download one statement, valid for five minutes.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/statements/{currency}/{period}", tag = "statements",
     params(("affiliate_id" = String, Path), ("currency" = String, Path), ("period" = String, Path, description = "YYYY-MM"), ("version" = Option<u32>, Query, description = "default: the latest"), ("format" = Option<String>, Query, description = "json (default) or csv")),
-    responses((status = 200, body = DownloadBody), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = DownloadBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn download<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -194,7 +194,7 @@ pub(crate) async fn download<R: ApiReads + 'static>(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RunBody {
+struct StatementRunBody {
     /// `YYYY-MM`; the last complete month in the tenant's zone if absent.
     period: Option<String>,
     affiliate_id: Option<String>,
@@ -204,8 +204,8 @@ struct RunBody {
 }
 
 /// Generates statements of a period now (finance, admins), bounded per call.
-#[utoipa::path(post, path = "/v1/statement-runs", tag = "statements", request_body = RunBody,
-    responses((status = 200, body = reporting::statements::StatementRunReport), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/statement-runs", tag = "statements", request_body = StatementRunBody,
+    responses((status = 200, body = reporting::statements::StatementRunReport), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
 pub(crate) async fn run<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -213,7 +213,7 @@ pub(crate) async fn run<R: ApiReads + 'static>(
     body: Body,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::RunStatements)?;
-    let run: RunBody = crate::payouts::json_body(&headers, body).await?;
+    let run: StatementRunBody = crate::payouts::json_body(&headers, body).await?;
     let files = files(&state)?;
     let tz = files.time_zones.of(&identity.tenant_id);
     let now = Utc::now();

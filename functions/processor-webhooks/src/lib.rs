@@ -174,7 +174,7 @@ async fn stripe_scheme<S: EventStore>(
         (status = 200, body = NoticeAnswer),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry"),
     ))]
 async fn stripe<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
@@ -201,7 +201,7 @@ async fn stripe<S: EventStore + 'static>(
         (status = 200, body = NoticeAnswer),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry"),
     ))]
 async fn sandbox<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
@@ -231,7 +231,7 @@ async fn sandbox<S: EventStore + 'static>(
         (status = 200, body = NoticeAnswer),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry"),
     ))]
 async fn paypal<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,

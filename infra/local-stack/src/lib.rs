@@ -531,7 +531,7 @@ fn file_routes(reports: Arc<reporting::ReportFiles>) -> Router {
 /// A file of the local directory, with a link the API handed out.
 #[utoipa::path(get, path = "/files/{key}", tag = "local",
     params(("key" = String, Path, description = "the file's key (slashes included)"), ("expires" = i64, Query), ("signature" = String, Query)),
-    responses((status = 200, description = "the file (text/csv or application/json)"), (status = 403, body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "no link, an altered one, or an expired one"), (status = 404, body = lambda_edge::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "the file (text/csv or application/json)"), (status = 403, body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "no link, an altered one, or an expired one"), (status = 404, body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "no such file")))]
 async fn download_file(
     axum::extract::State(reports): axum::extract::State<Arc<reporting::ReportFiles>>,
     axum::extract::Path(key): axum::extract::Path<String>,
@@ -1009,7 +1009,7 @@ impl lambda_edge::TenantClaim for QueueState {
 /// The commissions queue's stand-in: one commission, handed to the SQS handler.
 #[utoipa::path(post, path = "/local/queues/commissions", tag = "local", params(("Idempotency-Key" = Option<String>, Header)),
     request_body(content = ingest_commissions::wire::CommissionWire, content_type = "application/json"),
-    responses((status = 202, description = "queued: `{\"message_id\": …}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 202, description = "queued: `{\"message_id\": …}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "refused; the problem names the rule")), security(("bearer" = [])))]
 async fn enqueue(
     axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
@@ -1047,7 +1047,7 @@ async fn enqueue(
 }
 
 /// The tenant's commission messages that exhausted their receives (admins).
-#[utoipa::path(get, path = "/local/queues/commissions/dead-letters", tag = "local", responses((status = 200, description = "`{\"dead_letters\": [...]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/local/queues/commissions/dead-letters", tag = "local", responses((status = 200, description = "`{\"dead_letters\": [...]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "refused; the problem names the rule")), security(("bearer" = [])))]
 async fn dead_letters(
     axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
@@ -1107,7 +1107,7 @@ fn take_dead<T: Clone>(
 
 /// Moves named dead letters (or, said explicitly, all of the tenant's) back to the queue (admins).
 #[utoipa::path(post, path = "/local/queues/commissions/dead-letters/redrive", tag = "local", request_body = RedriveBody,
-    responses((status = 200, description = "`{\"redriven\": [ids]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, description = "`{\"redriven\": [ids]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "refused; the problem names the rule")), security(("bearer" = [])))]
 async fn redrive_commissions(
     axum::extract::State(state): axum::extract::State<Arc<QueueState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
@@ -1276,7 +1276,7 @@ impl lambda_edge::TenantClaim for DispatchState {
 
 /// Payout items that exhausted their retries: finance looks here.
 /// The tenant's payout items that exhausted their dispatch retries (finance).
-#[utoipa::path(get, path = "/local/queues/dispatch/dead-letters", tag = "local", responses((status = 200, description = "`{\"dead_letters\": [...]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/local/queues/dispatch/dead-letters", tag = "local", responses((status = 200, description = "`{\"dead_letters\": [...]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "refused; the problem names the rule")), security(("bearer" = [])))]
 async fn dispatch_dead_letters(
     axum::extract::State(state): axum::extract::State<Arc<DispatchState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
@@ -1294,7 +1294,7 @@ async fn dispatch_dead_letters(
 
 /// Moves dispatch dead letters back (finance approvers, admins); dispatch asks the processor before paying.
 #[utoipa::path(post, path = "/local/queues/dispatch/dead-letters/redrive", tag = "local", request_body = RedriveBody,
-    responses((status = 200, description = "`{\"redriven\": [ids]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, description = "`{\"redriven\": [ids]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "refused; the problem names the rule")), security(("bearer" = [])))]
 async fn redrive_dispatch(
     axum::extract::State(state): axum::extract::State<Arc<DispatchState>>,
     lambda_edge::Caller(identity): lambda_edge::Caller,
