@@ -10,7 +10,7 @@
 //! the local directory, links signed with HMAC-SHA256 that the local stack
 //! verifies ([`LocalLinks`]).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -45,11 +45,10 @@ pub fn check_key(key: &str) -> Result<(), FileStoreError> {
     {
         return Err(bad("only letters, digits, '.', '_', '-' and '/'"));
     }
-    if !Path::new(key)
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)))
-        || key.ends_with('/')
-        || key.contains("//")
+    // Segment by segment: `Path::components` would fold `a/./b` away.
+    if key
+        .split('/')
+        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
     {
         return Err(bad("must be a relative path without '.' or '..' segments"));
     }
