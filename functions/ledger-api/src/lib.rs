@@ -16,7 +16,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use event_store::StoreError;
-use event_store_dynamodb::projection::DynamoProjection;
 use event_store_sqlite::SqliteEventStore;
 use lambda_edge::problem::{FieldError, Problem};
 use lambda_edge::{Caller, Identity, TenantClaim};
@@ -345,13 +344,9 @@ async fn journal<R: ApiReads + 'static>(
 /// The reads chosen by the environment: DynamoDB's projection when
 /// `PROJECTION_TABLE_PREFIX` is set, else the embedded store.
 pub async fn reads_from_env() -> Result<Arc<dyn ApiReads>, String> {
-    if let Ok(prefix) = std::env::var("PROJECTION_TABLE_PREFIX") {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let client = aws_sdk_dynamodb::Client::new(&config);
-        return Ok(Arc::new(DynamoProjection::new(
-            client,
-            event_store_dynamodb::projection::ProjectionTables::with_prefix(&prefix),
-        )));
+    if std::env::var_os("PROJECTION_TABLE_PREFIX").is_some() {
+        let config = lambda_edge::config::aws_from_env().await;
+        return Ok(Arc::new(lambda_edge::config::projection_from_env(&config)?));
     }
     let path =
         std::env::var("LEDGER_SQLITE_PATH").unwrap_or_else(|_| "data/ledger.sqlite".to_owned());

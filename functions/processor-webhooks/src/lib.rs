@@ -170,12 +170,7 @@ async fn stripe_scheme<S: EventStore>(
 #[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "webhooks",
     params(("Stripe-Signature" = String, Header, description = "t=…,v1=… over `t.body` with a webhook secret")),
     request_body(content = Object, description = "a Stripe event, as Stripe sends it", content_type = "application/json"),
-    responses(
-        (status = 200, body = NoticeAnswer),
-        (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry"),
-    ))]
+    responses(NoticeResponses))]
 async fn stripe<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
     headers: HeaderMap,
@@ -197,12 +192,7 @@ async fn stripe<S: EventStore + 'static>(
 #[utoipa::path(post, path = "/v1/webhooks/sandbox", tag = "webhooks",
     params(("Sandbox-Signature" = String, Header, description = "t=…,v1=… as Stripe's")),
     request_body(content = Object, description = "`item.paid`, `item.failed`, `item.returned`, `item.unclaimed`", content_type = "application/json"),
-    responses(
-        (status = 200, body = NoticeAnswer),
-        (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry"),
-    ))]
+    responses(NoticeResponses))]
 async fn sandbox<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
     headers: HeaderMap,
@@ -227,12 +217,7 @@ async fn sandbox<S: EventStore + 'static>(
         ("PAYPAL-TRANSMISSION-SIG" = String, Header), ("PAYPAL-CERT-URL" = String, Header), ("PAYPAL-AUTH-ALGO" = String, Header),
     ),
     request_body(content = Object, description = "a PayPal webhook event, as PayPal sends it", content_type = "application/json"),
-    responses(
-        (status = 200, body = NoticeAnswer),
-        (status = 400, body = Problem, content_type = "application/problem+json", description = "a missing or malformed signature, or an unreadable body: nothing written"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "a wrong, expired or replayed signature: nothing written"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry"),
-    ))]
+    responses(NoticeResponses))]
 async fn paypal<S: EventStore + 'static>(
     State(state): State<Arc<WebhookState<S>>>,
     headers: HeaderMap,
@@ -290,8 +275,28 @@ struct NoticeAnswer {
     event_type: Option<String>,
 }
 
+/// What every webhook route answers, said once for the document (the
+/// handlers answer `Response`s built from `NoticeAnswer` and `Problem`).
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+enum NoticeResponses {
+    /// The notice was verified and recorded, or already recorded, or kept.
+    #[response(status = 200)]
+    Answered(NoticeAnswer),
+    /// A missing or malformed signature, or an unreadable body: nothing
+    /// written.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Unreadable(Problem),
+    /// A wrong, expired or replayed signature: nothing written.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unverified(Problem),
+    /// The store is unavailable: retry.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
 /// This function's part of the OpenAPI document (no bearer token: each
 /// processor's signature instead).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(stripe, paypal, sandbox), tags((name = "webhooks", description = "processor notifications, verified before anything is read")))]
+#[openapi(paths(stripe, paypal, sandbox), components(schemas(NoticeAnswer, Problem)), tags((name = "webhooks", description = "processor notifications, verified before anything is read")))]
 pub struct WebhooksApiDoc;

@@ -2,19 +2,13 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
+use lambda_edge::config::{aws_from_env, projection_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_edge::config::init_logging();
-    let prefix = std::env::var("PROJECTION_TABLE_PREFIX")
-        .map_err(|_| "PROJECTION_TABLE_PREFIX is not set")?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let projection = DynamoProjection::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        ProjectionTables::with_prefix(&prefix),
-    );
+    let projection = projection_from_env(&aws_from_env().await)?;
     let projection = &projection;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<DynamoDbEventResponse, Error>(project_ledger::handle(projection, event.payload).await)

@@ -7,24 +7,17 @@
 //! goes to the function's failure destination).
 
 use aws_lambda_events::event::s3::S3Event;
-use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
-use lambda_edge::config::{init_logging, store_from_env};
+use lambda_edge::config::{aws_from_env, init_logging, projection_from_env, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
     let store = store_from_env().await?;
-    let projection_prefix = std::env::var("PROJECTION_TABLE_PREFIX")
-        .map_err(|_| "PROJECTION_TABLE_PREFIX is not set")?;
     let reports = reporting::ReportFiles::from_env()
         .await?
         .ok_or("REPORTS_BUCKET is not set")?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let reads = DynamoProjection::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        ProjectionTables::with_prefix(&projection_prefix),
-    );
+    let reads = projection_from_env(&aws_from_env().await)?;
     let (store, reads, reports) = (&store, &reads, &reports);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let mut done = Vec::new();

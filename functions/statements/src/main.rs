@@ -1,24 +1,18 @@
 //! The statements Lambda: a monthly EventBridge schedule, or invoked with
 //! `{"tenant_id": "acme", "period": "2026-10", "reason": "…"}`.
 
-use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
+use lambda_edge::config::{aws_from_env, projection_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_edge::config::init_logging();
-    let projection_prefix = std::env::var("PROJECTION_TABLE_PREFIX")
-        .map_err(|_| "PROJECTION_TABLE_PREFIX is not set")?;
     let tenants = statements::tenants(&std::env::var("STATEMENT_TENANTS").unwrap_or_default())?;
     let reports = reporting::ReportFiles::from_env()
         .await?
         .ok_or("REPORTS_BUCKET is not set")?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let reads = DynamoProjection::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        ProjectionTables::with_prefix(&projection_prefix),
-    );
+    let reads = projection_from_env(&aws_from_env().await)?;
     let (reads, reports, tenants) = (&reads, &reports, &tenants);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let request = statements::request(&event.payload)?;

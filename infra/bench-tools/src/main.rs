@@ -69,6 +69,8 @@ async fn cold_start(binary: &PathBuf, data: &std::path::Path) -> Result<Duration
             "http://127.0.0.1:9/000000000000/dispatch",
         )
         .env("PAYOUT_TENANTS", "acme")
+        .env("STATEMENT_TENANTS", "acme")
+        .env("REPORTS_BUCKET", "cold-reports")
         .env("LEDGER_SQLITE_PATH", data.join("cold.sqlite"))
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
@@ -78,7 +80,14 @@ async fn cold_start(binary: &PathBuf, data: &std::path::Path) -> Result<Duration
         .map_err(|e| format!("{}: {e}", binary.display()))?;
     let outcome = tokio::select! {
         at = ready.recv() => at.map(|at| at - started).ok_or_else(|| "stub stopped".to_owned()),
-        status = child.wait() => Err(format!("{} exited before it was ready: {status:?}", binary.display())),
+        status = child.wait() => {
+            let mut said = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = stderr.read_to_string(&mut said).await;
+            }
+            Err(format!("{} exited before it was ready ({status:?}): {}", binary.display(), said.trim()))
+        }
         _ = tokio::time::sleep(Duration::from_secs(30)) => Err(format!("{} not ready within 30 s", binary.display())),
     };
     let _ = child.kill().await;

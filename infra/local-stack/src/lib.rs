@@ -906,85 +906,97 @@ pub struct QueuedMessage {
     pub receives: u32,
 }
 
-/// The in-process stand-in for the commissions queue and its dead-letter
-/// queue: messages go through the same SQS handler as on AWS, failed ones
-/// are received again, and after `QUEUE_RECEIVES_MAX` receives they are kept
-/// as dead letters. It lives in memory: Ctrl-C drains it, a crash loses what
-/// it has not handed over yet.
-#[derive(Clone, Default)]
-pub struct LocalQueue {
-    pending: Arc<std::sync::Mutex<std::collections::VecDeque<QueuedMessage>>>,
-    dead: Arc<std::sync::Mutex<Vec<QueuedMessage>>>,
+/// What the local queues hold: a message with its id and receive count.
+trait Queued: Clone {
+    fn id(&self) -> &str;
+    fn receives(&mut self) -> &mut u32;
+    /// The record the SQS handler is given.
+    fn record(&self) -> serde_json::Value;
+    /// Called when the handler left the message for retry.
+    fn left_for_retry(&mut self) {}
 }
 
-impl LocalQueue {
-    fn push(&self, message: QueuedMessage) -> Result<(), lambda_edge::problem::Problem> {
+/// A queue and its dead-letter queue, in memory, with SQS's receive
+/// semantics: batches of `QUEUE_BATCH_MAX`, a failed message received
+/// again until `QUEUE_RECEIVES_MAX`, then kept as a dead letter.
+struct Lanes<T> {
+    pending: Arc<std::sync::Mutex<std::collections::VecDeque<T>>>,
+    dead: Arc<std::sync::Mutex<Vec<T>>>,
+}
+
+impl<T> Clone for Lanes<T> {
+    fn clone(&self) -> Self {
+        Lanes {
+            pending: Arc::clone(&self.pending),
+            dead: Arc::clone(&self.dead),
+        }
+    }
+}
+
+impl<T> Default for Lanes<T> {
+    fn default() -> Self {
+        Lanes {
+            pending: Arc::default(),
+            dead: Arc::default(),
+        }
+    }
+}
+
+impl<T: Queued> Lanes<T> {
+    /// Queues all of `messages` or, past `QUEUE_LENGTH_MAX`, none.
+    fn push(&self, messages: Vec<T>) -> Result<(), &'static str> {
         let mut pending = self
             .pending
             .lock()
-            .map_err(|_| lambda_edge::problem::Problem::unavailable())?;
-        if pending.len() >= QUEUE_LENGTH_MAX {
-            return Err(lambda_edge::problem::Problem::unavailable());
+            .map_err(|_| "the local queue is broken")?;
+        if pending.len() + messages.len() > QUEUE_LENGTH_MAX {
+            return Err("the local queue is full");
         }
-        pending.push_back(message);
+        pending.extend(messages);
         Ok(())
     }
 
-    fn take(&self) -> Vec<QueuedMessage> {
-        let Ok(mut pending) = self.pending.lock() else {
-            return Vec::new();
-        };
-        let n = pending.len().min(QUEUE_BATCH_MAX);
-        pending.drain(..n).collect()
+    fn pending(&self) -> usize {
+        self.pending.lock().map(|p| p.len()).unwrap_or_default()
     }
 
-    pub fn dead_letters(&self) -> Vec<QueuedMessage> {
+    fn dead_letters(&self) -> Vec<T> {
         self.dead.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
-    /// Hands one batch to the SQS handler; returns how many were handled.
-    async fn deliver(&self, backend: &Backend) -> usize {
-        let batch = self.take();
+    /// Takes the next batch as an SQS event for the handler.
+    fn receive(&self) -> Option<(Vec<T>, aws_lambda_events::event::sqs::SqsEvent)> {
+        let batch: Vec<T> = {
+            let mut pending = self.pending.lock().ok()?;
+            let n = pending.len().min(QUEUE_BATCH_MAX);
+            pending.drain(..n).collect()
+        };
         if batch.is_empty() {
-            return 0;
+            return None;
         }
-        let records: Vec<serde_json::Value> = batch
-            .iter()
-            .map(|m| {
-                let mut attributes = serde_json::json!({"tenant_id": {"stringValue": m.tenant_id, "dataType": "String"}});
-                if let Some(key) = &m.idempotency_key {
-                    attributes["idempotency_key"] = serde_json::json!({"stringValue": key, "dataType": "String"});
-                }
-                serde_json::json!({
-                    "messageId": m.message_id,
-                    "body": m.body,
-                    "attributes": {"ApproximateReceiveCount": (m.receives + 1).to_string()},
-                    "messageAttributes": attributes,
-                    "eventSource": "aws:sqs",
-                })
-            })
-            .collect();
-        let Ok(event) = serde_json::from_value::<aws_lambda_events::event::sqs::SqsEvent>(
-            serde_json::json!({"Records": records}),
-        ) else {
-            return 0;
-        };
-        let response = match backend {
-            Backend::Embedded(store) => ingest_commissions::handle_sqs(store, event).await,
-            Backend::Aws { store, .. } => ingest_commissions::handle_sqs(store, event).await,
-        };
-        let failed: std::collections::HashSet<String> = response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        for mut message in batch.iter().cloned() {
-            if !failed.contains(&message.message_id) {
+        let records: Vec<serde_json::Value> = batch.iter().map(Queued::record).collect();
+        match serde_json::from_value(serde_json::json!({"Records": records})) {
+            Ok(event) => Some((batch, event)),
+            Err(e) => {
+                tracing::error!(error = %e, "a local queue batch is not an SQS event; kept for retry");
+                self.settle(&batch, &batch.iter().map(|m| m.id().to_owned()).collect());
+                None
+            }
+        }
+    }
+
+    /// After the handler: the messages it reported failed are received
+    /// again, or kept as dead letters once out of receives.
+    fn settle(&self, batch: &[T], failed: &std::collections::HashSet<String>) {
+        for message in batch {
+            if !failed.contains(message.id()) {
                 continue;
             }
-            message.receives += 1;
-            if message.receives >= QUEUE_RECEIVES_MAX {
-                tracing::warn!(message_id = %message.message_id, "commission message moved to the dead letters");
+            let mut message = message.clone();
+            *message.receives() += 1;
+            message.left_for_retry();
+            if *message.receives() >= QUEUE_RECEIVES_MAX {
+                tracing::warn!(message_id = %message.id(), "message moved to the dead letters");
                 if let Ok(mut dead) = self.dead.lock() {
                     dead.push(message);
                 }
@@ -992,6 +1004,107 @@ impl LocalQueue {
                 pending.push_back(message);
             }
         }
+    }
+
+    /// Moves the chosen dead letters of one tenant back to the queue with
+    /// their receives reset (safe: ingest is idempotent by key, dispatch
+    /// asks the processor before paying); returns their ids.
+    fn redrive(
+        &self,
+        body: &RedriveBody,
+        tenant_of: impl Fn(&T) -> bool,
+    ) -> Result<Vec<String>, &'static str> {
+        let mut dead = self.dead.lock().map_err(|_| "the local queue is broken")?;
+        let mut pending = self
+            .pending
+            .lock()
+            .map_err(|_| "the local queue is broken")?;
+        let (taken, kept): (Vec<T>, Vec<T>) = dead.drain(..).partition(|m| {
+            tenant_of(m) && (body.all || body.message_ids.iter().any(|id| id == m.id()))
+        });
+        if pending.len() + taken.len() > QUEUE_LENGTH_MAX {
+            dead.extend(kept);
+            dead.extend(taken);
+            return Err("the local queue is full");
+        }
+        *dead = kept;
+        let mut ids = Vec::with_capacity(taken.len());
+        for mut message in taken {
+            *message.receives() = 0;
+            ids.push(message.id().to_owned());
+            pending.push_back(message);
+        }
+        Ok(ids)
+    }
+}
+
+fn failed_ids(
+    response: aws_lambda_events::event::sqs::SqsBatchResponse,
+) -> std::collections::HashSet<String> {
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+impl Queued for QueuedMessage {
+    fn id(&self) -> &str {
+        &self.message_id
+    }
+
+    fn receives(&mut self) -> &mut u32 {
+        &mut self.receives
+    }
+
+    fn record(&self) -> serde_json::Value {
+        let mut attributes =
+            serde_json::json!({"tenant_id": {"stringValue": self.tenant_id, "dataType": "String"}});
+        if let Some(key) = &self.idempotency_key {
+            attributes["idempotency_key"] =
+                serde_json::json!({"stringValue": key, "dataType": "String"});
+        }
+        serde_json::json!({
+            "messageId": self.message_id,
+            "body": self.body,
+            "attributes": {"ApproximateReceiveCount": (self.receives + 1).to_string()},
+            "messageAttributes": attributes,
+            "eventSource": "aws:sqs",
+        })
+    }
+}
+
+/// The in-process stand-in for the commissions queue and its dead-letter
+/// queue: messages go through the same SQS handler as on AWS, failed ones
+/// are received again, and after `QUEUE_RECEIVES_MAX` receives they are kept
+/// as dead letters. It lives in memory: Ctrl-C drains it, a crash loses what
+/// it has not handed over yet.
+#[derive(Clone, Default)]
+pub struct LocalQueue {
+    lanes: Lanes<QueuedMessage>,
+}
+
+impl LocalQueue {
+    fn push(&self, message: QueuedMessage) -> Result<(), lambda_edge::problem::Problem> {
+        self.lanes
+            .push(vec![message])
+            .map_err(|_| lambda_edge::problem::Problem::unavailable())
+    }
+
+    pub fn dead_letters(&self) -> Vec<QueuedMessage> {
+        self.lanes.dead_letters()
+    }
+
+    /// Hands one batch to the SQS handler; returns how many were handled.
+    async fn deliver(&self, backend: &Backend) -> usize {
+        let Some((batch, event)) = self.lanes.receive() else {
+            return 0;
+        };
+        let response = match backend {
+            Backend::Embedded(store) => ingest_commissions::handle_sqs(store, event).await,
+            Backend::Aws { store, .. } => ingest_commissions::handle_sqs(store, event).await,
+        };
+        self.lanes.settle(&batch, &failed_ids(response));
         batch.len()
     }
 }
@@ -1087,24 +1200,6 @@ fn redrive_selection(body: &RedriveBody) -> Result<(), lambda_edge::problem::Pro
     Ok(())
 }
 
-/// Moves a tenant's chosen dead letters back to the queue (safe: ingest
-/// is idempotent by key, dispatch asks the processor before paying).
-fn take_dead<T: Clone>(
-    dead: &std::sync::Mutex<Vec<T>>,
-    body: &RedriveBody,
-    tenant_of: impl Fn(&T) -> bool,
-    id_of: impl Fn(&T) -> &str,
-) -> Vec<T> {
-    let Ok(mut dead) = dead.lock() else {
-        return Vec::new();
-    };
-    let (taken, kept): (Vec<T>, Vec<T>) = dead.drain(..).partition(|m| {
-        tenant_of(m) && (body.all || body.message_ids.iter().any(|id| id == id_of(m)))
-    });
-    *dead = kept;
-    taken
-}
-
 /// Moves named dead letters (or, said explicitly, all of the tenant's) back to the queue (admins).
 #[utoipa::path(post, path = "/local/queues/commissions/dead-letters/redrive", tag = "local", request_body = RedriveBody,
     responses((status = 200, description = "`{\"redriven\": [ids]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "refused; the problem names the rule")), security(("bearer" = [])))]
@@ -1116,17 +1211,11 @@ async fn redrive_commissions(
     use axum::response::IntoResponse;
     lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
     redrive_selection(&body)?;
-    let taken = take_dead(
-        &state.queue.dead,
-        &body,
-        |m: &QueuedMessage| m.tenant_id == identity.tenant_id.as_str(),
-        |m| m.message_id.as_str(),
-    );
-    let ids: Vec<String> = taken.iter().map(|m| m.message_id.clone()).collect();
-    for mut message in taken {
-        message.receives = 0;
-        state.queue.push(message)?;
-    }
+    let ids = state
+        .queue
+        .lanes
+        .redrive(&body, |m| m.tenant_id == identity.tenant_id.as_str())
+        .map_err(|_| lambda_edge::problem::Problem::unavailable())?;
     tracing::info!(tenant = %identity.tenant_id, count = ids.len(), "commission dead letters re-driven");
     Ok(axum::Json(serde_json::json!({"redriven": ids})).into_response())
 }
@@ -1155,12 +1244,35 @@ pub struct DispatchEnvelope {
     pub last_error: Option<String>,
 }
 
+impl Queued for DispatchEnvelope {
+    fn id(&self) -> &str {
+        &self.message_id
+    }
+
+    fn receives(&mut self) -> &mut u32 {
+        &mut self.receives
+    }
+
+    fn record(&self) -> serde_json::Value {
+        serde_json::json!({
+            "messageId": self.message_id,
+            "body": serde_json::to_string(&self.message).unwrap_or_default(),
+            "attributes": {"ApproximateReceiveCount": (self.receives + 1).to_string()},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+        })
+    }
+
+    fn left_for_retry(&mut self) {
+        self.last_error = Some("left for retry (see the stack's log)".into());
+    }
+}
+
 /// The in-process stand-in for the dispatch queue and its dead-letter
 /// queue, consumed by the same handler as the dispatch-payouts function.
 #[derive(Clone, Default)]
 pub struct LocalDispatchQueue {
-    pending: Arc<std::sync::Mutex<std::collections::VecDeque<DispatchEnvelope>>>,
-    dead: Arc<std::sync::Mutex<Vec<DispatchEnvelope>>>,
+    lanes: Lanes<DispatchEnvelope>,
     sequence: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -1170,66 +1282,38 @@ impl ledger_app::payouts::DispatchQueue for LocalDispatchQueue {
         &self,
         messages: &[ledger_app::payouts::DispatchMessage],
     ) -> Result<(), event_store::StoreError> {
-        let mut pending = self
-            .pending
-            .lock()
-            .map_err(|_| event_store::StoreError::Unavailable("dispatch queue".into()))?;
-        if pending.len() + messages.len() > QUEUE_LENGTH_MAX {
-            return Err(event_store::StoreError::Unavailable(
-                "the local dispatch queue is full".into(),
-            ));
-        }
-        for message in messages {
-            let n = self
-                .sequence
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            pending.push_back(DispatchEnvelope {
-                message_id: format!("dispatch-{n:08}"),
-                message: message.clone(),
-                receives: 0,
-                last_error: None,
-            });
-        }
-        Ok(())
+        let envelopes = messages
+            .iter()
+            .map(|message| {
+                let n = self
+                    .sequence
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                DispatchEnvelope {
+                    message_id: format!("dispatch-{n:08}"),
+                    message: message.clone(),
+                    receives: 0,
+                    last_error: None,
+                }
+            })
+            .collect();
+        self.lanes
+            .push(envelopes)
+            .map_err(|e| event_store::StoreError::Unavailable(format!("dispatch queue: {e}")))
     }
 }
 
 impl LocalDispatchQueue {
     pub fn dead_letters(&self) -> Vec<DispatchEnvelope> {
-        self.dead.lock().map(|d| d.clone()).unwrap_or_default()
+        self.lanes.dead_letters()
     }
 
     pub fn pending(&self) -> usize {
-        self.pending.lock().map(|p| p.len()).unwrap_or_default()
+        self.lanes.pending()
     }
 
     /// Hands one batch to the dispatch handler; returns how many it took.
     async fn deliver(&self, backend: &Backend, processors: &processors::Processors) -> usize {
-        let batch: Vec<DispatchEnvelope> = match self.pending.lock() {
-            Ok(mut pending) => {
-                let n = pending.len().min(QUEUE_BATCH_MAX);
-                pending.drain(..n).collect()
-            }
-            Err(_) => return 0,
-        };
-        if batch.is_empty() {
-            return 0;
-        }
-        let records: Vec<serde_json::Value> = batch
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "messageId": m.message_id,
-                    "body": serde_json::to_string(&m.message).unwrap_or_default(),
-                    "attributes": {"ApproximateReceiveCount": (m.receives + 1).to_string()},
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                })
-            })
-            .collect();
-        let Ok(event) = serde_json::from_value::<aws_lambda_events::event::sqs::SqsEvent>(
-            serde_json::json!({"Records": records}),
-        ) else {
+        let Some((batch, event)) = self.lanes.receive() else {
             return 0;
         };
         let response = match backend {
@@ -1240,26 +1324,7 @@ impl LocalDispatchQueue {
                 dispatch_payouts::handle_sqs(store, processors, event).await
             }
         };
-        let failed: std::collections::HashSet<String> = response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        for mut envelope in batch.iter().cloned() {
-            if !failed.contains(&envelope.message_id) {
-                continue;
-            }
-            envelope.receives += 1;
-            envelope.last_error = Some("left for retry (see the stack's log)".into());
-            if envelope.receives >= QUEUE_RECEIVES_MAX {
-                tracing::warn!(message_id = %envelope.message_id, item = %envelope.message.item_id, "payout item moved to the dead letters");
-                if let Ok(mut dead) = self.dead.lock() {
-                    dead.push(envelope);
-                }
-            } else if let Ok(mut pending) = self.pending.lock() {
-                pending.push_back(envelope);
-            }
-        }
+        self.lanes.settle(&batch, &failed_ids(response));
         batch.len()
     }
 }
@@ -1274,7 +1339,6 @@ impl lambda_edge::TenantClaim for DispatchState {
     }
 }
 
-/// Payout items that exhausted their retries: finance looks here.
 /// The tenant's payout items that exhausted their dispatch retries (finance).
 #[utoipa::path(get, path = "/local/queues/dispatch/dead-letters", tag = "local", responses((status = 200, description = "`{\"dead_letters\": [...]}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "refused; the problem names the rule")), security(("bearer" = [])))]
 async fn dispatch_dead_letters(
@@ -1303,19 +1367,11 @@ async fn redrive_dispatch(
     use axum::response::IntoResponse;
     lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::DispatchPayouts)?;
     redrive_selection(&body)?;
-    let taken = take_dead(
-        &state.queue.dead,
-        &body,
-        |m: &DispatchEnvelope| m.message.tenant_id == identity.tenant_id,
-        |m| m.message_id.as_str(),
-    );
-    let ids: Vec<String> = taken.iter().map(|m| m.message_id.clone()).collect();
-    if let Ok(mut pending) = state.queue.pending.lock() {
-        for mut envelope in taken {
-            envelope.receives = 0;
-            pending.push_back(envelope);
-        }
-    }
+    let ids = state
+        .queue
+        .lanes
+        .redrive(&body, |m| m.message.tenant_id == identity.tenant_id)
+        .map_err(|_| lambda_edge::problem::Problem::unavailable())?;
     tracing::info!(tenant = %identity.tenant_id, count = ids.len(), "dispatch dead letters re-driven");
     Ok(axum::Json(serde_json::json!({"redriven": ids})).into_response())
 }

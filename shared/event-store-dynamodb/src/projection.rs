@@ -732,88 +732,45 @@ impl event_store::PayoutReads for DynamoProjection {
             });
         }
         let prefix = format!("{tenant_id}/affiliate/");
-        let mut start: Option<HashMap<String, AttributeValue>> = match after {
-            None => None,
-            Some(token) => {
-                let (owner, currency) = token
-                    .split_once(' ')
-                    .filter(|(o, _)| o.starts_with(&prefix))
-                    .ok_or_else(|| StoreError::InvalidCursor {
-                        cursor: token.to_owned(),
-                        reason: "not a payout candidates token of this tenant".to_owned(),
-                    })?;
-                Some(HashMap::from([
-                    ("owner".to_owned(), s(owner)),
-                    ("currency".to_owned(), s(currency)),
-                ]))
-            }
+        let scan = OwnerScan {
+            what: "payout candidates",
+            prefix: &prefix,
+            condition: "#c = :profile OR available < :zero",
+            values: vec![
+                (":profile", s(PROFILE_ROW)),
+                (":zero", AttributeValue::N("0".to_owned())),
+            ],
+            counts: |currency| currency != PROFILE_ROW,
         };
+        let (items, next) = self.scan_owners(&scan, after, limit).await?;
+        // Profile items sort first within an owner; an owner whose profile
+        // fell on an earlier page is looked up.
+        let mut profiles: HashMap<&str, &str> = HashMap::new();
         let mut candidates = Vec::new();
-        let mut profiles: HashMap<String, String> = HashMap::new();
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.tables.balances)
-                .filter_expression("begins_with(#o, :p) AND (#c = :profile OR available < :zero)")
-                .expression_attribute_names("#o", "owner")
-                .expression_attribute_names("#c", "currency")
-                .expression_attribute_values(":p", s(&prefix))
-                .expression_attribute_values(":profile", s(PROFILE_ROW))
-                .expression_attribute_values(":zero", AttributeValue::N("0".to_owned()))
-                .set_exclusive_start_key(start.take())
-                .limit(limit as i32)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| sdk("scan payout candidates", e))?;
-            for item in out.items() {
-                let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
-                else {
-                    continue;
-                };
-                if currency == PROFILE_ROW {
-                    if let Some(p) = text(item, "profile") {
-                        profiles.insert(owner.to_owned(), p.to_owned());
-                    }
-                    continue;
+        for item in &items {
+            let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
+            else {
+                continue;
+            };
+            if currency == PROFILE_ROW {
+                if let Some(p) = text(item, "profile") {
+                    profiles.insert(owner, p);
                 }
-                let profile = match profiles.get(owner) {
-                    Some(p) => Some(p.clone()),
-                    None => self.profile_of(owner).await?,
-                };
-                candidates.push(event_store::payout_candidate(
-                    owner.strip_prefix(&prefix).unwrap_or(owner),
-                    currency,
-                    number(item, "available"),
-                    number(item, "receivable"),
-                    profile.as_deref(),
-                )?);
+                continue;
             }
-            let next = out.last_evaluated_key().map(|key| {
-                format!(
-                    "{} {}",
-                    text(key, "owner").unwrap_or_default(),
-                    text(key, "currency").unwrap_or_default()
-                )
-            });
-            match next {
-                None => {
-                    return Ok(event_store::CandidatePage {
-                        candidates,
-                        next: None,
-                    });
-                }
-                Some(next) if !candidates.is_empty() => {
-                    return Ok(event_store::CandidatePage {
-                        candidates,
-                        next: Some(next),
-                    });
-                }
-                // A page the filter emptied: read on.
-                Some(_) => start = out.last_evaluated_key().cloned(),
-            }
+            let profile = match profiles.get(owner) {
+                Some(p) => Some((*p).to_owned()),
+                None => self.profile_of(owner).await?,
+            };
+            candidates.push(event_store::payout_candidate(
+                owner.strip_prefix(&prefix).unwrap_or(owner),
+                currency,
+                number(item, "available"),
+                number(item, "receivable"),
+                profile.as_deref(),
+            )?);
         }
+        Ok(event_store::CandidatePage { candidates, next })
     }
 
     async fn batches_drafted(
@@ -834,7 +791,89 @@ impl event_store::PayoutReads for DynamoProjection {
     }
 }
 
+/// A filtered scan of the balances table over the rows whose owner starts
+/// with `prefix` (one tenant's), resumable from an "owner currency" token.
+struct OwnerScan<'a> {
+    /// Names the read in errors and tokens.
+    what: &'static str,
+    prefix: &'a str,
+    /// A filter over `#c` (the currency) and the row's fields, with
+    /// `values` for its placeholders.
+    condition: &'static str,
+    values: Vec<(&'static str, AttributeValue)>,
+    /// Whether an item (by its currency) is a result: a page of the scan
+    /// without one is read on, not handed back empty.
+    counts: fn(&str) -> bool,
+}
+
 impl DynamoProjection {
+    /// The items of one page of `scan` after `after` (at most `limit`
+    /// evaluated per request), reading on through pages without a result,
+    /// and the token of the next page.
+    async fn scan_owners(
+        &self,
+        scan: &OwnerScan<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<HashMap<String, AttributeValue>>, Option<String>), StoreError> {
+        let mut start = match after {
+            None => None,
+            Some(token) => {
+                let (owner, currency) = token
+                    .split_once(' ')
+                    .filter(|(o, _)| o.starts_with(scan.prefix))
+                    .ok_or_else(|| StoreError::InvalidCursor {
+                        cursor: token.to_owned(),
+                        reason: format!("not a {} token of this tenant", scan.what),
+                    })?;
+                Some(HashMap::from([
+                    ("owner".to_owned(), s(owner)),
+                    ("currency".to_owned(), s(currency)),
+                ]))
+            }
+        };
+        let mut items = Vec::new();
+        loop {
+            let mut request = self
+                .client
+                .scan()
+                .table_name(&self.tables.balances)
+                .filter_expression(format!("begins_with(#o, :p) AND ({})", scan.condition))
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_names("#c", "currency")
+                .expression_attribute_values(":p", s(scan.prefix));
+            for (name, value) in &scan.values {
+                request = request.expression_attribute_values(*name, value.clone());
+            }
+            let out = request
+                .set_exclusive_start_key(start.take())
+                .limit(limit as i32)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk(&format!("scan {}", scan.what), e))?;
+            let found = out
+                .items()
+                .iter()
+                .any(|item| text(item, "currency").is_some_and(scan.counts));
+            let next_key = out.last_evaluated_key().cloned();
+            items.extend(out.items.unwrap_or_default());
+            match next_key {
+                None => return Ok((items, None)),
+                Some(key) if found => {
+                    let token = format!(
+                        "{} {}",
+                        text(&key, "owner").unwrap_or_default(),
+                        text(&key, "currency").unwrap_or_default()
+                    );
+                    return Ok((items, Some(token)));
+                }
+                // A page the filter emptied: read on.
+                Some(key) => start = Some(key),
+            }
+        }
+    }
+
     async fn profile_of(&self, owner: &str) -> Result<Option<String>, StoreError> {
         let out = self
             .client
@@ -895,71 +934,31 @@ impl event_store::LedgerReads for DynamoProjection {
     ) -> Result<event_store::TenantRowPage, StoreError> {
         event_store::check_tenant_rows_limit(limit)?;
         let prefix = format!("{tenant_id}/");
-        let mut start: Option<HashMap<String, AttributeValue>> = match after {
-            None => None,
-            Some(token) => {
-                let (owner, currency) = token
-                    .split_once(' ')
-                    .filter(|(o, _)| o.starts_with(&prefix))
-                    .ok_or_else(|| StoreError::InvalidCursor {
-                        cursor: token.to_owned(),
-                        reason: "not a balance rows token of this tenant".to_owned(),
-                    })?;
-                Some(HashMap::from([
-                    ("owner".to_owned(), s(owner)),
-                    ("currency".to_owned(), s(currency)),
-                ]))
-            }
+        let scan = OwnerScan {
+            what: "balance rows",
+            prefix: &prefix,
+            // Rows whose currency starts with `#` are bookkeeping (profiles,
+            // counters), not balances.
+            condition: "NOT begins_with(#c, :bookkeeping)",
+            values: vec![(":bookkeeping", s("#"))],
+            counts: |_| true,
         };
-        let mut rows = Vec::new();
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.tables.balances)
-                .filter_expression("begins_with(#o, :p)")
-                .expression_attribute_names("#o", "owner")
-                .expression_attribute_values(":p", s(&prefix))
-                .set_exclusive_start_key(start.take())
-                .limit(limit as i32)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| sdk("scan tenant balance rows", e))?;
-            for item in out.items() {
-                let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
-                else {
-                    continue;
-                };
-                if currency.starts_with('#') {
-                    continue;
-                }
-                let owner = BalanceOwner::from_key(owner).ok_or_else(|| {
-                    StoreError::Unavailable(format!("balance row owner {owner:?} is unreadable"))
-                })?;
-                rows.push(event_store::TenantRow {
-                    owner,
-                    currency: currency.to_owned(),
-                    fields: row_fields(item),
-                });
-            }
-            let next = out.last_evaluated_key().map(|key| {
-                format!(
-                    "{} {}",
-                    text(key, "owner").unwrap_or_default(),
-                    text(key, "currency").unwrap_or_default()
-                )
+        let (items, next) = self.scan_owners(&scan, after, limit).await?;
+        let mut rows = Vec::with_capacity(items.len());
+        for item in &items {
+            let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
+            else {
+                continue;
+            };
+            let owner = BalanceOwner::from_key(owner).ok_or_else(|| {
+                StoreError::Unavailable(format!("balance row owner {owner:?} is unreadable"))
+            })?;
+            rows.push(event_store::TenantRow {
+                owner,
+                currency: currency.to_owned(),
+                fields: row_fields(item),
             });
-            match next {
-                None => return Ok(event_store::TenantRowPage { rows, next: None }),
-                Some(next) if !rows.is_empty() => {
-                    return Ok(event_store::TenantRowPage {
-                        rows,
-                        next: Some(next),
-                    });
-                }
-                Some(_) => start = out.last_evaluated_key().cloned(),
-            }
         }
+        Ok(event_store::TenantRowPage { rows, next })
     }
 }

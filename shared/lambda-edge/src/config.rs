@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use event_store::EventStore;
 use event_store_dynamodb::DynamoEventStore;
+use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
 use event_store_dynamodb::schema::Tables;
 use event_store_sqlite::SqliteEventStore;
 
@@ -15,13 +16,8 @@ use event_store_sqlite::SqliteEventStore;
 pub const TENANT_CLAIM_DEFAULT: &str = "tenant_id";
 
 pub async fn store_from_env() -> Result<Arc<dyn EventStore>, String> {
-    if let Ok(prefix) = std::env::var("EVENTS_TABLE_PREFIX") {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        return Ok(Arc::new(DynamoEventStore::from_config(
-            &config,
-            Tables::with_prefix(&prefix),
-            None,
-        )));
+    if std::env::var_os("EVENTS_TABLE_PREFIX").is_some() {
+        return Ok(Arc::new(dynamo_store_from_env(&aws_from_env().await)?));
     }
     let path =
         std::env::var("LEDGER_SQLITE_PATH").unwrap_or_else(|_| "data/ledger.sqlite".to_owned());
@@ -111,11 +107,41 @@ impl ledger_app::payouts::DispatchQueue for SqsDispatchQueue {
     }
 }
 
+/// A variable the function cannot start without.
+pub fn required_env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set"))
+}
+
+/// The AWS SDK configuration of the environment (region, credentials,
+/// `AWS_ENDPOINT_URL`), loaded once at cold start.
+pub async fn aws_from_env() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The DynamoDB event store at `EVENTS_TABLE_PREFIX`, for the functions
+/// that only run on AWS (schedules and stream consumers).
+pub fn dynamo_store_from_env(config: &aws_config::SdkConfig) -> Result<DynamoEventStore, String> {
+    let prefix = required_env("EVENTS_TABLE_PREFIX")?;
+    Ok(DynamoEventStore::from_config(
+        config,
+        Tables::with_prefix(&prefix),
+        None,
+    ))
+}
+
+/// The ledger projection's DynamoDB tables at `PROJECTION_TABLE_PREFIX`.
+pub fn projection_from_env(config: &aws_config::SdkConfig) -> Result<DynamoProjection, String> {
+    let prefix = required_env("PROJECTION_TABLE_PREFIX")?;
+    Ok(DynamoProjection::new(
+        aws_sdk_dynamodb::Client::new(config),
+        ProjectionTables::with_prefix(&prefix),
+    ))
+}
+
 /// The dispatch queue named by `DISPATCH_QUEUE_URL`.
 pub async fn dispatch_queue_from_env() -> Result<SqsDispatchQueue, String> {
-    let url = std::env::var("DISPATCH_QUEUE_URL")
-        .map_err(|_| "DISPATCH_QUEUE_URL is not set".to_owned())?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let url = required_env("DISPATCH_QUEUE_URL")?;
+    let config = aws_from_env().await;
     Ok(SqsDispatchQueue::new(
         aws_sdk_sqs::Client::new(&config),
         url,
