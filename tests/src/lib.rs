@@ -5,14 +5,16 @@
 //! real use cases, while injecting faults: every ingest delivered twice,
 //! processor outcomes duplicated and delivered out of order, the maker trying
 //! to approve, and crashes (the process state dropped, the store reopened
-//! from its file) between steps, with the projector resuming from its
+//! from its file) between steps, between a draft and its approval and
+//! between two dispatched items, with the projector resuming from its
 //! checkpoint. Approved items are dispatched through a simulated processor
 //! that pays, refuses, times out before or after paying (a late success),
 //! or accepts and reports later; its notices arrive twice and out of order,
 //! some of them returns after payment, and unknown outcomes are redelivered.
 //! [`check`] then asserts the ledger's invariants, among them that the
 //! processor never received a payment request for an item it had already
-//! paid. The same seed always replays the same run.
+//! paid, and that every item's money is where its status says (credited
+//! back exactly once when it failed, reserved while it is open). The same seed always replays the same run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -393,6 +395,13 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                 ledger_app::payouts::draft_batch(&store, &maker, &batch_id, items, sequence)
                     .await
                     .expect("draft");
+                if rng.chance(20) {
+                    // A crash between the draft and its approval: the
+                    // approval comes from a restarted process.
+                    drop(store);
+                    store = SqliteEventStore::open(&path).expect("reopen");
+                    run.crashes += 1;
+                }
                 match run_payout_batch(&store, &batch_id, approve(), &maker, None).await {
                     Err(AppError::PayoutBatch(
                         ledger_domain::PayoutBatchError::MakerCannotApprove { .. },
@@ -461,6 +470,12 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                     run.batches[rng.below(run.batches.len() as u64) as usize].clone();
                 let dispatcher = ctx(&tenant, ActorKind::Processor, "dispatch-payouts", now);
                 for item in items {
+                    if rng.chance(10) {
+                        // A crash between two items' writes.
+                        drop(store);
+                        store = SqliteEventStore::open(&path).expect("reopen");
+                        run.crashes += 1;
+                    }
                     let message = ledger_app::payouts::DispatchMessage {
                         tenant_id: id(TenantId::new(&tenant)),
                         batch_id: id(PayoutBatchId::new(&batch)),
@@ -707,6 +722,85 @@ pub async fn check(run: &Run, dir: &Path) -> Result<(), Violation> {
     }
     if let Some((item, n)) = back.iter().find(|(_, n)| **n > 1) {
         return Err(fail(format!("item {item} credited back {n} times")));
+    }
+    // Every item's money is where its status says, exactly once: a failed,
+    // returned or unclaimed item was credited back once, a paid one was paid
+    // once and never credited back, a rejected batch's items neither, and
+    // what is still open (drafted, awaiting, submitted) is exactly what each
+    // affiliate's reserved balance holds.
+    let mut by_stream: HashMap<String, Vec<&ledger_domain::Event>> = HashMap::new();
+    for event in &events {
+        by_stream
+            .entry(event.stream_name())
+            .or_default()
+            .push(event);
+    }
+    let mut open: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (tenant, batch, _) in &run.batches {
+        let tenant_id = TenantId::new(tenant).map_err(|e| fail(e.to_string()))?;
+        let batch_id = PayoutBatchId::new(batch).map_err(|e| fail(e.to_string()))?;
+        let stream = ledger_domain::events::stream_name(
+            &tenant_id,
+            ledger_domain::events::AggregateRef::PayoutBatch(&batch_id),
+        );
+        let replayed = ledger_domain::PayoutBatch::from_events(
+            by_stream.get(&stream).into_iter().flatten().copied(),
+        );
+        let state = replayed
+            .state()
+            .ok_or_else(|| fail(format!("batch {stream} has no draft")))?;
+        let rejected = state.status == ledger_domain::payout::BatchStatus::Rejected;
+        for item in &state.items {
+            let key = format!("{tenant}/{batch}/{}", item.drafted.item_id);
+            let paid_n = paid.get(&key).copied().unwrap_or(0);
+            let back_n = back.get(&key).copied().unwrap_or(0);
+            use ledger_domain::payout::ItemStatus;
+            let (paid_ok, back_ok) = match item.status {
+                _ if rejected => (paid_n == 0, back_n == 0),
+                ItemStatus::Final(_) => (paid_n <= 1, back_n == 1),
+                ItemStatus::Paid => (paid_n == 1, back_n == 0),
+                ItemStatus::Awaiting | ItemStatus::Submitted => (paid_n == 0, back_n == 0),
+            };
+            if !paid_ok || !back_ok {
+                return Err(fail(format!(
+                    "item {key} is {:?}{} but was paid {paid_n} and credited back {back_n} times",
+                    item.status,
+                    if rejected { " in a rejected batch" } else { "" }
+                )));
+            }
+            if !rejected && matches!(item.status, ItemStatus::Awaiting | ItemStatus::Submitted) {
+                let owner = ledger_domain::projection::BalanceOwner::Affiliate {
+                    tenant_id: tenant_id.clone(),
+                    affiliate_id: item.drafted.affiliate_id.clone(),
+                };
+                *open
+                    .entry((
+                        owner.key(),
+                        item.drafted.amount.currency().code().to_owned(),
+                    ))
+                    .or_default() += item.drafted.amount.amount_minor();
+            }
+        }
+    }
+    let rows = projected
+        .keys()
+        .filter(|(owner, _)| !owner.ends_with("/tenant"))
+        .chain(open.keys())
+        .collect::<std::collections::BTreeSet<_>>();
+    for row in rows {
+        let (owner, currency) = row;
+        // Liabilities to the affiliate are credits: negative on the row.
+        let reserved = -projected
+            .get(row)
+            .and_then(|f| f.get("reserved"))
+            .copied()
+            .unwrap_or(0);
+        let expected = open.get(row).copied().unwrap_or(0);
+        if reserved != expected {
+            return Err(fail(format!(
+                "{owner} {currency}: {reserved} reserved, but its open payout items hold {expected}"
+            )));
+        }
     }
     // No acknowledged commission is lost, and none was recorded twice.
     let mut recorded: HashMap<(String, String), u32> = HashMap::new();

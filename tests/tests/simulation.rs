@@ -67,3 +67,88 @@ async fn the_invariants_catch_a_broken_projection() {
         "{violation:?}"
     );
 }
+
+/// A decide that let a paid item fail again (the bug "failed payouts are
+/// credited back" invites) balances and projects cleanly, so only the
+/// item-by-item money check can see it: the affiliate's reserved balance no
+/// longer matches the items still open.
+#[tokio::test]
+async fn the_invariants_catch_a_paid_item_credited_back() {
+    use event_store::{AppendRequest, EventStore, StreamId};
+    use ledger_domain::{Event, EventBody, MoneyMovement};
+    let dir = tempfile::tempdir().unwrap();
+    let mut found = None;
+    for seed in 0..50 {
+        let run = simulate(seed, 150, dir.path()).await;
+        check(&run, dir.path()).await.unwrap();
+        let store = event_store_sqlite::SqliteEventStore::open(
+            dir.path().join(format!("sim-{seed}.sqlite")),
+        )
+        .unwrap();
+        // An item paid and never credited back: it stands paid.
+        let mut paid = std::collections::BTreeMap::new();
+        let mut cursor = None;
+        for _ in 0..1_000 {
+            let page = store.read_all(cursor.as_ref(), 1000).await.unwrap();
+            if page.events.is_empty() {
+                break;
+            }
+            for stored in &page.events {
+                let event = stored.decode().unwrap();
+                if let EventBody::PayoutItemPaid(o)
+                | EventBody::PayoutItemFailed(o)
+                | EventBody::PayoutItemReturned(o)
+                | EventBody::PayoutItemUnclaimed(o) = event.body()
+                {
+                    let key = (event.stream_name(), o.item_id.to_string());
+                    match o.movement {
+                        MoneyMovement::ReservedToPaid => {
+                            paid.insert(key, Some((event.clone(), o.clone())));
+                        }
+                        MoneyMovement::None => {}
+                        _ => {
+                            paid.insert(key, None);
+                        }
+                    }
+                }
+            }
+            cursor = Some(page.next);
+        }
+        let paid = paid.into_values().flatten().next();
+        if let Some(paid) = paid {
+            found = Some((run, store, paid));
+            break;
+        }
+    }
+    let (run, store, (paid, outcome)) = found.expect("some seed pays an item");
+    let stream = StreamId::new(paid.stream_name()).unwrap();
+    let version = store.read_stream(&stream, 1, 1000).await.unwrap().len() as u64;
+    let forged = Event::new(
+        paid.tenant_id().clone(),
+        paid.actor().clone(),
+        paid.recorded_at(),
+        paid.effective_at(),
+        EventBody::PayoutItemFailed(ledger_domain::events::PayoutItemOutcome {
+            movement: MoneyMovement::ReservedToAvailable,
+            processor_event_id: Some("forged".into()),
+            ..outcome
+        }),
+    );
+    store
+        .append(AppendRequest::from_domain(version, &[forged]).unwrap())
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if store.project_ledger(1_000).await.unwrap().events == 0 {
+            break;
+        }
+    }
+    drop(store);
+    let violation = check(&run, dir.path()).await.unwrap_err();
+    assert!(
+        violation
+            .0
+            .contains("reserved, but its open payout items hold"),
+        "{violation:?}"
+    );
+}
