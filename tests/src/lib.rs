@@ -13,8 +13,10 @@
 //! some of them returns after payment, and unknown outcomes are redelivered.
 //! [`check`] then asserts the ledger's invariants, among them that the
 //! processor never received a payment request for an item it had already
-//! paid, and that every item's money is where its status says (credited
-//! back exactly once when it failed, reserved while it is open). The same seed always replays the same run.
+//! paid, that every item's money is where its status says (credited back
+//! exactly once when it failed, reserved while it is open), and that every
+//! affiliate's monthly statements tie to the ledger and chain. The same
+//! seed always replays the same run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -73,6 +75,8 @@ pub struct Run {
     pub second_payment_requests: usize,
     /// Notices delivered (each twice).
     pub notices: usize,
+    /// The simulated clock when the run ended.
+    pub until: DateTime<Utc>,
 }
 
 /// A processor with faults, deterministic per seed.
@@ -571,6 +575,7 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
         }
     }
     drain_projection(&store).await;
+    run.until = now;
     run.second_payment_requests = processor
         .second_requests
         .load(std::sync::atomic::Ordering::SeqCst);
@@ -802,6 +807,9 @@ pub async fn check(run: &Run, dir: &Path) -> Result<(), Violation> {
             )));
         }
     }
+    check_statements(&store, &projected, run.until)
+        .await
+        .map_err(fail)?;
     // No acknowledged commission is lost, and none was recorded twice.
     let mut recorded: HashMap<(String, String), u32> = HashMap::new();
     for event in &events {
@@ -816,6 +824,86 @@ pub async fn check(run: &Run, dir: &Path) -> Result<(), Violation> {
             Some(1) => {}
             Some(n) => return Err(fail(format!("commission {ack:?} recorded {n} times"))),
             None => return Err(fail(format!("acknowledged commission {ack:?} is lost"))),
+        }
+    }
+    Ok(())
+}
+
+/// Each tenant's statement time zone: one ahead of UTC, one behind, so
+/// month boundaries fall on other instants than the simulated clock's.
+fn statement_zone(tenant: &str) -> &'static str {
+    if tenant == TENANTS[0] {
+        "Europe/Berlin"
+    } else {
+        "America/New_York"
+    }
+}
+
+/// Every affiliate's monthly statements, from the month before the run
+/// began to the month after it ended, tie to the ledger and chain: the
+/// first opens at zero, each opens where the one before closed, each ties
+/// (its closing plus what is dated later equals the balance row, asserted
+/// by `Statement::build`), and the last has nothing dated after it.
+async fn check_statements(
+    store: &SqliteEventStore,
+    projected: &BTreeMap<(String, String), BTreeMap<String, i64>>,
+    until: DateTime<Utc>,
+) -> Result<(), String> {
+    use chrono::Datelike;
+    use ledger_domain::projection::BalanceOwner;
+    use reporting::statement::{Period, Statement, time_zone};
+    let last = until + Duration::days(1);
+    let mut labels = Vec::new();
+    let (mut year, mut month) = (2025, 12);
+    while (year, month) <= (last.year(), last.month()) {
+        labels.push(format!("{year:04}-{month:02}"));
+        (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+    }
+    for ((owner_key, currency), fields) in projected {
+        let Some(owner) = BalanceOwner::from_key(owner_key) else {
+            return Err(format!("balance row owner {owner_key} is unreadable"));
+        };
+        let BalanceOwner::Affiliate {
+            tenant_id,
+            affiliate_id,
+        } = &owner
+        else {
+            continue;
+        };
+        let tz = time_zone(statement_zone(tenant_id.as_str())).map_err(|e| e.to_string())?;
+        let journal = reporting::statements::read_journal(store, &owner, currency)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut opening = [0i64; 5];
+        let mut later_lines = 0;
+        for label in &labels {
+            let period = Period::month(label, tz).map_err(|e| e.to_string())?;
+            let statement = Statement::build(
+                tenant_id.clone(),
+                affiliate_id.clone(),
+                currency,
+                period,
+                journal.clone(),
+                fields,
+            )
+            .map_err(|e| format!("statement {owner_key} {currency} {label}: {e}"))?;
+            if statement.opening != opening {
+                return Err(format!(
+                    "statement {owner_key} {currency} {label} opens at {:?}, the month before closed at {opening:?}",
+                    statement.opening
+                ));
+            }
+            opening = statement.closing;
+            later_lines = statement.later_lines;
+        }
+        if later_lines != 0 {
+            return Err(format!(
+                "{owner_key} {currency}: {later_lines} journal lines dated after the run"
+            ));
         }
     }
     Ok(())
