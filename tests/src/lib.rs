@@ -402,9 +402,7 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                 if rng.chance(20) {
                     // A crash between the draft and its approval: the
                     // approval comes from a restarted process.
-                    drop(store);
-                    store = SqliteEventStore::open(&path).expect("reopen");
-                    run.crashes += 1;
+                    store = restart(store, &path, &mut run.crashes);
                 }
                 match run_payout_batch(&store, &batch_id, approve(), &maker, None).await {
                     Err(AppError::PayoutBatch(
@@ -476,9 +474,7 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                 for item in items {
                     if rng.chance(10) {
                         // A crash between two items' writes.
-                        drop(store);
-                        store = SqliteEventStore::open(&path).expect("reopen");
-                        run.crashes += 1;
+                        store = restart(store, &path, &mut run.crashes);
                     }
                     let message = ledger_app::payouts::DispatchMessage {
                         tenant_id: id(TenantId::new(&tenant)),
@@ -561,9 +557,7 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                     .project_ledger(1 + rng.below(50) as usize)
                     .await
                     .expect("project");
-                drop(store);
-                store = SqliteEventStore::open(&path).expect("reopen");
-                run.crashes += 1;
+                store = restart(store, &path, &mut run.crashes);
             }
             // The projector runs a step of random size.
             _ => {
@@ -580,6 +574,33 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
         .second_requests
         .load(std::sync::atomic::Ordering::SeqCst);
     run
+}
+
+/// A crash: the process state is dropped and the store reopened from its
+/// file, as a restarted process would find it. Counted in `crashes`.
+fn restart(store: SqliteEventStore, path: &Path, crashes: &mut usize) -> SqliteEventStore {
+    drop(store);
+    *crashes += 1;
+    SqliteEventStore::open(path).expect("reopen")
+}
+
+/// Every event of the store, decoded, in global order.
+pub async fn all_events(store: &SqliteEventStore) -> Result<Vec<ledger_domain::Event>, String> {
+    let mut events = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .read_all(cursor.as_ref(), 1000)
+            .await
+            .map_err(|e| e.to_string())?;
+        if page.events.is_empty() {
+            return Ok(events);
+        }
+        for stored in &page.events {
+            events.push(stored.decode().map_err(|e| e.to_string())?);
+        }
+        cursor = Some(page.next);
+    }
 }
 
 async fn drain_projection(store: &SqliteEventStore) {
@@ -603,21 +624,7 @@ pub async fn check(run: &Run, dir: &Path) -> Result<(), Violation> {
     let fail = |what: String| Violation(format!("seed {seed}: {what}"));
     // Every event decodes and posts a balanced entry (JournalEntry::new
     // refuses anything else), and the fold is the projection's reference.
-    let mut events = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .read_all(cursor.as_ref(), 1000)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        if page.events.is_empty() {
-            break;
-        }
-        for stored in &page.events {
-            events.push(stored.decode().map_err(|e| fail(e.to_string()))?);
-        }
-        cursor = Some(page.next);
-    }
+    let events = all_events(&store).await.map_err(fail)?;
     let mut expected = BalanceDeltas::default();
     for event in &events {
         let entry =

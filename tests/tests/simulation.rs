@@ -51,17 +51,27 @@ async fn a_seed_replays_identically() {
     assert_eq!(first.crashes, second.crashes);
 }
 
+/// Runs `seed`, checks it, changes the projection of its ledger file with
+/// one SQL statement (which must change exactly one row) and returns what
+/// the check then finds.
+async fn violation_after(seed: u64, tamper: &str) -> end_to_end::Violation {
+    let dir = tempfile::tempdir().unwrap();
+    let run = simulate(seed, 150, dir.path()).await;
+    check(&run, dir.path()).await.unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(format!("sim-{seed}.sqlite"))).unwrap();
+    assert_eq!(conn.execute(tamper, []).unwrap(), 1);
+    drop(conn);
+    check(&run, dir.path()).await.unwrap_err()
+}
+
 #[tokio::test]
 async fn the_invariants_catch_a_broken_projection() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = simulate(3, 150, dir.path()).await;
-    check(&run, dir.path()).await.unwrap();
     // Break the projection the way a double-applied batch would.
-    let conn = rusqlite::Connection::open(dir.path().join("sim-3.sqlite")).unwrap();
-    let changed = conn.execute("UPDATE balances SET available = available - 1 WHERE rowid = (SELECT MIN(rowid) FROM balances)", []).unwrap();
-    assert_eq!(changed, 1);
-    drop(conn);
-    let violation = check(&run, dir.path()).await.unwrap_err();
+    let violation = violation_after(
+        3,
+        "UPDATE balances SET available = available - 1 WHERE rowid = (SELECT MIN(rowid) FROM balances)",
+    )
+    .await;
     assert!(
         violation.0.contains("projected balances differ"),
         "{violation:?}"
@@ -87,32 +97,23 @@ async fn the_invariants_catch_a_paid_item_credited_back() {
         .unwrap();
         // An item paid and never credited back: it stands paid.
         let mut paid = std::collections::BTreeMap::new();
-        let mut cursor = None;
-        for _ in 0..1_000 {
-            let page = store.read_all(cursor.as_ref(), 1000).await.unwrap();
-            if page.events.is_empty() {
-                break;
-            }
-            for stored in &page.events {
-                let event = stored.decode().unwrap();
-                if let EventBody::PayoutItemPaid(o)
-                | EventBody::PayoutItemFailed(o)
-                | EventBody::PayoutItemReturned(o)
-                | EventBody::PayoutItemUnclaimed(o) = event.body()
-                {
-                    let key = (event.stream_name(), o.item_id.to_string());
-                    match o.movement {
-                        MoneyMovement::ReservedToPaid => {
-                            paid.insert(key, Some((event.clone(), o.clone())));
-                        }
-                        MoneyMovement::None => {}
-                        _ => {
-                            paid.insert(key, None);
-                        }
+        for event in end_to_end::all_events(&store).await.unwrap() {
+            if let EventBody::PayoutItemPaid(o)
+            | EventBody::PayoutItemFailed(o)
+            | EventBody::PayoutItemReturned(o)
+            | EventBody::PayoutItemUnclaimed(o) = event.body()
+            {
+                let key = (event.stream_name(), o.item_id.to_string());
+                match o.movement {
+                    MoneyMovement::ReservedToPaid => {
+                        paid.insert(key, Some((event.clone(), o.clone())));
+                    }
+                    MoneyMovement::None => {}
+                    _ => {
+                        paid.insert(key, None);
                     }
                 }
             }
-            cursor = Some(page.next);
         }
         let paid = paid.into_values().flatten().next();
         if let Some(paid) = paid {
@@ -158,19 +159,11 @@ async fn the_invariants_catch_a_paid_item_credited_back() {
 /// the journal and must tie to the balance rows, refuse to tie.
 #[tokio::test]
 async fn the_invariants_catch_a_lost_journal_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = simulate(5, 150, dir.path()).await;
-    check(&run, dir.path()).await.unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join("sim-5.sqlite")).unwrap();
-    let changed = conn
-        .execute(
-            "DELETE FROM journal_lines WHERE rowid = (SELECT MIN(rowid) FROM journal_lines WHERE owner LIKE '%/affiliate/%')",
-            [],
-        )
-        .unwrap();
-    assert_eq!(changed, 1);
-    drop(conn);
-    let violation = check(&run, dir.path()).await.unwrap_err();
+    let violation = violation_after(
+        5,
+        "DELETE FROM journal_lines WHERE rowid = (SELECT MIN(rowid) FROM journal_lines WHERE owner LIKE '%/affiliate/%')",
+    )
+    .await;
     assert!(
         violation.0.contains("does not tie to the ledger"),
         "{violation:?}"
