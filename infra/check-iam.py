@@ -2,7 +2,8 @@
 """Least privilege, checked: no IAM statement in template.yaml has a wildcard
 action or a wildcard resource, and each function's policies name only the
 tables, streams and queues it uses (the USES map below: change it together
-with the function's code, and the reviewer sees both)."""
+with the function's code, and the reviewer sees both). Also: every
+asynchronously invoked function has a failure destination."""
 import sys
 
 import yaml
@@ -12,15 +13,15 @@ USES = {
     "IngestCommissionsHttpFunction": {"EventsTable", "IdempotencyTable"},
     "IngestCommissionsQueueFunction": {"EventsTable", "IdempotencyTable", "CommissionsQueue"},
     "ProjectLedgerFunction": {"EventsTable", "BalancesTable", "JournalTable", "ProjectedTable", "MaturitiesTable", "ProjectionFailuresQueue"},
-    "MatureCommissionsFunction": {"EventsTable", "IdempotencyTable", "MaturitiesTable"},
+    "MatureCommissionsFunction": {"EventsTable", "IdempotencyTable", "MaturitiesTable", "AsyncFailuresQueue"},
     "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable", "IdempotencyTable", "DispatchQueue", "ReportsBucket"},
     "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket"},
-    "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable"},
+    "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "AsyncFailuresQueue"},
     "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable"},
-    "PollPayoutsFunction": {"EventsTable", "IdempotencyTable"},
-    "SepaStatusFilesFunction": {"EventsTable", "IdempotencyTable", "PayoutFilesBucket"},
-    "StatementsFunction": {"BalancesTable", "JournalTable", "ReportsBucket"},
-    "ReconcileFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "ReportsBucket"},
+    "PollPayoutsFunction": {"EventsTable", "IdempotencyTable", "AsyncFailuresQueue"},
+    "SepaStatusFilesFunction": {"EventsTable", "IdempotencyTable", "PayoutFilesBucket", "AsyncFailuresQueue"},
+    "StatementsFunction": {"BalancesTable", "JournalTable", "ReportsBucket", "AsyncFailuresQueue"},
+    "ReconcileFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "ReportsBucket", "AsyncFailuresQueue"},
 }
 
 
@@ -100,6 +101,17 @@ def main(path):
                         problems.append(f"{name}/{statement.get('Sid')}: resource {target!r} is not a reference to a resource of this template")
                     elif logical not in USES.get(name, set()):
                         problems.append(f"{name}/{statement.get('Sid')}: {logical} is not something this function uses")
+    # Asynchronously invoked functions (S3 events, schedules) fail quietly
+    # unless a failure destination takes the event after the retries.
+    asynchronous = {"S3", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "SNS"}
+    for name, function in functions.items():
+        properties = function.get("Properties", {})
+        kinds = {e.get("Type") for e in properties.get("Events", {}).values()}
+        if kinds & asynchronous:
+            invoke = properties.get("EventInvokeConfig", {})
+            on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {})
+            if "Destination" not in on_failure or "MaximumRetryAttempts" not in invoke:
+                problems.append(f"{name}: invoked asynchronously ({', '.join(sorted(kinds & asynchronous))}) without an EventInvokeConfig OnFailure destination and MaximumRetryAttempts")
     for name, resource in resources.items():
         if resource["Type"].startswith("AWS::IAM::"):
             problems.append(f"{name}: IAM resources belong in the functions' inline policies")

@@ -2,7 +2,8 @@
 //!
 //! A seeded generator drives tenants, affiliates, commissions, reversals,
 //! maturities, payout batches, approvals and processor outcomes through the
-//! real use cases, while injecting faults: every ingest delivered twice,
+//! real use cases, while injecting faults: every ingest delivered twice
+//! (commissions, and their reversals and adjustments),
 //! processor outcomes duplicated and delivered out of order, the maker trying
 //! to approve, and crashes (the process state dropped, the store reopened
 //! from its file) between steps, between a draft and its approval and
@@ -24,9 +25,7 @@ use std::path::Path;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use event_store::{EventStore, IdempotencyKey};
 use event_store_sqlite::SqliteEventStore;
-use ledger_app::{
-    AppError, mature_due, rebuild_balances, record_commissions, run_commission, run_payout_batch,
-};
+use ledger_app::{AppError, mature_due, rebuild_balances, record_commissions, run_payout_batch};
 use ledger_domain::projection::BalanceDeltas;
 use ledger_domain::{
     Actor, ActorKind, AffiliateId, CommandContext, CommissionCommand, CommissionId, Currency,
@@ -63,6 +62,8 @@ pub struct Run {
     pub seed: u64,
     /// Commissions whose recording was acknowledged (Ok from ingest).
     pub acknowledged: Vec<(String, String)>,
+    /// Reversals and adjustments applied (each delivered twice).
+    pub changes: usize,
     pub steps: usize,
     pub crashes: usize,
     pub batches: Vec<(String, String, Vec<String>)>,
@@ -112,6 +113,8 @@ impl SimProcessor {
                 batch_id: Some(order.batch_id.to_string()),
                 item_id: Some(order.item_id.to_string()),
                 reference: None,
+                account: None,
+                amount: None,
                 reason: None,
             });
         }
@@ -280,8 +283,10 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                 let key = id(IdempotencyKey::new(format!("conv-{n}")));
                 let c = ctx(tenant, ActorKind::Service, "tracking", now);
                 let first =
-                    record_commissions(&store, &c, &[(command.clone(), now)], Some(&key)).await;
-                let again = record_commissions(&store, &c, &[(command, now)], Some(&key)).await;
+                    record_commissions(&store, &c, &[(command.clone(), Some(now))], Some(&key))
+                        .await;
+                let again =
+                    record_commissions(&store, &c, &[(command, Some(now))], Some(&key)).await;
                 if let Ok(recorded) = &first {
                     assert!(
                         !recorded[0].duplicate,
@@ -300,7 +305,10 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                     }
                 }
             }
-            // A refund or chargeback, before or after payout.
+            // A refund, chargeback or fraud reversal (a share of what is
+            // left, or all of it) or an adjustment either way, before or
+            // after payout, through the tracking network's use case; every
+            // delivery comes twice.
             40..=49 if !commissions.is_empty() => {
                 let (tenant, commission) =
                     commissions[rng.below(commissions.len() as u64) as usize].clone();
@@ -327,21 +335,70 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                 if let Some(remaining) = state.state().and_then(|s| s.remaining().ok()) {
                     let minor = remaining.amount_minor() * percent / 100;
                     if minor > 0 {
-                        let amount = id(Money::from_minor(minor, remaining.currency()));
-                        let reason = [ReversalReason::Refund, ReversalReason::Chargeback]
-                            [rng.below(2) as usize];
-                        let _ = run_commission(
-                            &store,
-                            &commission_id,
-                            CommissionCommand::Reverse {
-                                amount,
-                                reason,
-                                reference: None,
-                            },
-                            &c,
-                            None,
+                        let money = |minor| id(Money::from_minor(minor, remaining.currency()));
+                        let pick = rng.below(2);
+                        let reason = [
+                            ReversalReason::Refund,
+                            ReversalReason::Chargeback,
+                            ReversalReason::Fraud,
+                        ][(pick as usize + percent as usize) % 3];
+                        let (operation, change) = if percent % 10 == 0 {
+                            let delta = if pick == 0 { minor } else { -minor };
+                            (
+                                ledger_app::adjustments::OPERATION_ADJUSTMENT,
+                                ledger_app::adjustments::Change::Adjust {
+                                    delta: money(delta),
+                                    reason: "order corrected".to_owned(),
+                                },
+                            )
+                        } else {
+                            (
+                                ledger_app::adjustments::OPERATION_REVERSAL,
+                                ledger_app::adjustments::Change::Reverse {
+                                    // From 95 %: all that is left.
+                                    amount: (percent < 95).then(|| money(minor)),
+                                    currency: remaining.currency(),
+                                    reason,
+                                    reference: format!("ref-{step}"),
+                                },
+                            )
+                        };
+                        let changes = [ledger_app::adjustments::CommissionChange {
+                            commission_id,
+                            change,
+                            occurred_at: None,
+                        }];
+                        let operation = id(event_store::Operation::new(operation));
+                        let key = id(IdempotencyKey::new(format!("change-{step}")));
+                        let first = ledger_app::adjustments::change_commissions(
+                            &store, &c, &operation, &changes, &key,
                         )
                         .await;
+                        let again = ledger_app::adjustments::change_commissions(
+                            &store, &c, &operation, &changes, &key,
+                        )
+                        .await;
+                        match (&first, &again) {
+                            (Ok(first), Ok(again)) => {
+                                assert!(
+                                    !first[0].duplicate
+                                        && again[0].duplicate
+                                        && (first[0].version, &first[0].event)
+                                            == (again[0].version, &again[0].event),
+                                    "seed {seed}: a redelivered change must get the first answer"
+                                );
+                                run.changes += 1;
+                            }
+                            // Nothing left to take, or below zero: refused
+                            // both times, and nothing written.
+                            (
+                                Err(ledger_app::adjustments::ChangeError::Refused { .. }),
+                                Err(ledger_app::adjustments::ChangeError::Refused { .. }),
+                            ) => {}
+                            _ => panic!(
+                                "seed {seed}: a change and its redelivery must agree: {first:?} / {again:?}"
+                            ),
+                        }
                     }
                 }
             }
@@ -384,6 +441,7 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                             receivable_netted: id(Money::from_minor(receivable, currency)),
                             processor: [Processor::Stripe, Processor::Paypal, Processor::Sepa]
                                 [a as usize % 3],
+                            destination: None,
                         });
                     }
                 }
@@ -452,6 +510,7 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                             outcome,
                             processor_event_id: Some(format!("evt-{}", rng.below(1000))),
                             reason: None,
+                            facts: Default::default(),
                         };
                         match run_payout_batch(&store, &batch_id, command, &processor, None).await {
                             Ok(_)
@@ -919,6 +978,10 @@ async fn check_statements(
 fn approve() -> PayoutBatchCommand {
     PayoutBatchCommand::Approve {
         authority: ledger_domain::events::ApprovalAuthority::Finance,
-        limits: ledger_domain::ApprovalLimits::default(),
+        limits: ledger_domain::ApprovalLimits::from_json(
+            r#"{"EUR": {"batch_total_max": "100000000.00"}, "USD": {"batch_total_max": "100000000.00"}, "JPY": {"batch_total_max": "10000000000"}, "KWD": {"batch_total_max": "100000000.000"}}"#,
+        )
+        .expect("simulation limits"),
+        approved_today: Vec::new(),
     }
 }

@@ -67,7 +67,7 @@ where
         events: Arc::new(store.clone()),
         tenant_claim: "tenant_id".into(),
         queue: Arc::new(ledger_app::payouts::MemoryQueue::default()),
-        limits: ledger_domain::ApprovalLimits::default(),
+        limits: ledger_domain::ApprovalLimits::from_json(r#"{"EUR": {"batch_total_max": "1000000.00"}, "USD": {"batch_total_max": "1000000.00"}, "JPY": {"batch_total_max": "100000000"}, "KWD": {"batch_total_max": "1000000.000"}}"#).expect("test limits"),
         reports: None,
     }));
     let mut read = fixture("apigw/get-affiliate-balances.json");

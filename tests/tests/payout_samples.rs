@@ -54,7 +54,7 @@ async fn the_payout_samples_drive_the_handlers() {
         events: Arc::new(store.clone()),
         tenant_claim: "tenant_id".into(),
         queue: queue.clone() as Arc<dyn DispatchQueue>,
-        limits: ledger_domain::ApprovalLimits::default(),
+        limits: ledger_domain::ApprovalLimits::from_json(r#"{"EUR": {"batch_total_max": "1000000.00"}, "USD": {"batch_total_max": "1000000.00"}, "JPY": {"batch_total_max": "100000000"}, "KWD": {"batch_total_max": "1000000.000"}}"#).expect("test limits"),
         reports: None,
     }));
     let ingest = ingest_commissions::router(Arc::new(ingest_commissions::AppState {

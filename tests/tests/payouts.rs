@@ -107,7 +107,8 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         ),
         (
             "aff-dora",
-            json!({"processor": "sepa", "iban": "DE89 3704 0044 0532 0130 00", "bic": "COBADEFFXXX", "account_holder": "Dora Lee"}),
+            // A name outside the SEPA set is kept; the file carries its conversion.
+            json!({"processor": "sepa", "iban": "DE89 3704 0044 0532 0130 00", "bic": "COBADEFFXXX", "account_holder": "Dora Müller & Söhne"}),
         ),
         (
             "aff-eve",
@@ -260,6 +261,7 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         xml.contains(r#"<InstdAmt Ccy="EUR">42.10</InstdAmt>"#),
         "{xml}"
     );
+    assert!(xml.contains("<Nm>Dora Mueller + Soehne</Nm>"), "{xml}");
     // The bank's status report settles dora's transfer.
     let dora_item = items
         .iter()
@@ -276,6 +278,30 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
 <OrgnlPmtInfAndSts><TxInfAndSts><OrgnlEndToEndId>{dora_item}</OrgnlEndToEndId><TxSts>ACSC</TxSts></TxInfAndSts></OrgnlPmtInfAndSts>
 </CstmrPmtStsRpt></Document>"#
     );
+    // A report for a message this stack never issued is quarantined with
+    // the rule, and dora's transfer stays submitted.
+    let forged = report.replace(&format!("acme/{batch_id}/"), "acme/pb-999999/");
+    std::fs::write(inbox.join("status-0.xml"), forged).unwrap();
+    let reason = files.join("sepa-status/failed/status-0.xml.reason.txt");
+    eventually(30, || async { reason.exists().then_some(()) }).await;
+    let reason = std::fs::read_to_string(&reason).unwrap();
+    assert!(
+        reason.contains("is not a pain.001 this system issued"),
+        "{reason}"
+    );
+    let quarantined = std::fs::read_dir(files.join("sepa-quarantine"))
+        .unwrap()
+        .count();
+    assert_eq!(quarantined, 1, "the quarantine record, for finance");
+    let (_, body) = call(&client, "GET", &batch_url, &omar, None).await;
+    let dora = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["affiliate_id"] == "aff-dora")
+        .unwrap()
+        .clone();
+    assert_eq!(dora["status"], "submitted", "{dora}");
     std::fs::write(inbox.join("status-1.xml"), report).unwrap();
     eventually(30, || async {
         let (_, body) = call(&client, "GET", &batch_url, &omar, None).await;

@@ -13,8 +13,8 @@ use ledger_app::run_commission;
 use ledger_domain::events::ApprovalAuthority;
 use ledger_domain::profile::SandboxBehaviour;
 use ledger_domain::{
-    Actor, ActorKind, AffiliateId, ApprovalLimits, CommandContext, CommissionCommand, CommissionId,
-    Currency, Money, PayoutMethod, PayoutRunId, ProfileChange, TenantId,
+    Actor, ActorKind, AffiliateId, CommandContext, CommissionCommand, CommissionId, Currency,
+    Money, PayoutMethod, PayoutRunId, ProfileChange, TenantId,
 };
 use processors::sepa::{Debtor, FileStore, SepaFiles};
 
@@ -158,7 +158,7 @@ async fn approval_to_sqs_to_dispatch_to_s3() {
         &*queue,
         &batch_id,
         ApprovalAuthority::Finance,
-        &ApprovalLimits::default(),
+        &ledger_domain::ApprovalLimits::from_json(r#"{"EUR": {"batch_total_max": "1000000.00"}, "USD": {"batch_total_max": "1000000.00"}, "JPY": {"batch_total_max": "100000000"}, "KWD": {"batch_total_max": "1000000.000"}}"#).expect("test limits"),
         &ctx("omar"),
     )
     .await
@@ -262,6 +262,7 @@ async fn approval_to_sqs_to_dispatch_to_s3() {
             account_holder: "Mallory".into(),
         },
         idempotency_key: "acme:intruder".into(),
+        reference: None,
     };
     let ids = sepa.write(&key, &[intruder]).await.unwrap();
     assert_eq!(ids, vec![format!("{batch_id}.1")], "the first file stands");

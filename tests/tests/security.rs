@@ -89,6 +89,7 @@ async fn suite(backend: Backend) {
         amount: Money::parse("1.00", ledger_domain::Currency::EUR).unwrap(),
         receivable_netted: Money::parse("0", ledger_domain::Currency::EUR).unwrap(),
         processor: Processor::Sandbox,
+        destination: None,
     }];
     let seed = |backend: &Backend, command, actor: &'static str| {
         let backend = backend.clone();
@@ -387,6 +388,7 @@ async fn every_route_refuses_attackers_on_dynamodb() {
 fn approve() -> PayoutBatchCommand {
     PayoutBatchCommand::Approve {
         authority: ledger_domain::events::ApprovalAuthority::Finance,
-        limits: ledger_domain::ApprovalLimits::default(),
+        limits: ledger_domain::ApprovalLimits::from_json(r#"{"EUR": {"batch_total_max": "1000000.00"}, "USD": {"batch_total_max": "1000000.00"}, "JPY": {"batch_total_max": "100000000"}, "KWD": {"batch_total_max": "1000000.000"}}"#).expect("test limits"),
+        approved_today: Vec::new(),
     }
 }

@@ -15,7 +15,7 @@ async fn two_hundred_seeds_keep_every_invariant() {
     for worker in 0..2u64 {
         let dir = dir.clone();
         tasks.push(tokio::spawn(async move {
-            let mut totals = (0usize, 0usize, 0usize);
+            let mut totals = (0usize, 0usize, 0usize, 0usize);
             for seed in (worker..SEEDS).step_by(2) {
                 let run = simulate(seed, STEPS, &dir).await;
                 if let Err(violation) = check(&run, &dir).await {
@@ -24,19 +24,25 @@ async fn two_hundred_seeds_keep_every_invariant() {
                 totals.0 += run.acknowledged.len();
                 totals.1 += run.crashes;
                 totals.2 += run.batches.len();
+                totals.3 += run.changes;
                 std::fs::remove_file(dir.join(format!("sim-{seed}.sqlite"))).ok();
             }
             totals
         }));
     }
-    let mut totals = (0, 0, 0);
+    let mut totals = (0, 0, 0, 0);
     for task in tasks {
         let t = task.await.unwrap();
-        totals = (totals.0 + t.0, totals.1 + t.1, totals.2 + t.2);
+        totals = (
+            totals.0 + t.0,
+            totals.1 + t.1,
+            totals.2 + t.2,
+            totals.3 + t.3,
+        );
     }
-    // The faults really happened.
+    // The faults really happened, and reversals and adjustments with them.
     assert!(
-        totals.0 > 1_000 && totals.1 > 100 && totals.2 > 100,
+        totals.0 > 1_000 && totals.1 > 100 && totals.2 > 100 && totals.3 > 500,
         "{totals:?}"
     );
 }
@@ -49,6 +55,7 @@ async fn a_seed_replays_identically() {
     assert_eq!(first.acknowledged, second.acknowledged);
     assert_eq!(first.batches, second.batches);
     assert_eq!(first.crashes, second.crashes);
+    assert_eq!(first.changes, second.changes);
 }
 
 /// Runs `seed`, checks it, changes the projection of its ledger file with

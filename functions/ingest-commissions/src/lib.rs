@@ -1,9 +1,13 @@
-//! Ingest: the tracking network's commissions, over HTTP (API Gateway HTTP
-//! API, `POST /v1/commissions`) and over SQS, appended to the event store.
+//! Ingest: the tracking network's commissions, and their reversals and
+//! adjustments, over HTTP (API Gateway HTTP API: `POST /v1/commissions`,
+//! `POST /v1/commissions/{commission_id}/reversals`,
+//! `POST /v1/commissions/{commission_id}/adjustments`,
+//! `POST /v1/commission-changes`) and over SQS, appended to the event store.
 //!
 //! The function edge only: wire formats, limits, identity and error
 //! mapping. Every rule lives in the domain and the use cases.
 
+pub mod changes;
 pub mod wire;
 
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use chrono::DateTime;
 use chrono::Utc;
 use event_store::{EventStore, IdempotencyKey, StoreError};
 use ledger_app::{AppError, record_commissions};
@@ -28,9 +33,9 @@ use serde::Serialize;
 
 /// The largest request body accepted, in bytes.
 pub const BODY_BYTES_MAX: usize = 256 * 1024;
-/// The most commissions one bulk request may carry (each is one store item
-/// of one transaction).
-pub const BULK_ITEMS_MAX: usize = event_store::TRANSACTION_ITEMS_MAX;
+/// The most commissions one bulk request may carry: each is one store item
+/// of one transaction, and the request's idempotency record is one more.
+pub const BULK_ITEMS_MAX: usize = event_store::TRANSACTION_ITEMS_MAX - 1;
 /// The role a caller needs to post commissions.
 pub const INGEST_ROLE: &str = lambda_edge::authz::role::INGEST;
 
@@ -51,6 +56,15 @@ impl<S> TenantClaim for AppState<S> {
 pub fn router<S: EventStore + 'static>(state: Arc<AppState<S>>) -> Router {
     Router::new()
         .route("/v1/commissions", post(post_commissions::<S>))
+        .route(
+            "/v1/commissions/{commission_id}/reversals",
+            post(changes::post_reversal::<S>),
+        )
+        .route(
+            "/v1/commissions/{commission_id}/adjustments",
+            post(changes::post_adjustment::<S>),
+        )
+        .route("/v1/commission-changes", post(changes::post_changes::<S>))
         .with_state(state)
 }
 
@@ -80,7 +94,44 @@ fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Problem> {
     IdempotencyKey::new(text).map_err(|e| Problem::bad_request("Idempotency-Key", &e.to_string()))
 }
 
-/// Records commissions: one, or a bulk body of up to 100 (all or nothing).
+/// The body of a JSON request, within [`BODY_BYTES_MAX`].
+async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Problem> {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !is_json {
+        return Err(Problem::unsupported_media_type());
+    }
+    axum::body::to_bytes(body, BODY_BYTES_MAX)
+        .await
+        .map_err(|_| Problem::too_large(BODY_BYTES_MAX))
+}
+
+/// Who acts for an HTTP request: the verified machine caller, in its tenant.
+fn service_context(
+    identity: &Identity,
+    role: &str,
+    now: DateTime<Utc>,
+) -> Result<CommandContext, Problem> {
+    Ok(CommandContext {
+        tenant_id: identity.tenant_id.clone(),
+        actor: Actor::new(ActorKind::Service, identity.subject.clone())
+            .and_then(|a| a.acting(Some(role), identity.request_id.as_deref()))
+            .map_err(|e| Problem::bad_request("sub", &e.to_string()))?,
+        now,
+        effective_at: now,
+    })
+}
+
+/// Records commissions: one, or a bulk body of up to 99 (all or nothing).
+/// The key is the request's, per tenant: a retry with the same body, even
+/// concurrent with the first, gets the first answer (200, every commission
+/// `duplicate`); the same key with another body is 409.
 #[utoipa::path(post, path = "/v1/commissions", tag = "ingest",
     params(("Idempotency-Key" = String, Header, description = "required; a retry with the same key and body is acknowledged as a duplicate")),
     request_body(content(
@@ -102,30 +153,10 @@ async fn post_commissions<S: EventStore + 'static>(
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::IngestCommissions)?;
     let key = idempotency_key(&headers)?;
-    let is_json = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if !is_json {
-        return Err(Problem::unsupported_media_type());
-    }
-    let bytes = axum::body::to_bytes(body, BODY_BYTES_MAX)
-        .await
-        .map_err(|_| Problem::too_large(BODY_BYTES_MAX))?;
+    let bytes = read_json_body(&headers, body).await?;
     let now = Utc::now();
     let commands = wire::parse_commissions(&bytes, now)?;
-    let ctx = CommandContext {
-        tenant_id: identity.tenant_id.clone(),
-        actor: Actor::new(ActorKind::Service, identity.subject.clone())
-            .and_then(|a| a.acting(Some(role), identity.request_id.as_deref()))
-            .map_err(|e| Problem::bad_request("sub", &e.to_string()))?,
-        now,
-        effective_at: now,
-    };
+    let ctx = service_context(&identity, role, now)?;
     let recorded = record_commissions(&state.store, &ctx, &commands, Some(&key))
         .await
         .map_err(app_problem)?;
@@ -186,7 +217,10 @@ pub fn app_problem(error: AppError) -> Problem {
     }
 }
 
-/// The SQS path: each message is one commission, with the tenant in the
+/// The SQS path: each message is one commission (or a bulk body of them),
+/// or a reversal or adjustment (`"kind": "reversal"` / `"adjustment"` with
+/// its `commission_id`, or a `{"changes": [...]}` body; see [`changes`]);
+/// a message without `kind` is a commission, as it always was. The tenant is in the
 /// `tenant_id` message attribute (set by the tracking network's producer;
 /// the queue policy admits only its role) and an optional `idempotency_key`
 /// attribute (default: the message id, stable across redeliveries).
@@ -227,7 +261,6 @@ async fn ingest_message<S: EventStore>(
     let key = IdempotencyKey::new(key).map_err(|e| e.to_string())?;
     let body = message.body.as_deref().ok_or("message has no body")?;
     let now = Utc::now();
-    let parsed = wire::parse_commissions(body.as_bytes(), now).map_err(|p| p.describe())?;
     let ctx = CommandContext {
         tenant_id,
         actor: Actor::new(ActorKind::Service, "tracking-network-queue")
@@ -236,6 +269,20 @@ async fn ingest_message<S: EventStore>(
         now,
         effective_at: now,
     };
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
+    if changes::is_change_message(&value) {
+        return changes::ingest_message(store, &ctx, &key, body).await;
+    }
+    let body = match value {
+        // `"kind": "commission"` names the old message format explicitly.
+        serde_json::Value::Object(mut object) if object.contains_key("kind") => {
+            object.remove("kind");
+            serde_json::Value::Object(object).to_string()
+        }
+        _ => body.to_owned(),
+    };
+    let parsed = wire::parse_commissions(body.as_bytes(), now).map_err(|p| p.describe())?;
     record_commissions(store, &ctx, &parsed, Some(&key))
         .await
         .map(|_| ())
@@ -244,5 +291,9 @@ async fn ingest_message<S: EventStore>(
 
 /// This function's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(post_commissions), components(schemas(wire::BulkWire)), tags((name = "ingest", description = "the tracking network posts commissions")))]
+#[openapi(
+    paths(post_commissions, changes::post_reversal, changes::post_adjustment, changes::post_changes),
+    components(schemas(wire::BulkWire, changes::ChangeWire)),
+    tags((name = "ingest", description = "the tracking network posts commissions, and their refunds, chargebacks, fraud reversals and adjustments"))
+)]
 pub struct IngestApiDoc;

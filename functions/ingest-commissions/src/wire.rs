@@ -37,21 +37,23 @@ const FIELDS: [&str; 8] = [
     "occurred_at",
 ];
 
-struct Item<'a> {
-    prefix: String,
-    object: &'a Map<String, Value>,
-    errors: &'a mut Vec<FieldError>,
+/// One JSON object being validated: every broken field is collected, with
+/// the object's path (`commissions[2].`) in front of its name.
+pub(crate) struct Item<'a> {
+    pub(crate) prefix: String,
+    pub(crate) object: &'a Map<String, Value>,
+    pub(crate) errors: &'a mut Vec<FieldError>,
 }
 
 impl Item<'_> {
-    fn fail(&mut self, field: &str, rule: impl Into<String>) {
+    pub(crate) fn fail(&mut self, field: &str, rule: impl Into<String>) {
         self.errors.push(FieldError {
             field: format!("{}{field}", self.prefix),
             rule: rule.into(),
         });
     }
 
-    fn string(&mut self, field: &str, required: bool) -> Option<String> {
+    pub(crate) fn string(&mut self, field: &str, required: bool) -> Option<String> {
         match self.object.get(field) {
             None | Some(Value::Null) => {
                 if required {
@@ -66,6 +68,75 @@ impl Item<'_> {
             }
         }
     }
+
+    /// Refuses a field the object must not have.
+    pub(crate) fn known_fields(&mut self, known: &[&str]) {
+        let object = self.object;
+        for key in object.keys() {
+            if !known.contains(&key.as_str()) {
+                self.fail(
+                    key,
+                    format!("is not a known field (known: {})", known.join(", ")),
+                );
+            }
+        }
+    }
+
+    /// A decimal string such as `"12.50"`, never a JSON number.
+    pub(crate) fn decimal(&mut self, field: &str, required: bool) -> Option<String> {
+        if let Some(Value::Number(_)) = self.object.get(field) {
+            self.fail(
+                field,
+                "must be a decimal string such as \"12.50\", not a JSON number",
+            );
+            return None;
+        }
+        self.string(field, required)
+    }
+
+    /// An RFC 3339 time no later than `now` (and the allowed clock skew):
+    /// `Some(None)` when absent, `None` when broken.
+    pub(crate) fn past_time(
+        &mut self,
+        field: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Option<DateTime<Utc>>> {
+        let text = match self.object.get(field) {
+            None | Some(Value::Null) => return Some(None),
+            _ => self.string(field, true)?,
+        };
+        match DateTime::parse_from_rfc3339(&text) {
+            Ok(t) if t.with_timezone(&Utc) <= now + Duration::seconds(FUTURE_SKEW_SECONDS_MAX) => {
+                Some(Some(t.with_timezone(&Utc)))
+            }
+            Ok(_) => {
+                self.fail(field, "must not be in the future");
+                None
+            }
+            Err(_) => {
+                self.fail(
+                    field,
+                    "must be an RFC 3339 time such as 2026-11-20T10:00:00Z",
+                );
+                None
+            }
+        }
+    }
+
+    /// Free text of 1 to `TEXT_LEN_MAX` bytes.
+    pub(crate) fn text(&mut self, field: &str, required: bool) -> Option<String> {
+        let value = self.string(field, required)?;
+        match ledger_domain::events::check_text("x", &value, 1) {
+            Ok(()) => Some(value),
+            Err(e) => {
+                self.fail(
+                    field,
+                    format!("must be {} to {} bytes long, got {}", e.min, e.max, e.len),
+                );
+                None
+            }
+        }
+    }
 }
 
 fn parse_item(
@@ -73,7 +144,7 @@ fn parse_item(
     value: &Value,
     now: DateTime<Utc>,
     errors: &mut Vec<FieldError>,
-) -> Option<(CommissionCommand, DateTime<Utc>)> {
+) -> Option<(CommissionCommand, Option<DateTime<Utc>>)> {
     let Value::Object(object) = value else {
         errors.push(FieldError {
             field: if prefix.is_empty() {
@@ -90,14 +161,7 @@ fn parse_item(
         object,
         errors,
     };
-    for key in object.keys() {
-        if !FIELDS.contains(&key.as_str()) {
-            item.fail(
-                key,
-                format!("is not a known field (known: {})", FIELDS.join(", ")),
-            );
-        }
-    }
+    item.known_fields(&FIELDS);
     let commission_id = item.string("commission_id", true).and_then(|s| {
         CommissionId::new(s)
             .map_err(|e| item.fail("commission_id", e.to_string()))
@@ -113,16 +177,7 @@ fn parse_item(
             .map_err(|e| item.fail("currency", e.to_string()))
             .ok()
     });
-    let amount = match item.object.get("amount") {
-        Some(Value::Number(_)) => {
-            item.fail(
-                "amount",
-                "must be a decimal string such as \"12.50\", not a JSON number",
-            );
-            None
-        }
-        _ => item.string("amount", true),
-    };
+    let amount = item.decimal("amount", true);
     let money = match (amount, currency) {
         (Some(amount), Some(currency)) => match Money::parse(&amount, currency) {
             Ok(m) if m.is_positive() => Some(m),
@@ -166,25 +221,9 @@ fn parse_item(
             None
         }
     };
-    let occurred_at = match item.string("occurred_at", false) {
-        None => Some(now),
-        Some(text) => match DateTime::parse_from_rfc3339(&text) {
-            Ok(t) if t.with_timezone(&Utc) <= now + Duration::seconds(FUTURE_SKEW_SECONDS_MAX) => {
-                Some(t.with_timezone(&Utc))
-            }
-            Ok(_) => {
-                item.fail("occurred_at", "must not be in the future");
-                None
-            }
-            Err(_) => {
-                item.fail(
-                    "occurred_at",
-                    "must be an RFC 3339 time such as 2026-11-20T10:00:00Z",
-                );
-                None
-            }
-        },
-    };
+    // Left out stays left out (`None`, the time of the request): the clock
+    // is not a fact of the request, so a retry has the same facts.
+    let occurred_at = item.past_time("occurred_at", now);
     for (field, value) in [
         ("conversion_id", &conversion_id),
         ("order_reference", &order_reference),
@@ -211,12 +250,13 @@ fn parse_item(
     ))
 }
 
-/// Parses a single or bulk body. All or nothing: any invalid item makes the
-/// whole body a 422 naming every broken field.
+/// Parses a single or bulk body into commands, each with its `occurred_at`
+/// as given (`None` when left out). All or nothing: any invalid item makes
+/// the whole body a 422 naming every broken field.
 pub fn parse_commissions(
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<Vec<(CommissionCommand, DateTime<Utc>)>, Problem> {
+) -> Result<Vec<(CommissionCommand, Option<DateTime<Utc>>)>, Problem> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Problem::malformed_json(format!("the body is not valid JSON: {e}")))?;
     let mut errors = Vec::new();
@@ -299,7 +339,7 @@ pub struct CommissionWire {
     occurred_at: Option<String>,
 }
 
-/// A bulk body: at most 100 commissions, all or nothing.
+/// A bulk body: at most 99 commissions, all or nothing.
 #[allow(dead_code)]
 #[derive(utoipa::ToSchema)]
 pub struct BulkWire {

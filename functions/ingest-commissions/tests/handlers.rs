@@ -345,3 +345,141 @@ async fn the_same_handlers_work_on_dynamodb() {
     assert_eq!(view.pending.amount_minor(), 700);
     assert_eq!(balances.entries_applied(), 6);
 }
+
+/// Posts the same request (same key, same body without `occurred_at`, so
+/// each request stamps its own effective time) `concurrent` times at once,
+/// in `rounds` rounds of one new commission each, and checks the answers:
+/// one recorded, every other one a duplicate with the original result.
+async fn concurrent_identical_posts<S: EventStore + 'static>(
+    store: Arc<S>,
+    rounds: usize,
+    concurrent: usize,
+) {
+    let app = router(Arc::new(AppState {
+        store: store.clone(),
+        tenant_claim: "tenant_id".into(),
+    }));
+    let base = fixture("apigw/post-commission.json");
+    let mut conflicts = 0;
+    for round in 0..rounds {
+        let mut event = with_body(
+            base.clone(),
+            &json!({"commission_id": format!("c-race-{round}"), "affiliate_id": "aff-anna",
+                    "amount": "12.50", "currency": "EUR", "conversion_id": format!("conv-race-{round}")})
+            .to_string(),
+        );
+        event["headers"]["idempotency-key"] = format!("race-{round}").into();
+        let mut tasks = Vec::new();
+        for _ in 0..concurrent {
+            let (app, request) = (app.clone(), request(&event));
+            tasks.push(tokio::spawn(async move {
+                let response = app.oneshot(request).await.unwrap();
+                let status = response.status().as_u16();
+                let bytes = response.into_body().collect().await.unwrap().to_bytes();
+                (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+            }));
+        }
+        let mut recorded = Vec::new();
+        let mut duplicates = Vec::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            match status {
+                201 => recorded.push(body),
+                200 => duplicates.push(body),
+                409 => conflicts += 1,
+                other => panic!("round {round}: unexpected {other}: {body}"),
+            }
+        }
+        assert_eq!(
+            (recorded.len(), duplicates.len()),
+            (1, concurrent - 1),
+            "round {round}: one recorded, the rest duplicates ({conflicts} conflicts so far)"
+        );
+        let original = &recorded[0]["results"][0];
+        assert_eq!(original["status"], "recorded");
+        for duplicate in &duplicates {
+            let result = &duplicate["results"][0];
+            assert_eq!(result["status"], "duplicate", "{duplicate}");
+            assert_eq!(
+                (&result["stream"], &result["version"]),
+                (&original["stream"], &original["version"]),
+                "the original result"
+            );
+        }
+    }
+    assert_eq!(conflicts, 0);
+    let raced = store
+        .read_all(None, 1000)
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .filter(|e| e.stream.as_str().starts_with("acme/commission/c-race-"))
+        .count();
+    assert_eq!(raced, rounds, "one event per round");
+}
+
+/// Concurrent identical retries are answered as duplicates, never as a 409
+/// (16 at once, 12 rounds, on the embedded store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_retries_are_duplicates_not_conflicts() {
+    concurrent_identical_posts(Arc::new(sqlite()), 12, 16).await;
+}
+
+/// The same on DynamoDB (the emulator): 8 at once, 3 rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_retries_are_duplicates_on_dynamodb() {
+    let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
+    let tables = event_store_dynamodb::schema::Tables::with_prefix("ingest-race-");
+    let store = Arc::new(event_store_dynamodb::DynamoEventStore::from_config(
+        &emulator.sdk_config(),
+        tables.clone(),
+        None,
+    ));
+    event_store_dynamodb::schema::create_tables(store.client(), &tables)
+        .await
+        .unwrap();
+    concurrent_identical_posts(store, 3, 8).await;
+}
+
+/// The key is the request's: the same key for another commission is a 409
+/// and writes nothing; the same key in another tenant is another request;
+/// the same commission under another key is a duplicate, not a conflict.
+#[tokio::test]
+async fn the_same_key_for_another_commission_is_a_conflict() {
+    let store = Arc::new(sqlite());
+    let event = fixture("apigw/post-commission.json");
+    let (status, _, _) = call(store.clone(), &event).await;
+    assert_eq!(status, 201);
+    let other = with_body(
+        event.clone(),
+        &event["body"].as_str().unwrap().replace("c-9001", "c-9002"),
+    );
+    let (status, content_type, body) = call(store.clone(), &other).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (409, "application/problem+json"),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("Idempotency-Key"),
+        "{body}"
+    );
+    assert_eq!(event_count(&*store).await, 1, "nothing written");
+    let mut globex = other.clone();
+    globex["requestContext"]["authorizer"]["jwt"]["claims"]["tenant_id"] = "globex".into();
+    let (status, _, body) = call(store.clone(), &globex).await;
+    assert_eq!(status, 201, "{body}");
+    let mut another_key = event.clone();
+    another_key["headers"]["idempotency-key"] = "conv-9f2c-again".into();
+    let (status, _, body) = call(store.clone(), &another_key).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["status"], "duplicate");
+    // That key is now taken by its request too.
+    let reused = with_body(
+        another_key.clone(),
+        &event["body"].as_str().unwrap().replace("c-9001", "c-9003"),
+    );
+    assert_eq!(call(store.clone(), &reused).await.0, 409);
+    assert_eq!(event_count(&*store).await, 2);
+}

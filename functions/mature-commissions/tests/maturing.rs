@@ -24,7 +24,7 @@ fn ctx(at: DateTime<Utc>) -> CommandContext {
     }
 }
 
-fn record(id: &str, hold_days: u32) -> (CommissionCommand, DateTime<Utc>) {
+fn record(id: &str, hold_days: u32) -> (CommissionCommand, Option<DateTime<Utc>>) {
     (
         CommissionCommand::Record {
             commission_id: CommissionId::new(id).unwrap(),
@@ -34,7 +34,7 @@ fn record(id: &str, hold_days: u32) -> (CommissionCommand, DateTime<Utc>) {
             source_conversion_id: format!("conv-{id}"),
             order_reference: None,
         },
-        t0(),
+        Some(t0()),
     )
 }
 

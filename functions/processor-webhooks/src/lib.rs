@@ -3,10 +3,16 @@
 //! - `POST /v1/webhooks/stripe` (`Stripe-Signature`, secrets in
 //!   `STRIPE_WEBHOOK_SECRETS`, comma separated during a rotation);
 //! - `POST /v1/webhooks/paypal` (the `PAYPAL-TRANSMISSION-*` headers, checked
-//!   by PayPal's verification endpoint for `PAYPAL_WEBHOOK_ID`);
+//!   by PayPal's verification endpoint for `PAYPAL_WEBHOOK_ID` with the exact
+//!   body received; a transmission time outside the tolerance or a
+//!   `PAYPAL-CERT-URL` off PayPal's API hosts is refused before any call);
 //! - `POST /v1/webhooks/sandbox` (the local stack's processor, the Stripe
 //!   scheme with `SANDBOX_WEBHOOK_SECRETS`);
-//! - SEPA status files (pain.002, camt.054) dropped in S3 (`sepa-status-files`).
+//! - SEPA status files (pain.002, camt.054) dropped in S3 (`sepa-status-files`),
+//!   believed only where they answer a pain.001 this system issued (known
+//!   message, known end-to-end ids, the amounts and currency issued); any
+//!   other file is quarantined whole with the rule it broke
+//!   (`sepa-quarantine/` beside the payment files) and records nothing.
 //!
 //! A missing or malformed signature is `400`, a wrong or expired one `401`,
 //! and nothing is written. A verified notification is recorded against its
@@ -29,7 +35,7 @@ use ledger_app::payouts::{NoticeRecorded, ProcessorNotice, record_notice};
 use ledger_domain::{Actor, ActorKind, CommandContext, Processor, TenantId};
 use processors::webhooks::{
     Parsed, PaypalTransmission, PaypalVerifier, SignatureError, WEBHOOK_BODY_BYTES_MAX,
-    parse_paypal, parse_sandbox, parse_sepa_status, parse_stripe, verify_stripe_signature,
+    parse_paypal, parse_sandbox, parse_stripe, verify_stripe_signature,
 };
 
 /// What the webhook routes need.
@@ -229,8 +235,10 @@ async fn paypal<S: EventStore + 'static>(
     };
     let transmission = PaypalTransmission::from_headers(|name| header(&headers, name))
         .map_err(signature_problem)?;
-    transmission
-        .check_time((state.clock)())
+    // Before any call to PayPal: a stale transmission or a certificate off
+    // PayPal's hosts costs no request with the payout credentials.
+    verifier
+        .precheck(&transmission, (state.clock)())
         .map_err(signature_problem)?;
     match verifier.verify(&transmission, &bytes).await {
         Ok(true) => {}
@@ -246,19 +254,84 @@ async fn paypal<S: EventStore + 'static>(
     accept(&state.store, parse_paypal(&bytes).map_err(unreadable)?).await
 }
 
-/// Records every transaction of a SEPA status file; the file's notices in
-/// order. A file that cannot be read records nothing.
+/// What a SEPA status file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SepaFileOutcome {
+    /// It answers messages this system issued: each transaction recorded
+    /// (or found recorded), in the file's order.
+    Recorded(Vec<NoticeRecorded>),
+    /// It breaks a rule: nothing recorded; the record of why is at `key`.
+    Quarantined {
+        key: String,
+        rejection: processors::sepa_status::StatusFileRejection,
+    },
+}
+
+/// Reads a SEPA status file, checks it against the pain.001 files this
+/// system wrote (`files`: where the payment files are kept), and records
+/// every transaction, or quarantines the whole file with the rule it
+/// breaks and records nothing. `Err` only when the store or the files
+/// cannot be reached (the invocation fails and is retried).
 pub async fn handle_sepa_file<S: EventStore + ?Sized>(
     store: &S,
+    files: &processors::sepa::FileStore,
     key: &str,
     xml: &[u8],
-) -> Result<Vec<NoticeRecorded>, String> {
-    let notices = parse_sepa_status(key, xml).map_err(|e| e.to_string())?;
+) -> Result<SepaFileOutcome, String> {
+    use processors::sepa_status::{QuarantinedStatusFile, read_status_file, status_notices};
+    let file = read_status_file(xml);
+    let checked = match &file {
+        Err(rejection) => Err(rejection.clone()),
+        Ok(file) => {
+            let mut issued = std::collections::BTreeMap::new();
+            for message_id in file.message_ids() {
+                let found = processors::sepa::issued_message(files, &message_id)
+                    .await
+                    .map_err(|e| format!("{key}: the payment files cannot be read: {e}"))?;
+                if let Some(message) = found {
+                    issued.insert(message_id, message);
+                }
+            }
+            status_notices(key, file, &issued)
+        }
+    };
+    let notices = match checked {
+        Ok(notices) => notices,
+        Err(rejection) => {
+            let record = QuarantinedStatusFile::new(
+                key,
+                xml,
+                file.as_ref().ok(),
+                rejection.clone(),
+                chrono::Utc::now(),
+            );
+            let quarantine_key = record.key();
+            let body = serde_json::to_vec_pretty(&record).map_err(|e| e.to_string())?;
+            // Written once: a retried event finds it there.
+            files
+                .create(&quarantine_key, "application/json", body)
+                .await
+                .map_err(|e| format!("{key}: quarantine not written: {e}"))?;
+            let rule = serde_json::to_value(&rejection)
+                .ok()
+                .and_then(|v| v["rule"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            tracing::warn!(file = %key, rule = %rule, reason = %rejection, quarantine = %quarantine_key, "SEPA status file quarantined: nothing recorded");
+            lambda_edge::metrics::Metrics::new("sepa-status-files")
+                .count("SepaStatusFilesQuarantined", 1)
+                .emit();
+            return Ok(SepaFileOutcome::Quarantined {
+                key: quarantine_key,
+                rejection,
+            });
+        }
+    };
     let mut recorded = Vec::with_capacity(notices.len());
     for notice in &notices {
         recorded.push(record(store, notice).await.map_err(|p| p.describe())?);
     }
-    Ok(recorded)
+    tracing::info!(file = %key, transactions = recorded.len(), "SEPA status file recorded");
+    Ok(SepaFileOutcome::Recorded(recorded))
 }
 
 /// What a verified notice did.

@@ -202,11 +202,63 @@ async fn approved_batch<S: EventStore>(
         &MemoryQueue::default(),
         &report.batches[0].batch_id,
         ApprovalAuthority::Finance,
-        &ApprovalLimits::default(),
+        &ApprovalLimits::from_json(r#"{"EUR": {"batch_total_max": "1000.00"}}"#).unwrap(),
         &ctx("omar"),
     )
     .await
     .unwrap();
+}
+
+/// Writes the batch's pain.001 (pb-000001.3 chloe and .4 dora, 100.00 EUR
+/// each) as dispatch does, into `dir`; the payment files' store.
+async fn sepa_payment_file(dir: &std::path::Path) -> processors::sepa::FileStore {
+    use ledger_app::payouts::{PaymentOrder, SubmitBatchFile};
+    let files = processors::sepa::FileStore::Directory(dir.to_owned());
+    let debtor = processors::sepa::Debtor::new(
+        "Acme Affiliates GmbH",
+        "DE02120300000000202051",
+        Some("BYLADEM1001"),
+    )
+    .unwrap();
+    let sepa = processors::sepa::SepaFiles::new(debtor, files.clone());
+    let (tenant, batch) = (
+        TenantId::new("acme").unwrap(),
+        ledger_domain::PayoutBatchId::new("pb-000001").unwrap(),
+    );
+    let orders: Vec<PaymentOrder> = [
+        (
+            "pb-000001.3",
+            "aff-chloe",
+            "DE89370400440532013000",
+            "Chloe",
+        ),
+        (
+            "pb-000001.4",
+            "aff-dora",
+            "FR1420041010050500013M02606",
+            "Dora",
+        ),
+    ]
+    .into_iter()
+    .map(|(item, affiliate, iban, holder)| PaymentOrder {
+        tenant_id: tenant.clone(),
+        batch_id: batch.clone(),
+        item_id: ledger_domain::PayoutItemId::new(item).unwrap(),
+        affiliate_id: AffiliateId::new(affiliate).unwrap(),
+        amount: Money::parse("100.00", Currency::EUR).unwrap(),
+        method: PayoutMethod::Sepa {
+            iban: iban.into(),
+            bic: None,
+            account_holder: holder.into(),
+        },
+        idempotency_key: format!("acme:{item}"),
+        reference: None,
+    })
+    .collect();
+    let key = sepa.file_key(&tenant, &batch, Currency::EUR);
+    assert_eq!(key, "sepa/acme/pb-000001/pain.001-EUR.xml");
+    assert_eq!(sepa.write(&key, &orders).await.unwrap().len(), 2);
+    files
 }
 
 async fn event_count<S: EventStore>(store: &S) -> usize {
@@ -422,51 +474,85 @@ async fn suite<S: EventStore + Clone + 'static>(
         );
     }
 
-    // SEPA: chloe settled, dora rejected; then chloe's transfer returned.
-    let recorded = processor_webhooks::handle_sepa_file(
-        &store,
-        "sepa-status/2026-11-20.xml",
-        &xml("sepa-pain002-status.xml"),
-    )
-    .await
-    .unwrap();
+    // SEPA: the pain.001 this system wrote for the batch's SEPA items
+    // (chloe .3 and dora .4, 100.00 EUR each) is what status files answer.
+    let dir = tempfile::tempdir().unwrap();
+    let files = sepa_payment_file(dir.path()).await;
     use ledger_app::payouts::NoticeRecorded;
     use ledger_domain::MoneyMovement;
+    use processor_webhooks::SepaFileOutcome;
+    let handle = |key: &'static str, bytes: Vec<u8>| {
+        let (store, files) = (store.clone(), files.clone());
+        async move {
+            processor_webhooks::handle_sepa_file(&store, &files, key, &bytes)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Files that answer no message this system issued, or not as issued:
+    // quarantined whole with the rule, nothing recorded, the record where
+    // finance looks.
+    let before_sepa = event_count(&store).await;
+    let statuses_before = statuses(&store).await;
+    for (name, rule) in [
+        ("sepa-pain002-unknown-message.xml", "unknown_message"),
+        (
+            "sepa-pain002-unknown-end-to-end.xml",
+            "unknown_end_to_end_id",
+        ),
+        ("sepa-camt054-wrong-amount.xml", "amount_mismatch"),
+    ] {
+        let outcome = handle("sepa-status/suspect.xml", xml(name)).await;
+        let SepaFileOutcome::Quarantined { key, rejection } = outcome else {
+            panic!("{name} was not quarantined: {outcome:?}");
+        };
+        let written: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(&key)).unwrap()).unwrap();
+        assert_eq!(written["rejection"]["rule"], rule, "{name}: {rejection}");
+        assert_eq!(written["status"], "quarantined");
+        assert_eq!(written["source"], "sepa-status/suspect.xml");
+        assert!(key.starts_with("sepa-quarantine/"), "{key}");
+    }
+    for (name, garbage) in [
+        ("not a status file", &b"<Document><Other/></Document>"[..]),
+        ("truncated", b"<Document><CstmrPmtStsRpt><OrgnlPmtInfAndSts><TxInfAndSts><TxSts>RJCT</TxSts></TxInfAndSts>"),
+    ] {
+        let outcome = handle("sepa-status/x.xml", garbage.to_vec()).await;
+        assert!(
+            matches!(&outcome, SepaFileOutcome::Quarantined { rejection, .. }
+                if matches!(rejection, processors::sepa_status::StatusFileRejection::Unreadable { .. })),
+            "{name}: {outcome:?}"
+        );
+    }
+    assert_eq!(
+        event_count(&store).await,
+        before_sepa,
+        "no quarantined file recorded anything"
+    );
+    assert_eq!(statuses(&store).await, statuses_before, "nothing moved");
+
+    // chloe settled, dora rejected; then chloe's transfer returned.
+    let recorded = handle("sepa-status/2026-11-20.xml", xml("sepa-pain002-status.xml")).await;
     assert_eq!(
         recorded,
-        vec![
+        SepaFileOutcome::Recorded(vec![
             NoticeRecorded::Outcome(MoneyMovement::ReservedToPaid),
             NoticeRecorded::Outcome(MoneyMovement::ReservedToAvailable),
-        ]
+        ])
     );
-    let again = processor_webhooks::handle_sepa_file(
-        &store,
-        "sepa-status/2026-11-20.xml",
-        &xml("sepa-pain002-status.xml"),
-    )
-    .await
-    .unwrap();
+    let again = handle("sepa-status/2026-11-20.xml", xml("sepa-pain002-status.xml")).await;
     assert_eq!(
         again,
-        vec![NoticeRecorded::Duplicate, NoticeRecorded::Duplicate]
+        SepaFileOutcome::Recorded(vec![NoticeRecorded::Duplicate, NoticeRecorded::Duplicate])
     );
-    let returned = processor_webhooks::handle_sepa_file(
-        &store,
-        "sepa-status/2026-12-04.xml",
-        &xml("sepa-camt054-return.xml"),
-    )
-    .await
-    .unwrap();
+    let returned = handle("sepa-status/2026-12-04.xml", xml("sepa-camt054-return.xml")).await;
     assert_eq!(
         returned,
-        vec![NoticeRecorded::Outcome(MoneyMovement::PaidToAvailable)]
+        SepaFileOutcome::Recorded(vec![NoticeRecorded::Outcome(
+            MoneyMovement::PaidToAvailable
+        )])
     );
-    assert!(
-        processor_webhooks::handle_sepa_file(&store, "x.xml", b"<Document><Other/></Document>")
-            .await
-            .is_err()
-    );
-    assert!(processor_webhooks::handle_sepa_file(&store, "x.xml", b"<Document><CstmrPmtStsRpt><OrgnlPmtInfAndSts><TxInfAndSts><TxSts>RJCT</TxSts></TxInfAndSts>").await.is_err());
 
     use ledger_domain::payout::ItemStatus::Final;
     assert_eq!(
@@ -537,6 +623,79 @@ async fn sandbox_notifications_take_the_same_path() {
     assert_eq!(post(&app, "/v1/webhooks/sandbox", &forged, &b).await.0, 401);
 }
 
+/// The stand-in verifier, counting the transmissions it is asked about.
+struct CountingPaypalVerifier(std::sync::atomic::AtomicUsize);
+
+#[async_trait]
+impl PaypalVerifier for CountingPaypalVerifier {
+    async fn verify(&self, t: &PaypalTransmission, body: &[u8]) -> Result<bool, ProcessorError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        TestPaypalVerifier.verify(t, body).await
+    }
+}
+
+#[tokio::test]
+async fn paypal_transmissions_stale_or_off_paypal_hosts_are_refused_before_verifying() {
+    let verifier = Arc::new(CountingPaypalVerifier(Default::default()));
+    let asked = || verifier.0.load(std::sync::atomic::Ordering::SeqCst);
+    let store = event_store_sqlite::SqliteEventStore::in_memory().unwrap();
+    let at = |clock: fn() -> i64| {
+        router(Arc::new(WebhookState {
+            store: store.clone(),
+            stripe_secrets: vec![],
+            sandbox_secrets: vec![],
+            paypal: Some(verifier.clone() as Arc<dyn PaypalVerifier>),
+            clock,
+        }))
+    };
+    let (headers, body) = sample("paypal-item-succeeded.json");
+    let with_cert = |cert_url: &str| -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|(k, v)| {
+                let v = if k == "paypal-cert-url" { cert_url } else { v };
+                (k.clone(), v.to_owned())
+            })
+            .collect()
+    };
+    // The signature covers no cert_url: only the precheck can refuse these.
+    for (cert_url, status) in [
+        ("https://paypal.example/v1/notifications/certs/CERT-1", 401),
+        (
+            "https://api.paypal.com.example/v1/notifications/certs/CERT-1",
+            401,
+        ),
+        ("http://api.paypal.com/v1/notifications/certs/CERT-1", 401),
+        ("not a url", 400),
+    ] {
+        let (got, reply) = post(
+            &at(clock),
+            "/v1/webhooks/paypal",
+            &with_cert(cert_url),
+            &body,
+        )
+        .await;
+        assert_eq!(got, status, "{cert_url}: {reply}");
+    }
+    let late: fn() -> i64 = || SIGNED_AT + 3600;
+    assert_eq!(
+        post(&at(late), "/v1/webhooks/paypal", &headers, &body)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(asked(), 0, "nothing was sent to be verified");
+    assert_eq!(event_count(&store).await, 0);
+    // The genuine transmission is verified once (no batch here: kept).
+    let (got, reply) = post(&at(clock), "/v1/webhooks/paypal", &headers, &body).await;
+    assert_eq!(
+        (got, &reply["status"]),
+        (200, &Value::from("unmatched")),
+        "{reply}"
+    );
+    assert_eq!(asked(), 1);
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
 
@@ -552,7 +711,9 @@ proptest::proptest! {
         let _ = processors::webhooks::parse_stripe(&body);
         let _ = processors::webhooks::parse_paypal(&body);
         let _ = processors::webhooks::parse_sandbox(&body);
-        let _ = processors::webhooks::parse_sepa_status("fuzz.xml", &xml);
+        if let Ok(file) = processors::sepa_status::read_status_file(&xml) {
+            let _ = processors::sepa_status::status_notices("fuzz.xml", &file, &Default::default());
+        }
         let _ = processors::webhooks::verify_stripe_signature("stripe-signature", Some(&signature), &body, &[STRIPE_SECRET.to_owned()], SIGNED_AT);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let status = runtime.block_on(async {

@@ -71,6 +71,7 @@ async fn cold_start(binary: &PathBuf, data: &std::path::Path) -> Result<Duration
         .env("PAYOUT_TENANTS", "acme")
         .env("STATEMENT_TENANTS", "acme")
         .env("REPORTS_BUCKET", "cold-reports")
+        .env("SEPA_FILES_BUCKET", "cold-payout-files")
         .env("LEDGER_SQLITE_PATH", data.join("cold.sqlite"))
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())

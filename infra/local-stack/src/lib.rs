@@ -372,9 +372,12 @@ impl Backend {
     }
 
     /// Records the SEPA status files dropped in `inbox` (pain.002,
-    /// camt.054), moving each to `done/` or, unreadable, to `failed/` with
-    /// the reason beside it. Returns how many files it took.
-    async fn sepa_status_files(&self, inbox: &Path) -> usize {
+    /// camt.054), checked against the payment files in `files`, moving each
+    /// to `done/` or, quarantined (it answers no message this stack issued,
+    /// or cannot be read), to `failed/` with the rule beside it; the
+    /// quarantine record is in `sepa-quarantine/`, as on S3. Returns how
+    /// many files it took.
+    async fn sepa_status_files(&self, inbox: &Path, files: &processors::sepa::FileStore) -> usize {
         let Ok(entries) = std::fs::read_dir(inbox) else {
             return 0;
         };
@@ -390,13 +393,20 @@ impl Backend {
             let key = format!("sepa-status/{}", entry.file_name().to_string_lossy());
             let result = match self {
                 Backend::Embedded(store) => {
-                    processor_webhooks::handle_sepa_file(store, &key, &bytes).await
+                    processor_webhooks::handle_sepa_file(store, files, &key, &bytes).await
                 }
                 Backend::Aws { store, .. } => {
-                    processor_webhooks::handle_sepa_file(store, &key, &bytes).await
+                    processor_webhooks::handle_sepa_file(store, files, &key, &bytes).await
                 }
             };
             let parent = inbox.parent().unwrap_or(inbox);
+            let result = match result {
+                Ok(processor_webhooks::SepaFileOutcome::Recorded(recorded)) => Ok(recorded),
+                Ok(processor_webhooks::SepaFileOutcome::Quarantined { key, rejection }) => {
+                    Err(format!("quarantined ({key}): {rejection}"))
+                }
+                Err(reason) => Err(reason),
+            };
             let (dir, note) = match &result {
                 Ok(recorded) => ("done", format!("{} transactions recorded", recorded.len())),
                 Err(reason) => ("failed", reason.clone()),
@@ -493,7 +503,10 @@ where
         events,
         tenant_claim: "tenant_id".into(),
         queue: Arc::new(dispatch.clone()),
-        limits: lambda_edge::config::approval_limits_from_env().unwrap_or_else(|e| {
+        limits: lambda_edge::config::approval_limits_or(Some(
+            lambda_edge::config::DEVELOPMENT_APPROVAL_LIMITS,
+        ))
+        .unwrap_or_else(|e| {
             tracing::error!(error = %e, "PAYOUT_APPROVAL_LIMITS is invalid: every batch needs an admin");
             ledger_domain::ApprovalLimits::from_json(r#"{}"#).unwrap_or_default()
         }),
@@ -677,7 +690,17 @@ pub async fn run_projector(
     let webhooks = notifications
         .as_ref()
         .map(|(key, _)| (backend.webhooks(key), sandbox_webhook_secret(key)));
-    let inbox = notifications.and_then(|(_, files)| files.map(|f| sepa_status_inbox(&f)));
+    let inbox = notifications.and_then(|(_, files)| {
+        files.map(|f| {
+            // Status files answer the payment files the SEPA processor writes.
+            let payment_files = processors
+                .sepa
+                .as_ref()
+                .map(|s| s.store().clone())
+                .unwrap_or_else(|| processors::sepa::FileStore::Directory(f.clone()));
+            (sepa_status_inbox(&f), payment_files)
+        })
+    });
     let mut projected = 0u64;
     let mut last_maturing = tokio::time::Instant::now() - Duration::from_millis(MATURE_EVERY_MS);
     loop {
@@ -720,8 +743,8 @@ pub async fn run_projector(
         if let Some((router, secret)) = &webhooks {
             notified += deliver_sandbox_notifications(router, &processors, secret).await;
         }
-        if let Some(inbox) = &inbox {
-            notified += backend.sepa_status_files(inbox).await;
+        if let Some((inbox, payment_files)) = &inbox {
+            notified += backend.sepa_status_files(inbox, payment_files).await;
         }
         if let Some((reports, files_dir)) = &reports {
             notified += backend.reconcile_inbox(reports, files_dir).await;
@@ -1119,9 +1142,13 @@ impl lambda_edge::TenantClaim for QueueState {
     }
 }
 
-/// The commissions queue's stand-in: one commission, handed to the SQS handler.
+/// The commissions queue's stand-in: one message, handed to the SQS handler:
+/// a commission (or `{"commissions": [...]}`), or a reversal or adjustment
+/// with its `kind` and `commission_id` (or `{"changes": [...]}`).
 #[utoipa::path(post, path = "/local/queues/commissions", tag = "local", params(("Idempotency-Key" = Option<String>, Header)),
-    request_body(content = ingest_commissions::wire::CommissionWire, content_type = "application/json"),
+    request_body(content(
+        (ingest_commissions::wire::CommissionWire = "application/json"),
+    ), description = "a commission, as `POST /v1/commissions` takes it (no `kind`, or `\"kind\": \"commission\"`); or a change, as one item of `POST /v1/commission-changes` (ChangeWire: `\"kind\": \"reversal\"` or `\"adjustment\"` with its `commission_id`); or either's bulk body"),
     responses((status = 202, description = "queued: `{\"message_id\": …}`"), (status = "4XX", body = lambda_edge::problem::Problem, content_type = "application/problem+json", description = "refused; the problem names the rule")), security(("bearer" = [])))]
 async fn enqueue(
     axum::extract::State(state): axum::extract::State<Arc<QueueState>>,

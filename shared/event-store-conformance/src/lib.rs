@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use event_store::{
-    AppendRequest, Cursor, EVENT_ITEM_BYTES_MAX, EventStore, IdempotencyKey, NewEvent, StoreError,
-    StreamId, TRANSACTION_ITEMS_MAX,
+    AppendRequest, Cursor, EVENT_ITEM_BYTES_MAX, EventStore, IDEMPOTENCY_ANSWER_BYTES_MAX,
+    IdempotencyKey, IdempotencyRecord, IdempotencyScope, NewEvent, Once, Operation, StoreError,
+    StreamId, TRANSACTION_ITEMS_MAX, fingerprint,
 };
 use ledger_domain::{
     Actor, ActorKind, CommandContext, Commission, CommissionCommand, CommissionId, Currency, Money,
@@ -32,6 +33,11 @@ macro_rules! conformance_suite {
             idempotent_replay_returns_the_original_result,
             idempotency_key_with_other_events_is_a_conflict,
             concurrent_idempotent_replays_write_once,
+            concurrent_identical_requests_get_the_original_answer,
+            request_key_with_other_facts_is_a_conflict,
+            request_keys_are_scoped_to_tenant_and_operation,
+            request_is_all_or_nothing_and_its_record_is_an_item,
+            stream_over_one_megabyte_reads_back_whole,
             global_order_is_consistent_with_every_stream,
             cursor_resumes_and_checkpoints_persist,
             oversized_event_is_refused_before_any_write,
@@ -74,6 +80,24 @@ fn stream(name: &str) -> StreamId {
 
 fn key(k: &str) -> IdempotencyKey {
     IdempotencyKey::new(k).unwrap()
+}
+
+/// A request's scope: tenant, operation, key.
+fn scope(tenant: &str, operation: &str, k: &str) -> IdempotencyScope {
+    IdempotencyScope::new(
+        TenantId::new(tenant).unwrap(),
+        Operation::new(operation).unwrap(),
+        key(k),
+    )
+}
+
+/// A request's record: its scope, the fingerprint of its facts, its answer.
+fn record(scope: &IdempotencyScope, facts: &str, answer: &str) -> IdempotencyRecord {
+    IdempotencyRecord {
+        scope: scope.clone(),
+        request_hash: fingerprint(facts.as_bytes()),
+        answer: answer.to_owned(),
+    }
 }
 
 /// A real domain event: a commission recorded at `at`.
@@ -712,4 +736,358 @@ pub async fn bad_reads_are_refused<S: EventStore + 'static>(store: Arc<S>) {
             ..
         }
     ));
+}
+
+/// Identical requests sent at once (each stamping its own event, as a retry
+/// does): exactly one writes, every other one gets its answer, none fails.
+pub async fn concurrent_identical_requests_get_the_original_answer<S: EventStore + 'static>(
+    store: Arc<S>,
+) {
+    const TASKS: u32 = 16;
+    let s = stream("request-race");
+    let scope = scope("conformance", "test.record", "same-request");
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let (store, s, scope) = (Arc::clone(&store), s.clone(), scope.clone());
+        tasks.push(tokio::spawn(async move {
+            let stamped = NewEvent::raw(
+                "test.recorded",
+                1,
+                format!("{{\"stamped_by\":{task}}}"),
+                t(i64::from(task)),
+            );
+            let answer = format!("{{\"answered_by\":{task}}}");
+            let once = store
+                .append_once(
+                    vec![AppendRequest::new(s, 0, vec![stamped])],
+                    record(&scope, "the same facts", &answer),
+                )
+                .await;
+            (task, answer, once)
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut replayed = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (task, answer, Ok(Once::Written(appended))) => {
+                assert_eq!(
+                    appended
+                        .iter()
+                        .map(|a| (a.first_version, a.last_version, a.duplicate))
+                        .collect::<Vec<_>>(),
+                    vec![(1, 1, false)]
+                );
+                winners.push((task, answer));
+            }
+            (_, _, Ok(Once::Replayed(answer))) => replayed.push(answer),
+            (task, _, Err(e)) => panic!("identical request {task} failed: {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of the requests writes");
+    let (winner, original) = &winners[0];
+    assert_eq!(replayed.len(), TASKS as usize - 1);
+    assert!(
+        replayed.iter().all(|answer| answer == original),
+        "every other request gets the original answer: {replayed:?}"
+    );
+    let stored = store.read_stream(&s, 1, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].payload, format!("{{\"stamped_by\":{winner}}}"));
+    let kept = store.idempotency_record(&scope).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.request_hash.as_str(), kept.answer.as_str()),
+        (fingerprint(b"the same facts").as_str(), original.as_str())
+    );
+}
+
+/// The same key with other facts is a conflict, whichever streams the other
+/// request touches (another commission, the same one, or none), and writes
+/// nothing; the same facts again get the original answer.
+pub async fn request_key_with_other_facts_is_a_conflict<S: EventStore + 'static>(store: Arc<S>) {
+    let scope = scope("conformance", "test.record", "reused");
+    let a = stream("request-conflict-a");
+    let b = stream("request-conflict-b");
+    let first = store
+        .append_once(
+            vec![AppendRequest::new(a.clone(), 0, vec![raw(1)])],
+            record(&scope, "facts of a", "answer a"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, Once::Written(_)), "{first:?}");
+    let others = [
+        (
+            vec![AppendRequest::new(b.clone(), 0, vec![raw(2)])],
+            "facts of b",
+        ),
+        (
+            vec![AppendRequest::new(a.clone(), 1, vec![raw(3)])],
+            "facts of a, changed",
+        ),
+        (vec![], "facts that write nothing"),
+    ];
+    for (appends, facts) in others {
+        let err = store
+            .append_once(appends, record(&scope, facts, "another answer"))
+            .await
+            .unwrap_err();
+        match err {
+            StoreError::IdempotencyConflict {
+                key,
+                stored_hash,
+                request_hash,
+                ..
+            } => {
+                assert_eq!(key, "reused", "{facts}");
+                assert_eq!(stored_hash, fingerprint(b"facts of a"), "{facts}");
+                assert_eq!(request_hash, fingerprint(facts.as_bytes()), "{facts}");
+            }
+            other => panic!("{facts}: expected an idempotency conflict, got {other}"),
+        }
+    }
+    assert!(versions(&*store, &b).await.is_empty());
+    assert_eq!(versions(&*store, &a).await, vec![1]);
+    // The same facts, whatever the appends would do now: the original answer.
+    let again = store
+        .append_once(
+            vec![AppendRequest::new(b.clone(), 0, vec![raw(4)])],
+            record(&scope, "facts of a", "answer now"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, Once::Replayed("answer a".to_owned()));
+    assert!(
+        versions(&*store, &b).await.is_empty(),
+        "a replay writes nothing"
+    );
+    assert_eq!(
+        store
+            .idempotency_record(&scope)
+            .await
+            .unwrap()
+            .unwrap()
+            .answer,
+        "answer a"
+    );
+}
+
+/// One key is one request per tenant and operation: the same key in another
+/// tenant or for another operation is another request, with its own record.
+pub async fn request_keys_are_scoped_to_tenant_and_operation<S: EventStore + 'static>(
+    store: Arc<S>,
+) {
+    let scopes = [
+        scope("tenant-a", "test.record", "k-1"),
+        scope("tenant-b", "test.record", "k-1"),
+        scope("tenant-a", "test.other", "k-1"),
+    ];
+    for (i, scope) in scopes.iter().enumerate() {
+        let s = stream(&format!("request-scope-{i}"));
+        let once = store
+            .append_once(
+                vec![AppendRequest::new(s.clone(), 0, vec![raw(i as u32)])],
+                record(scope, &format!("facts {i}"), &format!("answer {i}")),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(once, Once::Written(_)), "{scope}: {once:?}");
+        assert_eq!(versions(&*store, &s).await, vec![1], "{scope}");
+    }
+    for (i, scope) in scopes.iter().enumerate() {
+        let kept = store.idempotency_record(scope).await.unwrap().unwrap();
+        assert_eq!(kept.scope, *scope);
+        assert_eq!(
+            kept.request_hash,
+            fingerprint(format!("facts {i}").as_bytes())
+        );
+        assert_eq!(kept.answer, format!("answer {i}"));
+    }
+    assert_eq!(
+        store
+            .idempotency_record(&scope("tenant-b", "test.other", "k-1"))
+            .await
+            .unwrap(),
+        None
+    );
+    // A stream's own idempotency keys are another thing: this key on a
+    // stream does not answer, and is not answered by, the requests above.
+    let keyed = store
+        .append(
+            AppendRequest::new(stream("request-scope-stream-key"), 0, vec![raw(9)])
+                .with_idempotency_key(key("k-1")),
+        )
+        .await
+        .unwrap();
+    assert!(!keyed.duplicate);
+}
+
+/// A request's appends and record land together or not at all, a request
+/// that writes no event keeps its answer, and the record is one store item
+/// of the transaction; limits are checked before any write.
+pub async fn request_is_all_or_nothing_and_its_record_is_an_item<S: EventStore + 'static>(
+    store: Arc<S>,
+) {
+    let taken = stream("request-atomic-taken");
+    store
+        .append(AppendRequest::new(taken.clone(), 0, vec![raw(1)]))
+        .await
+        .unwrap();
+    let fresh = stream("request-atomic-fresh");
+    let atomic = scope("conformance", "test.record", "atomic");
+    let err = store
+        .append_once(
+            vec![
+                AppendRequest::new(fresh.clone(), 0, vec![raw(1)]),
+                AppendRequest::new(taken.clone(), 0, vec![raw(2)]),
+            ],
+            record(&atomic, "both", "answer"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::VersionConflict { stream, .. } if stream == taken.as_str()),
+        "{err}"
+    );
+    assert!(versions(&*store, &fresh).await.is_empty());
+    assert_eq!(
+        store.idempotency_record(&atomic).await.unwrap(),
+        None,
+        "a request that failed keeps no record"
+    );
+    // Decided again on what is there, the request lands with its record.
+    let once = store
+        .append_once(
+            vec![
+                AppendRequest::new(fresh.clone(), 0, vec![raw(1)]),
+                AppendRequest::new(taken.clone(), 1, vec![raw(2)]),
+            ],
+            record(&atomic, "both", "answer"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&once, Once::Written(a) if a.len() == 2),
+        "{once:?}"
+    );
+    assert_eq!(versions(&*store, &taken).await, vec![1, 2]);
+
+    let quiet = scope("conformance", "test.record", "writes-nothing");
+    assert_eq!(
+        store
+            .append_once(vec![], record(&quiet, "already done", "nothing new"))
+            .await
+            .unwrap(),
+        Once::Written(vec![])
+    );
+    assert_eq!(
+        store
+            .append_once(vec![], record(&quiet, "already done", "later"))
+            .await
+            .unwrap(),
+        Once::Replayed("nothing new".to_owned())
+    );
+
+    let make = |prefix: &str, n: usize| -> Vec<AppendRequest> {
+        (0..n)
+            .map(|i| AppendRequest::new(stream(&format!("{prefix}-{i}")), 0, vec![raw(i as u32)]))
+            .collect()
+    };
+    let full = scope("conformance", "test.record", "full");
+    let err = store
+        .append_once(
+            make("request-tx100", TRANSACTION_ITEMS_MAX),
+            record(&full, "100", "answer"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::LimitExceeded {
+            what: "store items in one transaction".into(),
+            got: TRANSACTION_ITEMS_MAX + 1,
+            limit: TRANSACTION_ITEMS_MAX
+        }
+    );
+    assert!(
+        versions(&*store, &stream("request-tx100-0"))
+            .await
+            .is_empty()
+    );
+    let once = store
+        .append_once(
+            make("request-tx99", TRANSACTION_ITEMS_MAX - 1),
+            record(&full, "99", "answer"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&once, Once::Written(a) if a.len() == TRANSACTION_ITEMS_MAX - 1),
+        "{once:?}"
+    );
+    let err = store
+        .append_once(
+            vec![],
+            record(
+                &scope("conformance", "test.record", "big-answer"),
+                "f",
+                &"x".repeat(IDEMPOTENCY_ANSWER_BYTES_MAX + 1),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::LimitExceeded {
+                limit: IDEMPOTENCY_ANSWER_BYTES_MAX,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// A stream larger than one read response of any store (DynamoDB stops a
+/// query page at 1 MB) is read whole: the requested range, never less.
+pub async fn stream_over_one_megabyte_reads_back_whole<S: EventStore + 'static>(store: Arc<S>) {
+    const EVENTS: u32 = 6;
+    const PAD: usize = 300_000;
+    let s = stream("large-history");
+    for n in 0..EVENTS {
+        let big = NewEvent::raw(
+            "test.large",
+            1,
+            format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(PAD)),
+            t(i64::from(n)),
+        );
+        store
+            .append(AppendRequest::new(s.clone(), u64::from(n), vec![big]))
+            .await
+            .unwrap();
+    }
+    let all = store.read_stream(&s, 1, 1000).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.version).collect::<Vec<_>>(),
+        (1..=u64::from(EVENTS)).collect::<Vec<_>>()
+    );
+    assert!(all.iter().map(|e| e.payload.len()).sum::<usize>() > 1_500_000);
+    for (event, n) in all.iter().zip(0..) {
+        assert!(
+            event.payload.starts_with(&format!("{{\"n\":{n},")),
+            "version {}",
+            event.version
+        );
+        assert_eq!(event.payload.len(), PAD + 16, "version {}", event.version);
+    }
+    let middle = store.read_stream(&s, 2, 4).await.unwrap();
+    assert_eq!(
+        middle.iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![2, 3, 4, 5]
+    );
+    let tail = store.read_stream(&s, 5, 1000).await.unwrap();
+    assert_eq!(
+        tail.iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![5, 6]
+    );
 }

@@ -11,7 +11,17 @@
 //! - anything else: one `TransactWriteItems` with a `ConditionCheck` that the
 //!   expected version exists (so no append leaves a gap), the events, and,
 //!   for a keyed append to an existing stream, a guard item in the
-//!   idempotency table.
+//!   idempotency table;
+//! - a request written once ([`EventStore::append_once`]): one
+//!   `TransactWriteItems` of its appends' items and its idempotency record
+//!   (in the idempotency table, conditional on not existing). A new
+//!   commission posted with a key therefore costs two items, not one: the
+//!   price of recognising a retry by its request (whose events a retry
+//!   stamps anew) and of refusing the key for another commission, which no
+//!   item of that commission's stream can do. A request that writes no
+//!   event (every commission already recorded) puts its record alone. The
+//!   record's put returns the existing record when it fails, so a retry
+//!   that lost the race is answered without another read.
 //!
 //! A failed condition is resolved by reading what is there: the same key and
 //! the same events is an idempotent replay (the original result), the same
@@ -34,12 +44,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use chrono::{DateTime, Utc};
 use event_store::{
-    AppendRequest, Appended, Cursor, EventStore, Page, StoreError, StoredEvent, StreamId,
-    check_projection_name, check_read_limit, validate_transaction,
+    AppendRequest, Appended, Cursor, EventStore, IdempotencyRecord, IdempotencyScope, Once, Page,
+    READ_LIMIT_MAX, StoreError, StoredEvent, StreamId, check_projection_name, check_read_limit,
+    validate_once, validate_transaction,
 };
 use schema::{Tables, attr};
 use tokio::sync::OnceCell;
@@ -53,6 +66,15 @@ pub const BACKOFF_BASE_MS: u64 = 25;
 /// Stream shards visited per global read, and records pages per shard.
 const SHARDS_PER_READ_MAX: usize = 1000;
 const EMPTY_PAGES_PER_SHARD_MAX: usize = 4;
+/// Query pages one `read_stream` follows at most. A page stops at 1 MB and
+/// an event is at most 400 KB, so every page but the last holds at least
+/// two events and a read of at most [`READ_LIMIT_MAX`] events never needs
+/// this many; reaching it is an error, never a short read.
+pub const STREAM_READ_PAGES_MAX: usize = READ_LIMIT_MAX;
+/// What sets a request's idempotency record apart in the idempotency table.
+const RECORD_ID_PREFIX: &str = "request ";
+/// The owner of the record's item among a transaction's items.
+const RECORD_OWNER: usize = usize::MAX;
 
 /// The DynamoDB event store.
 #[derive(Clone)]
@@ -101,8 +123,50 @@ fn build_error(e: impl std::fmt::Display) -> StoreError {
 enum Attempt {
     /// These request indexes failed their conditions.
     ConditionsFailed(Vec<usize>),
+    /// The request's idempotency record exists (as it was returned, when
+    /// it was).
+    RecordExists(Option<HashMap<String, AttributeValue>>),
     /// Contention or throttling: try again.
     Retry(String),
+}
+
+fn record_id(scope: &IdempotencyScope) -> AttributeValue {
+    s(format!("{RECORD_ID_PREFIX}{}", scope.record_id()))
+}
+
+fn record_item(record: &IdempotencyRecord) -> HashMap<String, AttributeValue> {
+    let scope = &record.scope;
+    HashMap::from([
+        (attr::ID.to_owned(), record_id(scope)),
+        (attr::TENANT.to_owned(), s(scope.tenant.as_str())),
+        (attr::OPERATION.to_owned(), s(scope.operation.as_str())),
+        (attr::IDEMPOTENCY_KEY.to_owned(), s(scope.key.as_str())),
+        (attr::REQUEST_HASH.to_owned(), s(&record.request_hash)),
+        (attr::ANSWER.to_owned(), s(&record.answer)),
+        (
+            attr::RECORDED_AT.to_owned(),
+            s(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        ),
+    ])
+}
+
+fn record_from_item(
+    scope: &IdempotencyScope,
+    item: &HashMap<String, AttributeValue>,
+) -> Result<IdempotencyRecord, StoreError> {
+    let need = |name: &str| {
+        get_s(item, name).ok_or_else(|| {
+            StoreError::Unavailable(format!(
+                "idempotency record {} has no {name}",
+                scope.record_id()
+            ))
+        })
+    };
+    Ok(IdempotencyRecord {
+        scope: scope.clone(),
+        request_hash: need(attr::REQUEST_HASH)?,
+        answer: need(attr::ANSWER)?,
+    })
 }
 
 async fn backoff(attempt: u32) {
@@ -245,12 +309,47 @@ impl DynamoEventStore {
         Ok((items, owners))
     }
 
+    /// A request's record alone: one conditional put.
+    async fn put_record(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> Result<Result<(), Attempt>, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.idempotency)
+            .set_item(Some(record_item(record)))
+            .condition_expression("attribute_not_exists(#i)")
+            .expression_attribute_names("#i", attr::ID)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
+                    failed,
+                ) => Ok(Err(Attempt::RecordExists(failed.item().cloned()))),
+                err if is_throttling(err.code()) => Ok(Err(Attempt::Retry(err.to_string()))),
+                _ => Err(StoreError::Unavailable(format!(
+                    "put idempotency record: {}",
+                    DisplayErrorContext(&e.into_err())
+                ))),
+            },
+            Err(e) => Err(sdk_error("put idempotency record", e)),
+        }
+    }
+
     async fn try_write(
         &self,
         requests: &[&AppendRequest],
+        record: Option<&IdempotencyRecord>,
     ) -> Result<Result<(), Attempt>, StoreError> {
+        if let (Some(record), []) = (record, requests) {
+            return self.put_record(record).await;
+        }
         // The common case, a new stream with one event, is one conditional put.
-        if let [single] = requests {
+        if let ([single], None) = (requests, record) {
             if single.expected_version == 0 && single.events.len() == 1 {
                 let item = self.event_items(single).remove(0);
                 let result = self
@@ -276,7 +375,21 @@ impl DynamoEventStore {
                 };
             }
         }
-        let (items, owners) = self.transact_items(requests)?;
+        let (mut items, mut owners) = self.transact_items(requests)?;
+        if let Some(record) = record {
+            let put = Put::builder()
+                .table_name(&self.tables.idempotency)
+                .set_item(Some(record_item(record)))
+                .condition_expression("attribute_not_exists(#i)")
+                .expression_attribute_names("#i", attr::ID)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+            owners.push(RECORD_OWNER);
+        }
         let result = self
             .client
             .transact_write_items()
@@ -288,11 +401,22 @@ impl DynamoEventStore {
             Err(SdkError::ServiceError(e)) => {
                 let err = e.err();
                 if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancel) = err {
-                    let codes: Vec<Option<&str>> = cancel.cancellation_reasons().iter().map(|r| r.code()).collect();
+                    let reasons = cancel.cancellation_reasons();
+                    // The record decides first: a request written before
+                    // (or concurrently, winning) is answered by it.
+                    let record_failed = reasons.iter().zip(&owners).find(|(r, owner)| {
+                        **owner == RECORD_OWNER && r.code() == Some("ConditionalCheckFailed")
+                    });
+                    if let Some((reason, _)) = record_failed {
+                        return Ok(Err(Attempt::RecordExists(reason.item().cloned())));
+                    }
+                    let codes: Vec<Option<&str>> = reasons.iter().map(|r| r.code()).collect();
                     let mut failed: Vec<usize> = codes
                         .iter()
                         .zip(&owners)
-                        .filter(|(code, _)| **code == Some("ConditionalCheckFailed"))
+                        .filter(|(code, owner)| {
+                            **code == Some("ConditionalCheckFailed") && **owner != RECORD_OWNER
+                        })
                         .map(|(_, owner)| *owner)
                         .collect();
                     failed.dedup();
@@ -387,6 +511,125 @@ impl DynamoEventStore {
                 request_hash,
             }),
         }
+    }
+
+    /// A request's idempotency record (consistently).
+    async fn get_record(
+        &self,
+        scope: &IdempotencyScope,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.idempotency)
+            .key(attr::ID, record_id(scope))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("get idempotency record", e))?;
+        out.item
+            .map(|item| record_from_item(scope, &item))
+            .transpose()
+    }
+
+    /// Writes the appends, and the record when there is one, with bounded
+    /// retries: the body of both `append_transaction` and `append_once`.
+    async fn write(
+        &self,
+        requests: &[AppendRequest],
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<Once, StoreError> {
+        let mut results: Vec<Option<Appended>> = vec![None; requests.len()];
+        // Keyed appends to existing streams may be replays with a fresh
+        // expected version: recognise them before writing.
+        for (i, request) in requests.iter().enumerate() {
+            if request.expected_version > 0 {
+                results[i] = self.replay(request).await?;
+            }
+        }
+        let mut written = false;
+        for attempt in 0..WRITE_ATTEMPTS_MAX {
+            let pending: Vec<usize> = (0..requests.len())
+                .filter(|i| results[*i].is_none())
+                .collect();
+            if pending.is_empty() && record.is_none() {
+                break;
+            }
+            let batch: Vec<&AppendRequest> = pending.iter().map(|i| &requests[*i]).collect();
+            let detail = match self.try_write(&batch, record).await? {
+                Ok(()) => {
+                    for i in pending {
+                        let r = &requests[i];
+                        results[i] = Some(Appended {
+                            stream: r.stream.clone(),
+                            first_version: r.expected_version + 1,
+                            last_version: r.expected_version + r.events.len() as u64,
+                            duplicate: false,
+                        });
+                    }
+                    written = true;
+                    break;
+                }
+                Err(Attempt::RecordExists(item)) => {
+                    let Some(record) = record else {
+                        return Err(StoreError::Unavailable(
+                            "an idempotency record was reported for a write without one".to_owned(),
+                        ));
+                    };
+                    let stored = match item.filter(|i| i.contains_key(attr::REQUEST_HASH)) {
+                        Some(item) => Some(record_from_item(&record.scope, &item)?),
+                        None => self.get_record(&record.scope).await?,
+                    };
+                    match stored {
+                        Some(stored) => return record.replay(&stored),
+                        // Refused, yet not there to read: ask again.
+                        None => "the idempotency record was refused but not found".to_owned(),
+                    }
+                }
+                Err(Attempt::ConditionsFailed(failed)) => {
+                    for local in failed {
+                        let i = pending[local];
+                        let request = &requests[i];
+                        match self.replay(request).await? {
+                            Some(original) => results[i] = Some(original),
+                            None => {
+                                return Err(StoreError::VersionConflict {
+                                    stream: request.stream.to_string(),
+                                    expected: request.expected_version,
+                                    actual: self.current_version(&request.stream).await?,
+                                });
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Err(Attempt::Retry(detail)) => detail,
+            };
+            if attempt + 1 == WRITE_ATTEMPTS_MAX {
+                return Err(StoreError::Busy {
+                    attempts: WRITE_ATTEMPTS_MAX,
+                    detail,
+                });
+            }
+            tracing::debug!(attempt, %detail, "dynamodb write contended; backing off");
+            backoff(attempt).await;
+        }
+        if record.is_some() && !written {
+            return Err(StoreError::Busy {
+                attempts: WRITE_ATTEMPTS_MAX,
+                detail: "conditions kept failing".to_owned(),
+            });
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.ok_or_else(|| StoreError::Busy {
+                    attempts: WRITE_ATTEMPTS_MAX,
+                    detail: "conditions kept failing".to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Once::Written)
     }
 
     async fn current_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
@@ -580,72 +823,28 @@ impl EventStore for DynamoEventStore {
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<Appended>, StoreError> {
         validate_transaction(&requests)?;
-        let mut results: Vec<Option<Appended>> = vec![None; requests.len()];
-        // Keyed appends to existing streams may be replays with a fresh
-        // expected version: recognise them before writing.
-        for (i, request) in requests.iter().enumerate() {
-            if request.expected_version > 0 {
-                results[i] = self.replay(request).await?;
-            }
+        match self.write(&requests, None).await? {
+            Once::Written(appended) => Ok(appended),
+            Once::Replayed(_) => Err(StoreError::Unavailable(
+                "a write without an idempotency record was answered by one".to_owned(),
+            )),
         }
-        for attempt in 0..WRITE_ATTEMPTS_MAX {
-            let pending: Vec<usize> = (0..requests.len())
-                .filter(|i| results[*i].is_none())
-                .collect();
-            if pending.is_empty() {
-                break;
-            }
-            let batch: Vec<&AppendRequest> = pending.iter().map(|i| &requests[*i]).collect();
-            match self.try_write(&batch).await? {
-                Ok(()) => {
-                    for i in pending {
-                        let r = &requests[i];
-                        results[i] = Some(Appended {
-                            stream: r.stream.clone(),
-                            first_version: r.expected_version + 1,
-                            last_version: r.expected_version + r.events.len() as u64,
-                            duplicate: false,
-                        });
-                    }
-                    break;
-                }
-                Err(Attempt::ConditionsFailed(failed)) => {
-                    for local in failed {
-                        let i = pending[local];
-                        let request = &requests[i];
-                        match self.replay(request).await? {
-                            Some(original) => results[i] = Some(original),
-                            None => {
-                                return Err(StoreError::VersionConflict {
-                                    stream: request.stream.to_string(),
-                                    expected: request.expected_version,
-                                    actual: self.current_version(&request.stream).await?,
-                                });
-                            }
-                        }
-                    }
-                }
-                Err(Attempt::Retry(detail)) => {
-                    if attempt + 1 == WRITE_ATTEMPTS_MAX {
-                        return Err(StoreError::Busy {
-                            attempts: WRITE_ATTEMPTS_MAX,
-                            detail,
-                        });
-                    }
-                    tracing::debug!(attempt, %detail, "dynamodb write contended; backing off");
-                    backoff(attempt).await;
-                }
-            }
-        }
-        results
-            .into_iter()
-            .map(|r| {
-                r.ok_or_else(|| StoreError::Busy {
-                    attempts: WRITE_ATTEMPTS_MAX,
-                    detail: "conditions kept failing".to_owned(),
-                })
-            })
-            .collect()
+    }
+
+    async fn append_once(
+        &self,
+        appends: Vec<AppendRequest>,
+        record: IdempotencyRecord,
+    ) -> Result<Once, StoreError> {
+        validate_once(&appends, &record)?;
+        self.write(&appends, Some(&record)).await
+    }
+
+    async fn idempotency_record(
+        &self,
+        scope: &IdempotencyScope,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.get_record(scope).await
     }
 
     async fn read_stream(
@@ -655,21 +854,38 @@ impl EventStore for DynamoEventStore {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         check_read_limit(limit)?;
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.events)
-            .key_condition_expression("#s = :s AND #v >= :v")
-            .expression_attribute_names("#s", attr::STREAM)
-            .expression_attribute_names("#v", attr::VERSION)
-            .expression_attribute_values(":s", s(stream.as_str()))
-            .expression_attribute_values(":v", n(from_version.max(1)))
-            .consistent_read(true)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| sdk_error("query stream", e))?;
-        out.items().iter().map(stored_from_item).collect()
+        // A query page stops at 1 MB: follow LastEvaluatedKey until the
+        // range is complete (`limit` events, or the end of the stream).
+        let mut events = Vec::new();
+        let mut start = None;
+        for _ in 0..STREAM_READ_PAGES_MAX {
+            let remaining = limit - events.len();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.events)
+                .key_condition_expression("#s = :s AND #v >= :v")
+                .expression_attribute_names("#s", attr::STREAM)
+                .expression_attribute_names("#v", attr::VERSION)
+                .expression_attribute_values(":s", s(stream.as_str()))
+                .expression_attribute_values(":v", n(from_version.max(1)))
+                .consistent_read(true)
+                .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("query stream", e))?;
+            for item in out.items() {
+                events.push(stored_from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() && events.len() < limit => start = Some(key),
+                _ => return Ok(events),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "reading {stream} from version {from_version} took more than {STREAM_READ_PAGES_MAX} query pages"
+        )))
     }
 
     async fn read_all(&self, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {

@@ -23,6 +23,11 @@ pub mod attr {
     pub const APPEND_LAST_VERSION: &str = "append_last_version";
     /// Key of the idempotency and checkpoint tables.
     pub const ID: &str = "id";
+    /// Attributes of a request's idempotency record (with `idempotency_key`,
+    /// `request_hash` and `recorded_at`).
+    pub const TENANT: &str = "tenant";
+    pub const OPERATION: &str = "operation";
+    pub const ANSWER: &str = "answer";
     pub const FIRST_VERSION: &str = "first_version";
     pub const CURSOR: &str = "cursor";
     pub const UPDATED_AT: &str = "updated_at";
@@ -34,8 +39,10 @@ pub struct Tables {
     /// Events: partition key `stream` (S), sort key `version` (N), with a
     /// stream of new images for projectors.
     pub events: String,
-    /// Idempotency guards for appends to streams that already exist:
-    /// key `id` = `stream#key`.
+    /// Idempotency guards for keyed appends to streams that already exist,
+    /// key `id` = `stream#key`, and requests' idempotency records, key
+    /// `id` = `request tenant#operation#key`. The space keeps the two
+    /// apart: neither a stream id nor a key can contain one.
     pub idempotency: String,
     /// Projection checkpoints: key `id` = projection name.
     pub checkpoints: String,

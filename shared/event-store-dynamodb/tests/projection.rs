@@ -120,6 +120,7 @@ async fn an_event_larger_than_a_transaction_is_split_and_still_exactly_once() {
             amount: Money::from_minor(100 + i, ledger_domain::Currency::EUR).unwrap(),
             receivable_netted: Money::from_minor(0, ledger_domain::Currency::EUR).unwrap(),
             processor: ledger_domain::Processor::Stripe,
+            destination: None,
         })
         .collect();
     let batch_id = ledger_domain::PayoutBatchId::new("b-big").unwrap();

@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use event_store::{
-    AppendRequest, Appended, Cursor, EventStore, Page, StoreError, StoredEvent, StreamId,
-    check_projection_name, check_read_limit, validate_transaction,
+    AppendRequest, Appended, Cursor, EventStore, IdempotencyRecord, IdempotencyScope, Once, Page,
+    StoreError, StoredEvent, StreamId, check_projection_name, check_read_limit, validate_once,
+    validate_transaction,
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
@@ -50,6 +51,20 @@ CREATE TRIGGER IF NOT EXISTS events_are_immutable_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS events_are_immutable_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
+-- One record per keyed request: its tenant, operation and key, the
+-- fingerprint of its facts and the answer it got, inserted in the
+-- transaction of the request's events (the primary key refuses a second).
+CREATE TABLE IF NOT EXISTS idempotency_records (
+    tenant          TEXT NOT NULL,
+    operation       TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    request_hash    TEXT NOT NULL,
+    answer          TEXT NOT NULL,
+    recorded_at     TEXT NOT NULL,
+    PRIMARY KEY (tenant, operation, idempotency_key)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS idempotency_records_are_immutable BEFORE UPDATE ON idempotency_records
+    BEGIN SELECT RAISE(ABORT, 'idempotency records are immutable'); END;
 CREATE TABLE IF NOT EXISTS checkpoints (
     projection TEXT PRIMARY KEY,
     cursor     TEXT NOT NULL,
@@ -249,6 +264,81 @@ fn append_all(
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(unavailable)?;
+    let results = append_in(&tx, requests)?;
+    tx.commit().map_err(unavailable)?;
+    Ok(results)
+}
+
+/// The record of a scope, inside a transaction.
+fn load_record(
+    conn: &Connection,
+    scope: &IdempotencyScope,
+) -> Result<Option<IdempotencyRecord>, StoreError> {
+    conn.prepare_cached(
+        "SELECT request_hash, answer FROM idempotency_records \
+         WHERE tenant = ?1 AND operation = ?2 AND idempotency_key = ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            params![
+                scope.tenant.as_str(),
+                scope.operation.as_str(),
+                scope.key.as_str()
+            ],
+            |r| {
+                Ok(IdempotencyRecord {
+                    scope: scope.clone(),
+                    request_hash: r.get(0)?,
+                    answer: r.get(1)?,
+                })
+            },
+        )
+        .optional()
+    })
+    .map_err(unavailable)
+}
+
+/// Looks the record up and writes the appends with it in one IMMEDIATE
+/// transaction: writers are serialised, so a concurrent identical request
+/// finds the winner's record here and writes nothing.
+fn append_once_in(
+    conn: &mut Connection,
+    appends: &[AppendRequest],
+    record: &IdempotencyRecord,
+) -> Result<Once, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(unavailable)?;
+    if let Some(stored) = load_record(&tx, &record.scope)? {
+        // Dropping the transaction rolls it back: nothing was written.
+        return record.replay(&stored);
+    }
+    let results = append_in(&tx, appends)?;
+    tx.prepare_cached(
+        "INSERT INTO idempotency_records \
+         (tenant, operation, idempotency_key, request_hash, answer, recorded_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            record.scope.tenant.as_str(),
+            record.scope.operation.as_str(),
+            record.scope.key.as_str(),
+            record.request_hash,
+            record.answer,
+            Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ])
+    })
+    .map_err(unavailable)?;
+    tx.commit().map_err(unavailable)?;
+    Ok(Once::Written(results))
+}
+
+/// The appends of one transaction, in order; the caller commits.
+fn append_in(
+    tx: &Transaction<'_>,
+    requests: &[AppendRequest],
+) -> Result<Vec<Appended>, StoreError> {
     let mut results = Vec::with_capacity(requests.len());
     for request in requests {
         let request_hash = request.request_hash();
@@ -256,7 +346,7 @@ fn append_all(
         // version: check it first. A new stream cannot, so its insert is the
         // only statement on the common path (its first event is its guard).
         if request.expected_version > 0 {
-            if let Some(original) = replay(&tx, request, &request_hash)? {
+            if let Some(original) = replay(tx, request, &request_hash)? {
                 results.push(original);
                 continue;
             }
@@ -265,33 +355,32 @@ fn append_all(
         // a savepoint to undo the events inserted before a failing one.
         let savepoint = request.events.len() > 1;
         if savepoint {
-            exec_cached(&tx, "SAVEPOINT append_one")?;
+            exec_cached(tx, "SAVEPOINT append_one")?;
         }
-        match insert(&tx, request, &request_hash)? {
+        match insert(tx, request, &request_hash)? {
             Ok(appended) => {
                 if savepoint {
-                    exec_cached(&tx, "RELEASE append_one")?;
+                    exec_cached(tx, "RELEASE append_one")?;
                 }
                 results.push(appended);
             }
             Err(()) => {
                 if savepoint {
-                    exec_cached(&tx, "ROLLBACK TO append_one")?;
-                    exec_cached(&tx, "RELEASE append_one")?;
+                    exec_cached(tx, "ROLLBACK TO append_one")?;
+                    exec_cached(tx, "RELEASE append_one")?;
                 }
-                if let Some(original) = replay(&tx, request, &request_hash)? {
+                if let Some(original) = replay(tx, request, &request_hash)? {
                     results.push(original);
                     continue;
                 }
                 return Err(StoreError::VersionConflict {
                     stream: request.stream.to_string(),
                     expected: request.expected_version,
-                    actual: stream_version(&tx, &request.stream)?,
+                    actual: stream_version(tx, &request.stream)?,
                 });
             }
         }
     }
-    tx.commit().map_err(unavailable)?;
     Ok(results)
 }
 
@@ -365,6 +454,24 @@ impl EventStore for SqliteEventStore {
         validate_transaction(&requests)?;
         self.with_conn(move |conn| append_all(conn, &requests))
             .await
+    }
+
+    async fn append_once(
+        &self,
+        appends: Vec<AppendRequest>,
+        record: IdempotencyRecord,
+    ) -> Result<Once, StoreError> {
+        validate_once(&appends, &record)?;
+        self.with_conn(move |conn| append_once_in(conn, &appends, &record))
+            .await
+    }
+
+    async fn idempotency_record(
+        &self,
+        scope: &IdempotencyScope,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let scope = scope.clone();
+        self.with_conn(move |conn| load_record(conn, &scope)).await
     }
 
     async fn read_stream(

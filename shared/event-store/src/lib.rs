@@ -11,6 +11,17 @@
 //!   events is [`StoreError::IdempotencyConflict`]. What is compared is the
 //!   events' fingerprint (type, schema version and payload, but not the
 //!   recorded time, which a retry naturally changes).
+//! - **Request idempotency.** A caller's request (an HTTP post, a queue
+//!   message) may be written once per key with [`EventStore::append_once`]:
+//!   one [`IdempotencyRecord`] per (tenant, operation, key), holding the
+//!   fingerprint of the request's facts and the caller's original answer,
+//!   written in the same atomic write as the request's appends, on the
+//!   condition that it does not exist yet. The fingerprint is the caller's
+//!   (of the facts it was given, never of the events it stamped: a retry
+//!   stamps other times), so a concurrent or later identical retry is
+//!   answered with the original answer ([`Once::Replayed`]) and the same key
+//!   with other facts, whichever streams they touch, is
+//!   [`StoreError::IdempotencyConflict`].
 //! - **Atomic transactions** of several appends, at most
 //!   [`TRANSACTION_ITEMS_MAX`] store items, all or nothing.
 //! - **Limits checked before any write**: events per append, payload size.
@@ -41,6 +52,11 @@ pub const STREAM_ID_LEN_MAX: usize = 256;
 pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
 /// The most events one read returns.
 pub const READ_LIMIT_MAX: usize = 1000;
+/// The longest operation name of a request's idempotency record, in bytes.
+pub const OPERATION_LEN_MAX: usize = 64;
+/// The largest answer an idempotency record keeps, in bytes (a bulk of 100
+/// commission results is about 15 KB).
+pub const IDEMPOTENCY_ANSWER_BYTES_MAX: usize = 64 * 1024;
 
 /// Everything that can go wrong with the store, as business facts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,9 +68,11 @@ pub enum StoreError {
         actual: u64,
     },
     #[error(
-        "idempotency key {key:?} on stream {stream} was used for different events (stored hash {stored_hash}, this request {request_hash})"
+        "idempotency key {key:?} of {stream} was used for another request (stored hash {stored_hash}, this request {request_hash})"
     )]
     IdempotencyConflict {
+        /// The stream the key belongs to, or for a request's key its scope
+        /// (`tenant/operation`).
         stream: String,
         key: String,
         stored_hash: String,
@@ -147,6 +165,117 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The operation a request's idempotency key is scoped to, such as
+/// `ingest.commissions`: 1 to [`OPERATION_LEN_MAX`] bytes of lower-case
+/// ASCII letters, digits, `.`, `_` and `-`. One key may be used once per
+/// operation: the same key on another route is another request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Operation(String);
+
+impl Operation {
+    pub fn new(value: impl Into<String>) -> Result<Self, StoreError> {
+        let value = value.into();
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
+        if value.is_empty() || value.len() > OPERATION_LEN_MAX || !value.chars().all(allowed) {
+            return Err(StoreError::InvalidInput {
+                field: "operation",
+                reason: format!(
+                    "{value:?} must be 1 to {OPERATION_LEN_MAX} lower-case ASCII letters, digits, . _ or -"
+                ),
+            });
+        }
+        Ok(Operation(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where one request's idempotency record lives: one record per tenant,
+/// operation and key. The same key in another tenant, or for another
+/// operation, is another request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyScope {
+    pub tenant: ledger_domain::TenantId,
+    pub operation: Operation,
+    pub key: IdempotencyKey,
+}
+
+impl IdempotencyScope {
+    pub fn new(tenant: ledger_domain::TenantId, operation: Operation, key: IdempotencyKey) -> Self {
+        IdempotencyScope {
+            tenant,
+            operation,
+            key,
+        }
+    }
+
+    /// `tenant#operation#key`: unambiguous, since neither a tenant id nor an
+    /// operation can contain `#`.
+    pub fn record_id(&self) -> String {
+        format!("{}#{}#{}", self.tenant, self.operation, self.key.as_str())
+    }
+}
+
+/// `tenant/operation`, as conflicts name it.
+impl fmt::Display for IdempotencyScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.tenant, self.operation)
+    }
+}
+
+/// A request's idempotency record: which request (its scope), the
+/// fingerprint of its facts, and what the caller answered the first time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub scope: IdempotencyScope,
+    /// [`fingerprint`] of the request's facts, as the caller received them.
+    pub request_hash: String,
+    /// The caller's answer, opaque to the store (the callers keep a small
+    /// JSON document), at most [`IDEMPOTENCY_ANSWER_BYTES_MAX`] bytes.
+    pub answer: String,
+}
+
+impl IdempotencyRecord {
+    /// What finding `stored` under this record's scope means: the stored
+    /// answer when the facts are the same, a conflict when they are not.
+    pub fn replay(&self, stored: &IdempotencyRecord) -> Result<Once, StoreError> {
+        if stored.request_hash == self.request_hash {
+            return Ok(Once::Replayed(stored.answer.clone()));
+        }
+        Err(StoreError::IdempotencyConflict {
+            stream: self.scope.to_string(),
+            key: self.scope.key.as_str().to_owned(),
+            stored_hash: stored.request_hash.clone(),
+            request_hash: self.request_hash.clone(),
+        })
+    }
+}
+
+/// The fingerprint of a request's facts: SHA-256 (hex) of their canonical
+/// serialisation, which the caller defines (the facts it was given, with
+/// defaults it filled in from the clock left out).
+pub fn fingerprint(canonical: &[u8]) -> String {
+    sha256_hex(&[canonical])
+}
+
+/// What [`EventStore::append_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Once {
+    /// The appends and the record were written together.
+    Written(Vec<Appended>),
+    /// The same request was written before (or concurrently, and won):
+    /// nothing was written now; this is the answer it stored.
+    Replayed(String),
 }
 
 fn sha256_hex(parts: &[&[u8]]) -> String {
@@ -349,7 +478,40 @@ pub fn validate_transaction(requests: &[AppendRequest]) -> Result<(), StoreError
             reason: "a transaction needs at least one append".to_owned(),
         });
     }
-    let items: usize = requests.iter().map(AppendRequest::store_items).sum();
+    check_appends(requests, 0)
+}
+
+/// Checks an [`EventStore::append_once`] before any write: the appends
+/// (none is allowed: a request that changes nothing still keeps its answer)
+/// and the record, which is one more store item of the transaction.
+pub fn validate_once(
+    appends: &[AppendRequest],
+    record: &IdempotencyRecord,
+) -> Result<(), StoreError> {
+    check_token(
+        "request_hash",
+        &record.request_hash,
+        IDEMPOTENCY_KEY_LEN_MAX,
+    )?;
+    if record.answer.len() > IDEMPOTENCY_ANSWER_BYTES_MAX {
+        return Err(StoreError::LimitExceeded {
+            what: format!(
+                "the answer kept for idempotency key {:?}",
+                record.scope.key.as_str()
+            ),
+            got: record.answer.len(),
+            limit: IDEMPOTENCY_ANSWER_BYTES_MAX,
+        });
+    }
+    check_appends(appends, 1)
+}
+
+fn check_appends(requests: &[AppendRequest], extra_items: usize) -> Result<(), StoreError> {
+    let items: usize = requests
+        .iter()
+        .map(AppendRequest::store_items)
+        .sum::<usize>()
+        + extra_items;
     if items > TRANSACTION_ITEMS_MAX {
         return Err(StoreError::LimitExceeded {
             what: "store items in one transaction".to_owned(),
@@ -478,7 +640,29 @@ pub trait EventStore: Send + Sync {
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<Appended>, StoreError>;
 
-    /// Reads a stream from `from_version` (inclusive, 1-based), in order.
+    /// Appends atomically, once per request: the appends (possibly none) and
+    /// `record`, on the condition that no record exists for its scope.
+    /// When one does, nothing is written and the answer is decided by it:
+    /// the same request hash is [`Once::Replayed`] with the stored answer
+    /// (whatever the appends would have done now), another is
+    /// [`StoreError::IdempotencyConflict`]. Otherwise the appends behave as
+    /// in [`EventStore::append_transaction`]; the record counts as one more
+    /// of the transaction's [`TRANSACTION_ITEMS_MAX`] items.
+    async fn append_once(
+        &self,
+        appends: Vec<AppendRequest>,
+        record: IdempotencyRecord,
+    ) -> Result<Once, StoreError>;
+
+    /// The idempotency record of a scope, read consistently.
+    async fn idempotency_record(
+        &self,
+        scope: &IdempotencyScope,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Reads a stream from `from_version` (inclusive, 1-based), in order:
+    /// `limit` events, fewer only where the stream ends, however large the
+    /// events are (never a page cut short by a store's response size).
     async fn read_stream(
         &self,
         stream: &StreamId,
@@ -507,6 +691,19 @@ macro_rules! forward_store {
                 requests: Vec<AppendRequest>,
             ) -> Result<Vec<Appended>, StoreError> {
                 (**self).append_transaction(requests).await
+            }
+            async fn append_once(
+                &self,
+                appends: Vec<AppendRequest>,
+                record: IdempotencyRecord,
+            ) -> Result<Once, StoreError> {
+                (**self).append_once(appends, record).await
+            }
+            async fn idempotency_record(
+                &self,
+                scope: &IdempotencyScope,
+            ) -> Result<Option<IdempotencyRecord>, StoreError> {
+                (**self).idempotency_record(scope).await
             }
             async fn read_stream(
                 &self,

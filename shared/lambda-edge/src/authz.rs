@@ -24,6 +24,9 @@ pub mod role {
 pub enum Action<'a> {
     /// Post commissions (tracking network).
     IngestCommissions,
+    /// Post refunds, chargebacks, fraud reversals and adjustments of
+    /// commissions (tracking network).
+    ReverseCommissions,
     /// Read one affiliate's balances and journal.
     ReadAffiliate { affiliate_id: &'a str },
     /// Read who did what (admin).
@@ -47,7 +50,7 @@ pub enum Action<'a> {
 impl Action<'_> {
     fn roles(&self) -> &'static [&'static str] {
         match self {
-            Action::IngestCommissions => &[role::INGEST],
+            Action::IngestCommissions | Action::ReverseCommissions => &[role::INGEST],
             Action::ReadAffiliate { .. } => &[
                 role::AFFILIATE,
                 role::FINANCE_MAKER,
@@ -84,6 +87,9 @@ pub fn authorize(identity: &Identity, action: Action<'_>) -> Result<&'static str
     }
     Err(Problem::forbidden(match action {
         Action::IngestCommissions => "posting commissions needs the ingest role",
+        Action::ReverseCommissions => {
+            "reversals and adjustments of commissions are posted by the tracking network (ingest role)"
+        }
         Action::ReadAffiliate { .. } => {
             "an affiliate reads only its own ledger; finance and admins read their tenant's"
         }
@@ -142,6 +148,18 @@ mod tests {
             authorize(&who(&["ingest"], None), Action::IngestCommissions),
             Ok(role::INGEST)
         );
+        assert_eq!(
+            authorize(&who(&["ingest"], None), Action::ReverseCommissions),
+            Ok(role::INGEST)
+        );
+        for roles in [
+            &["affiliate"][..],
+            &["finance-maker"],
+            &["finance-approver"],
+            &["admin"],
+        ] {
+            assert!(authorize(&who(roles, Some("x")), Action::ReverseCommissions).is_err());
+        }
         assert!(authorize(&who(&["finance-approver"], None), Action::ReadAudit).is_err());
         assert_eq!(
             authorize(&who(&["admin"], None), Action::ReadAudit),

@@ -149,10 +149,31 @@ pub async fn dispatch_queue_from_env() -> Result<SqsDispatchQueue, String> {
 }
 
 /// Approval limits from `PAYOUT_APPROVAL_LIMITS` (JSON, see
-/// `ledger_domain::ApprovalLimits::from_json`); none when unset.
+/// `ledger_domain::ApprovalLimits::from_json`). Unset, there are none, and
+/// every batch needs an admin's approval: a deployment states its limits.
 pub fn approval_limits_from_env() -> Result<ledger_domain::ApprovalLimits, String> {
+    approval_limits_or(None)
+}
+
+/// The local stack's limits when `PAYOUT_APPROVAL_LIMITS` is unset: the
+/// demo program's currencies, so a second person can approve its batches
+/// without an admin (and an admin is still needed above these).
+pub const DEVELOPMENT_APPROVAL_LIMITS: &str = r#"{
+  "EUR": {"item_max": "10000.00", "batch_total_max": "100000.00", "approver_daily_max": "250000.00"},
+  "USD": {"item_max": "10000.00", "batch_total_max": "100000.00", "approver_daily_max": "250000.00"},
+  "GBP": {"item_max": "10000.00", "batch_total_max": "100000.00", "approver_daily_max": "250000.00"},
+  "JPY": {"item_max": "1500000", "batch_total_max": "15000000", "approver_daily_max": "37500000"},
+  "KWD": {"item_max": "3000.000", "batch_total_max": "30000.000", "approver_daily_max": "75000.000"}
+}"#;
+
+/// Limits from `PAYOUT_APPROVAL_LIMITS`, or from `fallback` when it is
+/// unset or empty (none at all without a fallback).
+pub fn approval_limits_or(fallback: Option<&str>) -> Result<ledger_domain::ApprovalLimits, String> {
     match std::env::var("PAYOUT_APPROVAL_LIMITS") {
         Ok(json) if !json.trim().is_empty() => ledger_domain::ApprovalLimits::from_json(&json),
-        _ => Ok(ledger_domain::ApprovalLimits::default()),
+        _ => match fallback {
+            Some(json) => ledger_domain::ApprovalLimits::from_json(json),
+            None => Ok(ledger_domain::ApprovalLimits::default()),
+        },
     }
 }

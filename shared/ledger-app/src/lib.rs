@@ -3,11 +3,13 @@
 //! store's global order. Generic over the event store port, so the same code
 //! runs on the embedded store and on DynamoDB.
 
+pub mod adjustments;
 pub mod payouts;
 
 use chrono::{DateTime, Utc};
 use event_store::{
-    AppendRequest, Appended, EventStore, IdempotencyKey, READ_LIMIT_MAX, StoreError, StreamId,
+    AppendRequest, Appended, EventStore, IdempotencyKey, IdempotencyRecord, IdempotencyScope, Once,
+    Operation, READ_LIMIT_MAX, StoreError, StreamId, fingerprint,
 };
 use ledger_domain::events::{AggregateRef, stream_name};
 use ledger_domain::{
@@ -196,6 +198,14 @@ pub async fn run_payout_batch<S: EventStore + ?Sized>(
             reason: "drafts go through payouts::draft_batch or payouts::draft_payouts".to_owned(),
         }));
     }
+    if let PayoutBatchCommand::Approve {
+        authority, limits, ..
+    } = &command
+    {
+        // An approval is tallied in the approver's day stream in the same
+        // write.
+        return payouts::approve(store, batch_id, *authority, limits, ctx).await;
+    }
     let stream = StreamId::new(stream_name(
         &ctx.tenant_id,
         AggregateRef::PayoutBatch(batch_id),
@@ -219,35 +229,71 @@ pub async fn rebuild_balances<S: EventStore + ?Sized>(store: &S) -> Result<Balan
     }
 }
 
-/// What recording one commission did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The operation commission recordings are scoped to: a key is one
+/// recording request per tenant, whether it came over HTTP or the queue.
+pub const OPERATION_COMMISSIONS: &str = "ingest.commissions";
+
+/// What recording one commission did. A keyed request keeps the list of
+/// them, as JSON, as its answer: fields added later need `#[serde(default)]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recorded {
     pub commission_id: CommissionId,
     pub stream: StreamId,
-    /// True when this commission was already recorded with the same facts.
+    /// True when this commission was already recorded with the same facts,
+    /// or this request was answered before.
     pub duplicate: bool,
     pub version: u64,
 }
 
 /// Records several commissions atomically: all land, or none does. Each
-/// command comes with when it happened in the world (its effective time). Exact
-/// retries are reported as duplicates; a commission id already recorded
-/// with other facts fails the whole call with `AlreadyRecorded`.
+/// command comes with when it happened in the world (its effective time),
+/// or `None` when the caller did not say (then it is `ctx.effective_at`).
+/// A commission id already recorded with other facts fails the whole call
+/// with `AlreadyRecorded`; one recorded with the same facts is a duplicate.
+///
+/// With a key, the request is written once per tenant and key
+/// ([`OPERATION_COMMISSIONS`]): its idempotency record holds the
+/// fingerprint of the commands as given (a left-out time stays left out:
+/// the clock's value is not a fact of the request, and two concurrent
+/// identical retries stamp different ones) and the answer, and lands in the
+/// same transaction as the events. A repeat with the same facts, concurrent
+/// or later, is answered with the original result, every commission a
+/// duplicate; the same key with other facts, another commission id
+/// included, is `IdempotencyConflict`, and nothing is written.
 pub async fn record_commissions<S: EventStore + ?Sized>(
     store: &S,
     ctx: &CommandContext,
-    commands: &[(CommissionCommand, DateTime<Utc>)],
+    commands: &[(CommissionCommand, Option<DateTime<Utc>>)],
     key: Option<&IdempotencyKey>,
 ) -> Result<Vec<Recorded>, AppError> {
+    let mut record = match key {
+        Some(key) => {
+            let record = IdempotencyRecord {
+                scope: IdempotencyScope::new(
+                    ctx.tenant_id.clone(),
+                    Operation::new(OPERATION_COMMISSIONS)?,
+                    key.clone(),
+                ),
+                request_hash: fingerprint(&commission_facts(commands)?),
+                answer: String::new(),
+            };
+            // A repeat is answered by its record before anything is decided.
+            if let Some(stored) = store.idempotency_record(&record.scope).await? {
+                return replayed(record.replay(&stored)?);
+            }
+            Some(record)
+        }
+        None => None,
+    };
     let mut attempt = 0;
     'retry: loop {
         attempt += 1;
         let mut results = Vec::with_capacity(commands.len());
         let mut requests = Vec::new();
         let mut pending_index = Vec::new();
-        for (command, effective_at) in commands {
+        for (command, occurred_at) in commands {
             let ctx = CommandContext {
-                effective_at: *effective_at,
+                effective_at: occurred_at.unwrap_or(ctx.effective_at),
                 ..ctx.clone()
             };
             let CommissionCommand::Record { commission_id, .. } = command else {
@@ -264,37 +310,103 @@ pub async fn record_commissions<S: EventStore + ?Sized>(
             let events = commission.handle(command.clone(), &ctx)?;
             let version = commission.version();
             if !events.is_empty() {
-                let mut request = AppendRequest::from_domain(version, &events)?;
-                if let Some(key) = key {
-                    request = request.with_idempotency_key(key.clone());
-                }
                 pending_index.push(results.len());
-                requests.push(request);
+                requests.push(AppendRequest::from_domain(version, &events)?);
             }
             results.push(Recorded {
                 commission_id: commission_id.clone(),
                 stream,
                 duplicate: events.is_empty(),
-                version,
+                version: version + events.len() as u64,
             });
         }
-        if requests.is_empty() {
-            return Ok(results);
-        }
-        match store.append_transaction(requests).await {
-            Ok(appended) => {
+        let written = match &mut record {
+            None if requests.is_empty() => return Ok(results),
+            None => store.append_transaction(requests).await.map(Once::Written),
+            // Even a request that records nothing new keeps its answer.
+            Some(record) => {
+                record.answer =
+                    serde_json::to_string(&results).map_err(|e| StoreError::InvalidInput {
+                        field: "answer",
+                        reason: e.to_string(),
+                    })?;
+                store.append_once(requests, record.clone()).await
+            }
+        };
+        match written {
+            Ok(Once::Written(appended)) => {
                 for (index, appended) in pending_index.into_iter().zip(appended) {
                     results[index].duplicate = appended.duplicate;
                     results[index].version = appended.last_version;
                 }
                 return Ok(results);
             }
+            // The same request, concurrently, was written first.
+            Ok(once @ Once::Replayed(_)) => return replayed(once),
+            // Someone else wrote to one of the commissions: decide again.
             Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => {
                 continue 'retry;
             }
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// The facts of a recording request, canonically: each command's fields and
+/// its time as the caller gave it, in order (JSON arrays, so no map order
+/// can change the fingerprint).
+fn commission_facts(
+    commands: &[(CommissionCommand, Option<DateTime<Utc>>)],
+) -> Result<Vec<u8>, AppError> {
+    let mut facts = Vec::with_capacity(commands.len());
+    for (command, occurred_at) in commands {
+        let CommissionCommand::Record {
+            commission_id,
+            affiliate_id,
+            amount,
+            hold_period_days,
+            source_conversion_id,
+            order_reference,
+        } = command
+        else {
+            return Err(AppError::Store(StoreError::InvalidInput {
+                field: "commands",
+                reason: "only record commands can be recorded in bulk".to_owned(),
+            }));
+        };
+        facts.push(serde_json::json!([
+            commission_id.as_str(),
+            affiliate_id.as_str(),
+            amount.amount_minor().to_string(),
+            amount.currency().code(),
+            hold_period_days,
+            source_conversion_id,
+            order_reference,
+            occurred_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        ]));
+    }
+    serde_json::to_vec(&facts).map_err(|e| {
+        AppError::Store(StoreError::InvalidInput {
+            field: "commands",
+            reason: e.to_string(),
+        })
+    })
+}
+
+/// The original answer of a keyed request, every commission a duplicate.
+fn replayed(once: Once) -> Result<Vec<Recorded>, AppError> {
+    let Once::Replayed(answer) = once else {
+        return Err(StoreError::Unavailable("a replay without an answer".to_owned()).into());
+    };
+    let mut results: Vec<Recorded> = serde_json::from_str(&answer).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "the stored answer of a recording is unreadable: {e}"
+        ))
+    })?;
+    for recorded in &mut results {
+        recorded.duplicate = true;
+    }
+    Ok(results)
 }
 
 /// The most commissions one maturing run takes: a run is bounded, and the

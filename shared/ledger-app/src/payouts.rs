@@ -23,9 +23,9 @@ use ledger_domain::events::{
 };
 use ledger_domain::payout::{ItemStatus, PAYOUT_ITEMS_PER_BATCH_MAX};
 use ledger_domain::{
-    AffiliateId, ApprovalLimits, CommandContext, Currency, Event, ItemOutcome, Money, PayoutBatch,
-    PayoutBatchCommand, PayoutBatchId, PayoutItemId, PayoutMethod, PayoutRunId, Planned,
-    ProfileAggregate, ProfileChange, TenantId, plan_payout,
+    AffiliateId, ApprovalLimits, CommandContext, Currency, Event, ItemOutcome, Money, OutcomeFacts,
+    PayoutBatch, PayoutBatchCommand, PayoutBatchId, PayoutItemId, PayoutMethod, PayoutRunId,
+    Planned, ProfileAggregate, ProfileChange, TenantId, plan_payout,
 };
 use serde::{Deserialize, Serialize};
 
@@ -250,6 +250,7 @@ where
                     amount,
                     receivable_netted,
                     processor,
+                    destination,
                 } => {
                     let batch_id = match &pending.batch_id {
                         Some(id) => id,
@@ -263,6 +264,7 @@ where
                         amount,
                         receivable_netted,
                         processor,
+                        destination: Some(destination),
                     });
                     if pending.items.len() >= options.items_per_batch {
                         let first = report.batches.is_empty();
@@ -543,6 +545,10 @@ pub trait DispatchQueue: Send + Sync {
 }
 
 /// Approves a batch, then asks for every item to be paid.
+///
+/// The approval and its tally in the approver's day stream are appended
+/// in one transaction, each at the version read: the daily limit per
+/// approver holds even when one person approves several batches at once.
 pub async fn approve_batch<S, Q>(
     store: &S,
     queue: &Q,
@@ -555,19 +561,80 @@ where
     S: EventStore + ?Sized,
     Q: DispatchQueue + ?Sized,
 {
-    let executed = crate::run_payout_batch(
-        store,
-        batch_id,
-        PayoutBatchCommand::Approve {
-            authority,
-            limits: limits.clone(),
-        },
-        ctx,
-        None,
-    )
-    .await?;
+    let executed = approve(store, batch_id, authority, limits, ctx).await?;
     let queued = enqueue_awaiting(store, queue, &ctx.tenant_id, batch_id).await?;
     Ok((executed, queued))
+}
+
+/// Approves a batch (four eyes, limits, the approver's day), without
+/// enqueueing its items.
+pub async fn approve<S: EventStore + ?Sized>(
+    store: &S,
+    batch_id: &PayoutBatchId,
+    authority: ApprovalAuthority,
+    limits: &ApprovalLimits,
+    ctx: &CommandContext,
+) -> Result<Executed, AppError> {
+    let batch_stream = StreamId::new(stream_name(
+        &ctx.tenant_id,
+        AggregateRef::PayoutBatch(batch_id),
+    ))?;
+    let day = ledger_domain::payout::approval_day(ctx.now);
+    let tally_stream = StreamId::new(stream_name(
+        &ctx.tenant_id,
+        AggregateRef::PayoutApprovals(&ctx.actor.id, day),
+    ))?;
+    let mut attempt = 0;
+    let executed = loop {
+        attempt += 1;
+        let history = load(store, &batch_stream).await?;
+        let batch = PayoutBatch::from_events(&history);
+        let tallies = load(store, &tally_stream).await?;
+        let mut approved_today: Vec<Money> = Vec::new();
+        for event in &tallies {
+            if let EventBody::PayoutApprovalTallied(t) = event.body() {
+                for total in &t.totals {
+                    match approved_today
+                        .iter_mut()
+                        .find(|m| m.currency() == total.currency())
+                    {
+                        Some(sum) => {
+                            *sum = sum
+                                .checked_add(total)
+                                .map_err(ledger_domain::PayoutBatchError::from)?
+                        }
+                        None => approved_today.push(*total),
+                    }
+                }
+            }
+        }
+        let events = batch.handle(
+            PayoutBatchCommand::Approve {
+                authority,
+                limits: limits.clone(),
+                approved_today,
+            },
+            ctx,
+        )?;
+        let [approved, tallied] = &events[..] else {
+            unreachable!("an approval decides the approval and its tally");
+        };
+        let requests = vec![
+            AppendRequest::from_domain(batch.version(), std::slice::from_ref(approved))?,
+            AppendRequest::from_domain(tallies.len() as u64, std::slice::from_ref(tallied))?,
+        ];
+        match store.append_transaction(requests).await {
+            Ok(mut appended) => {
+                break Executed {
+                    events: vec![approved.clone()],
+                    appended: appended.remove(0),
+                };
+            }
+            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(executed)
 }
 
 /// Enqueues every item of an approved batch not yet sent to its
@@ -617,6 +684,9 @@ pub struct PaymentOrder {
     /// Unique per item across tenants; sent as the processor's idempotency
     /// key on every attempt.
     pub idempotency_key: String,
+    /// The processor's reference, once the item was submitted (PayPal's
+    /// payout batch id): a status lookup reads it directly.
+    pub reference: Option<String>,
 }
 
 /// What a processor answered to a submission or a status query.
@@ -718,6 +788,11 @@ pub enum Dispatched {
 pub enum DispatchError {
     #[error("payment outcome unknown, will ask again: {0}")]
     Unknown(String),
+    /// Another dispatcher holds the item (a redelivery racing the first
+    /// delivery): left to it; the message comes back after the queue's
+    /// visibility timeout and finds the item settled or the lease over.
+    #[error("item is being sent by another dispatcher until {0}")]
+    InFlight(chrono::DateTime<chrono::Utc>),
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -768,6 +843,69 @@ where
         }
         None => return fail(store, message, ctx, "the affiliate has no payout method").await,
     };
+    // The money goes where the approver saw it go, or nowhere.
+    if let Some(destination) = &drafted.destination {
+        if method.fingerprint() != destination.fingerprint {
+            return fail(
+                store,
+                message,
+                ctx,
+                &format!(
+                    "the payout method changed after drafting: this item pays only the approved destination {}",
+                    destination.masked
+                ),
+            )
+            .await;
+        }
+    }
+    // Take the item before any processor call, so that two deliveries of
+    // the same message never both submit.
+    let claim_id = claim_id(ctx);
+    match claim(store, message, &claim_id, ctx).await {
+        Ok(()) => {}
+        Err(AppError::PayoutBatch(ledger_domain::PayoutBatchError::Claimed {
+            lease_until,
+            ..
+        })) => {
+            return Err(DispatchError::InFlight(lease_until));
+        }
+        Err(AppError::PayoutBatch(ledger_domain::PayoutBatchError::AlreadySubmitted(_))) => {
+            return Ok(Dispatched::AlreadyHandled);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let result = dispatch_claimed(store, processors, message, state, drafted, method, ctx).await;
+    if matches!(result, Err(DispatchError::Unknown(_))) {
+        // Let the retry take it at once; if this fails, the lease ends.
+        let _ = crate::run_payout_batch(
+            store,
+            &message.batch_id,
+            PayoutBatchCommand::Release {
+                item_id: message.item_id.clone(),
+                claim_id,
+            },
+            ctx,
+            None,
+        )
+        .await;
+    }
+    result
+}
+
+/// The processor part of a dispatch, once the item is claimed.
+async fn dispatch_claimed<S, P>(
+    store: &S,
+    processors: &P,
+    message: &DispatchMessage,
+    state: &ledger_domain::payout::DraftedBatch,
+    drafted: &DraftedItem,
+    method: PayoutMethod,
+    ctx: &CommandContext,
+) -> Result<Dispatched, DispatchError>
+where
+    S: EventStore + ?Sized,
+    P: ProcessorRegistry + ?Sized,
+{
     let Some(ports) = processors.ports(drafted.processor) else {
         return fail(
             store,
@@ -829,6 +967,7 @@ fn order_for(
         amount: drafted.amount,
         method,
         idempotency_key: format!("{tenant_id}:{}", drafted.item_id),
+        reference: None,
     }
 }
 
@@ -862,7 +1001,12 @@ async fn dispatch_by_file<S: EventStore + ?Sized>(
                 }
                 let profile = load_profile(store, &message.tenant_id, &d.affiliate_id).await?;
                 match profile.profile().method.clone() {
-                    Some(method) if method.processor() == processor => {
+                    Some(method)
+                        if method.processor() == processor
+                            && d.destination
+                                .as_ref()
+                                .is_none_or(|dest| dest.fingerprint == method.fingerprint()) =>
+                    {
                         orders.push(order_for(&message.tenant_id, &message.batch_id, d, method));
                     }
                     // Left out: its own dispatch fails it (money back).
@@ -891,6 +1035,48 @@ async fn dispatch_by_file<S: EventStore + ?Sized>(
     }
 }
 
+/// How long a dispatcher holds an item: longer than one dispatch
+/// function's run (its timeout), so a live call is never overtaken.
+pub const DISPATCH_LEASE_SECONDS: i64 = 300;
+
+/// One id per dispatch attempt: the actor and request, the time and a
+/// counter of this process, so two attempts never share a claim.
+fn claim_id(ctx: &CommandContext) -> String {
+    static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = ctx.now.timestamp_nanos_opt().unwrap_or_default();
+    let id: String = format!(
+        "{}:{}:{nanos}:{n}:{}",
+        ctx.actor.id,
+        ctx.actor.request_id.as_deref().unwrap_or("-"),
+        std::process::id()
+    );
+    id.chars()
+        .take(ledger_domain::events::TEXT_LEN_MAX)
+        .collect()
+}
+
+async fn claim<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    claim_id: &str,
+    ctx: &CommandContext,
+) -> Result<(), AppError> {
+    crate::run_payout_batch(
+        store,
+        &message.batch_id,
+        PayoutBatchCommand::Claim {
+            item_id: message.item_id.clone(),
+            claim_id: claim_id.to_owned(),
+            lease_until: ctx.now + chrono::Duration::seconds(DISPATCH_LEASE_SECONDS),
+        },
+        ctx,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
 async fn record<S: EventStore + ?Sized>(
     store: &S,
     message: &DispatchMessage,
@@ -915,6 +1101,7 @@ async fn record<S: EventStore + ?Sized>(
                     outcome: ItemOutcome::Paid,
                     processor_event_id: None,
                     reason: None,
+                    facts: OutcomeFacts::default(),
                 },
                 ctx,
                 None,
@@ -967,6 +1154,7 @@ async fn fail<S: EventStore + ?Sized>(
             outcome: ItemOutcome::Failed,
             processor_event_id: None,
             reason: Some(reason.clone()),
+            facts: OutcomeFacts::default(),
         },
         ctx,
         None,
@@ -1011,7 +1199,16 @@ pub struct ProcessorNotice {
     pub batch_id: Option<String>,
     pub item_id: Option<String>,
     /// The processor's reference (transfer, payout item, end-to-end id).
+    /// When the item was submitted with a reference, a notice naming
+    /// another one does not move it.
     pub reference: Option<String>,
+    /// The destination the notice names (Stripe connected account, PayPal
+    /// receiver, IBAN), if it names one: checked against the item's.
+    pub account: Option<String>,
+    /// The amount the notice states, if any. For a reversal it is the
+    /// total reversed so far (Stripe's `amount_reversed`), so a partial
+    /// reversal moves only what it says, and a repeat moves nothing more.
+    pub amount: Option<Money>,
     pub reason: Option<String>,
 }
 
@@ -1031,7 +1228,11 @@ fn batch_of(item_id: &str) -> Option<&str> {
     item_id.rsplit_once('.').map(|(batch, _)| batch)
 }
 
-/// Records a verified processor notice against its item, once.
+/// Records a verified processor notice against its item, once. A notice
+/// moves an item only if it is tied to it: the processor, the item's
+/// processor reference, the account and the amount, where the notice names
+/// them, must be the item's. Anything else is kept as unmatched, with the
+/// reason, for finance; it never moves money and is never retried.
 pub async fn record_notice<S: EventStore + ?Sized>(
     store: &S,
     notice: &ProcessorNotice,
@@ -1050,6 +1251,7 @@ pub async fn record_notice<S: EventStore + ?Sized>(
         .as_deref()
         .or_else(|| notice.item_id.as_deref().and_then(batch_of))
         .and_then(|b| PayoutBatchId::new(b).ok());
+    let mut unmatched_reason = "no payout item of this ledger matches it".to_owned();
     if let (Some(tenant_id), Some(item_id), Some(batch_id)) = (&tenant, &item, &batch) {
         let ctx = ctx_for(tenant_id.clone());
         let found = load_batch(store, tenant_id, batch_id)
@@ -1068,26 +1270,52 @@ pub async fn record_notice<S: EventStore + ?Sized>(
                         .reason
                         .as_ref()
                         .map(|r| r.chars().take(200).collect()),
+                    facts: OutcomeFacts {
+                        processor: Some(notice.processor),
+                        reference: notice.reference.clone(),
+                        account: notice.account.clone(),
+                        amount: notice.amount,
+                    },
                 },
                 &ctx,
                 None,
             )
-            .await?;
-            return Ok(match executed.events.first().map(Event::body) {
-                None => NoticeRecorded::Duplicate,
-                Some(
-                    EventBody::PayoutItemPaid(o)
-                    | EventBody::PayoutItemFailed(o)
-                    | EventBody::PayoutItemReturned(o)
-                    | EventBody::PayoutItemUnclaimed(o),
-                ) => NoticeRecorded::Outcome(o.movement),
-                Some(_) => NoticeRecorded::Outcome(ledger_domain::MoneyMovement::None),
-            });
+            .await;
+            match executed {
+                Ok(executed) => {
+                    return Ok(match executed.events.last().map(Event::body) {
+                        None => NoticeRecorded::Duplicate,
+                        Some(
+                            EventBody::PayoutItemPaid(o)
+                            | EventBody::PayoutItemFailed(o)
+                            | EventBody::PayoutItemReturned(o)
+                            | EventBody::PayoutItemUnclaimed(o)
+                            | EventBody::PayoutItemReversed(o),
+                        ) => NoticeRecorded::Outcome(o.movement),
+                        Some(_) => NoticeRecorded::Outcome(ledger_domain::MoneyMovement::None),
+                    });
+                }
+                Err(AppError::PayoutBatch(ledger_domain::PayoutBatchError::NoticeMismatch {
+                    rule,
+                    ..
+                })) => unmatched_reason = rule,
+                Err(e) => return Err(e),
+            }
         }
     }
-    // Unmatched: recorded under the tenant it names (or the unmatched
-    // tenant), in its own stream keyed by the processor's event id, so a
-    // repeat is a duplicate.
+    record_unmatched(store, notice, tenant, &unmatched_reason, ctx_for).await
+}
+
+/// Keeps a notice that moved nothing under the tenant it names (or the
+/// unmatched tenant), in its own stream keyed by the processor's event id,
+/// so a repeat is a duplicate.
+async fn record_unmatched<S: EventStore + ?Sized>(
+    store: &S,
+    notice: &ProcessorNotice,
+    tenant: Option<TenantId>,
+    reason: &str,
+    ctx_for: impl Fn(TenantId) -> CommandContext,
+) -> Result<NoticeRecorded, AppError> {
     let tenant_id = tenant.unwrap_or_else(|| {
         TenantId::new(UNMATCHED_TENANT).unwrap_or_else(|_| unreachable!("a valid literal id"))
     });
@@ -1122,6 +1350,12 @@ pub async fn record_notice<S: EventStore + ?Sized>(
             batch_id: notice.batch_id.clone(),
             item_id: notice.item_id.clone(),
             reference: notice.reference.clone(),
+            reason: Some(
+                reason
+                    .chars()
+                    .take(ledger_domain::events::TEXT_LEN_MAX / 4)
+                    .collect(),
+            ),
         }),
     );
     match store.append(AppendRequest::from_domain(0, &[event])?).await {
@@ -1206,7 +1440,10 @@ where
                 report.unknown += 1;
                 continue;
             };
-            let order = order_for(tenant_id, &batch_id, &item.drafted, method);
+            let order = PaymentOrder {
+                reference: item.reference.clone(),
+                ..order_for(tenant_id, &batch_id, &item.drafted, method)
+            };
             let (outcome, reference, reason) = match status.status(&order).await {
                 Ok(Some(PaymentStatus::Paid { reference })) => (ItemOutcome::Paid, reference, None),
                 Ok(Some(PaymentStatus::Failed { reference, reason })) => (
@@ -1232,6 +1469,11 @@ where
                     outcome,
                     processor_event_id: Some(format!("poll:{reference}:{outcome:?}")),
                     reason,
+                    // Asked by the item's own key: the answer is about it.
+                    facts: OutcomeFacts {
+                        processor: Some(item.drafted.processor),
+                        ..OutcomeFacts::default()
+                    },
                 },
                 ctx,
                 None,
@@ -1241,4 +1483,105 @@ where
         }
     }
     Ok(report)
+}
+
+/// A submitted item paid by file whose bank has sent no status for longer
+/// than allowed: its money is still reserved, and finance must chase it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverdueItem {
+    pub batch_id: PayoutBatchId,
+    pub item_id: PayoutItemId,
+    pub affiliate_id: AffiliateId,
+    pub amount: Money,
+    pub processor: ledger_domain::Processor,
+    pub submitted_at: chrono::DateTime<chrono::Utc>,
+    pub business_days: u32,
+}
+
+/// TARGET2 business days (Monday to Friday, less 1 January, 1 May, 25 and
+/// 26 December) after `from` up to `to`. Easter holidays are not counted
+/// out: an item is at worst reported a day early.
+pub fn business_days_between(
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> u32 {
+    use chrono::Datelike;
+    let mut day = from.date_naive();
+    let end = to.date_naive();
+    let mut count = 0u32;
+    // Bounded: a submission older than ten years counts as ten years.
+    for _ in 0..3660 {
+        if day >= end {
+            break;
+        }
+        day = day.succ_opt().unwrap_or(end);
+        let weekday = day.weekday().num_days_from_monday() < 5;
+        let closed = matches!(
+            (day.month(), day.day()),
+            (1, 1) | (5, 1) | (12, 25) | (12, 26)
+        );
+        if weekday && !closed {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// The tenant's submitted items of file processors (SEPA) with no status
+/// after more than `business_days_max` business days, newest batches first,
+/// at most `limit`. Banks answer a pain.001 within a day or two; silence
+/// means a file that was never delivered or a status that was lost.
+pub async fn overdue_file_items<S, P>(
+    store: &S,
+    processors: &P,
+    tenant_id: &TenantId,
+    business_days_max: u32,
+    limit: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<OverdueItem>, AppError>
+where
+    S: EventStore + ?Sized,
+    P: ProcessorRegistry + ?Sized,
+{
+    let drafts = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
+    let mut batch_ids = Vec::new();
+    for stored in load(store, &drafts).await? {
+        if let EventBody::PayoutDraftRegistered(r) = stored.body() {
+            batch_ids.push(r.batch_id.clone());
+        }
+    }
+    let mut overdue = Vec::new();
+    for batch_id in batch_ids.into_iter().rev() {
+        let batch = load_batch(store, tenant_id, &batch_id).await?;
+        let Some(state) = batch.state() else { continue };
+        for item in &state.items {
+            if overdue.len() >= limit {
+                return Ok(overdue);
+            }
+            if item.status != ItemStatus::Submitted
+                || !matches!(
+                    processors.ports(item.drafted.processor),
+                    Some(ProcessorPorts::File(_))
+                )
+            {
+                continue;
+            }
+            let Some(submitted_at) = item.submitted_at else {
+                continue;
+            };
+            let days = business_days_between(submitted_at, now);
+            if days > business_days_max {
+                overdue.push(OverdueItem {
+                    batch_id: batch_id.clone(),
+                    item_id: item.drafted.item_id.clone(),
+                    affiliate_id: item.drafted.affiliate_id.clone(),
+                    amount: item.drafted.amount,
+                    processor: item.drafted.processor,
+                    submitted_at,
+                    business_days: days,
+                });
+            }
+        }
+    }
+    Ok(overdue)
 }

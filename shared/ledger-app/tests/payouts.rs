@@ -20,9 +20,9 @@ use ledger_domain::events::{ApprovalAuthority, EventBody, SkipReason};
 use ledger_domain::payout::ItemStatus;
 use ledger_domain::profile::SandboxBehaviour;
 use ledger_domain::{
-    Actor, ActorKind, AffiliateId, ApprovalLimits, CommandContext, CommissionCommand, CommissionId,
-    Currency, HoldReason, Money, PayoutBatchError, PayoutMethod, PayoutRunId, Processor,
-    ProfileChange, TenantId,
+    Actor, ActorKind, AffiliateId, CommandContext, CommissionCommand, CommissionId, Currency,
+    HoldReason, Money, PayoutBatchError, PayoutMethod, PayoutRunId, Processor, ProfileChange,
+    TenantId,
 };
 
 fn ctx(actor: &str, days: i64) -> CommandContext {
@@ -349,7 +349,7 @@ async fn approval_enqueues_every_item_and_dispatch_pays_each_once() {
         .unwrap();
     let batch_id = report.batches[0].batch_id.clone();
     let queue = Queue::default();
-    let limits = ApprovalLimits::default();
+    let limits = ledger_domain::ApprovalLimits::from_json(r#"{"EUR": {"batch_total_max": "1000000.00"}, "USD": {"batch_total_max": "1000000.00"}, "JPY": {"batch_total_max": "100000000"}, "KWD": {"batch_total_max": "1000000.000"}}"#).expect("test limits");
     let own = approve_batch(
         &store,
         &queue,
@@ -488,7 +488,7 @@ async fn an_unknown_outcome_that_stays_unknown_is_retried_not_guessed() {
         &queue,
         &batch_id,
         ApprovalAuthority::Finance,
-        &ApprovalLimits::default(),
+        &ledger_domain::ApprovalLimits::from_json(r#"{"EUR": {"batch_total_max": "1000000.00"}, "USD": {"batch_total_max": "1000000.00"}, "JPY": {"batch_total_max": "100000000"}, "KWD": {"batch_total_max": "1000000.000"}}"#).expect("test limits"),
         &ctx("omar", 2),
     )
     .await
@@ -575,7 +575,7 @@ async fn the_poller_settles_items_whose_news_was_lost() {
         &queue,
         &batch_id,
         ApprovalAuthority::Finance,
-        &ApprovalLimits::default(),
+        &ledger_domain::ApprovalLimits::from_json(r#"{"EUR": {"batch_total_max": "1000000.00"}, "USD": {"batch_total_max": "1000000.00"}, "JPY": {"batch_total_max": "100000000"}, "KWD": {"batch_total_max": "1000000.000"}}"#).expect("test limits"),
         &ctx("omar", 2),
     )
     .await
@@ -646,4 +646,319 @@ async fn the_poller_settles_items_whose_news_was_lost() {
         6000,
         "aff-2's money is back"
     );
+}
+
+fn limits(json: &str) -> ledger_domain::ApprovalLimits {
+    ledger_domain::ApprovalLimits::from_json(json).unwrap()
+}
+
+const EUR_USD_LIMITS: &str =
+    r#"{"EUR": {"batch_total_max": "1000000.00"}, "USD": {"batch_total_max": "1000000.00"}}"#;
+
+/// Drafts the program's payouts and approves the first batch as omar.
+async fn approved(
+    store: &SqliteEventStore,
+) -> (ledger_domain::PayoutBatchId, Vec<DispatchMessage>) {
+    let report = draft_payouts(store, store, &ctx("maria", 2), &options("run-1"))
+        .await
+        .unwrap();
+    let batch_id = report.batches[0].batch_id.clone();
+    let queue = Queue::default();
+    approve_batch(
+        store,
+        &queue,
+        &batch_id,
+        ApprovalAuthority::Finance,
+        &limits(EUR_USD_LIMITS),
+        &ctx("omar", 2),
+    )
+    .await
+    .unwrap();
+    let messages = queue.0.lock().unwrap().clone();
+    (batch_id, messages)
+}
+
+#[tokio::test]
+async fn an_item_pays_only_the_destination_it_was_approved_with() {
+    let store = program().await;
+    let (batch_id, messages) = approved(&store).await;
+    let tenant = TenantId::new("acme").unwrap();
+    let batch = load_batch(&store, &tenant, &batch_id).await.unwrap();
+    let first = &batch.state().unwrap().items[0].drafted;
+    assert_eq!(first.affiliate_id.as_str(), "aff-1");
+    let destination = first.destination.clone().expect("bound at drafting");
+    assert_eq!(destination.masked, "sandbox settle");
+    // After approval, someone points aff-1 elsewhere.
+    change_profile(
+        &store,
+        &AffiliateId::new("aff-1").unwrap(),
+        ProfileChange::MethodSet {
+            method: sandbox(SandboxBehaviour::ReturnAfterPaid),
+        },
+        &ctx("mallory", 2),
+    )
+    .await
+    .unwrap();
+    let processors = Scripted::default();
+    let result = dispatch_item(
+        &store,
+        &processors,
+        &messages[0],
+        &ctx("dispatch-payouts", 3),
+    )
+    .await
+    .unwrap();
+    match result {
+        Dispatched::Failed { reason } => assert!(
+            reason.contains("changed after drafting")
+                && reason.contains("approved destination sandbox settle"),
+            "{reason}"
+        ),
+        other => panic!("must not pay a changed destination: {other:?}"),
+    }
+    assert_eq!(processors.submits.load(Ordering::SeqCst), 0, "nothing sent");
+    project(&store).await;
+    assert_eq!(available(&store, "aff-1").await, 6000, "the money is back");
+    // The change itself is held until someone other than mallory lifts it.
+    let profile =
+        ledger_app::payouts::load_profile(&store, &tenant, &AffiliateId::new("aff-1").unwrap())
+            .await
+            .unwrap();
+    assert!(profile.profile().holds.contains(&HoldReason::MethodChanged));
+}
+
+/// Pays, but only once the test lets it: the first call blocks in flight.
+#[derive(Default)]
+struct Slow {
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    submits: AtomicUsize,
+}
+
+#[async_trait]
+impl SubmitPayment for Slow {
+    async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+        // Only the first call is held in flight (so the test cannot hang
+        // whatever the code under test does).
+        if self.submits.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.entered.notify_one();
+            self.release.notified().await;
+        }
+        Ok(PaymentStatus::Paid {
+            reference: format!("ref-{}", order.item_id),
+        })
+    }
+}
+
+#[async_trait]
+impl FetchPaymentStatus for Slow {
+    async fn status(&self, _: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+        // Nothing is visible at the processor until the first call returns,
+        // as with a request still in flight.
+        Ok(None)
+    }
+}
+
+impl ProcessorRegistry for Slow {
+    fn ports(&self, _: Processor) -> Option<ProcessorPorts<'_>> {
+        Some(ProcessorPorts::Api {
+            submit: self,
+            status: self,
+        })
+    }
+}
+
+#[tokio::test]
+async fn two_dispatchers_racing_on_one_item_send_it_once() {
+    let store = program().await;
+    let (_, messages) = approved(&store).await;
+    let slow = Slow::default();
+    let message = &messages[0];
+    let ctx_a = ctx("dispatch-a", 3);
+    let first = dispatch_item(&store, &slow, message, &ctx_a);
+    let second = async {
+        // The second delivery of the same message arrives while the first
+        // is waiting on the processor.
+        slow.entered.notified().await;
+        let result = dispatch_item(&store, &slow, message, &ctx("dispatch-b", 3)).await;
+        slow.release.notify_one();
+        result
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert!(
+        matches!(first, Ok(Dispatched::Submitted { paid: true, .. })),
+        "{first:?}"
+    );
+    assert!(
+        matches!(second, Err(DispatchError::InFlight(_))),
+        "the second dispatcher leaves the item to the first: {second:?}"
+    );
+    assert_eq!(slow.submits.load(Ordering::SeqCst), 1, "sent once");
+    // Its redelivery later finds the item paid.
+    let later = dispatch_item(&store, &slow, message, &ctx("dispatch-b", 4)).await;
+    assert!(matches!(later, Ok(Dispatched::AlreadyHandled)), "{later:?}");
+}
+
+#[tokio::test]
+async fn an_attempt_that_ends_unknown_lets_the_retry_take_the_item_at_once() {
+    struct Flaky(AtomicUsize);
+    #[async_trait]
+    impl SubmitPayment for Flaky {
+        async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(ProcessorError::Unknown("connection reset".into()));
+            }
+            Ok(PaymentStatus::Paid {
+                reference: format!("ref-{}", order.item_id),
+            })
+        }
+    }
+    #[async_trait]
+    impl FetchPaymentStatus for Flaky {
+        async fn status(&self, _: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+            Ok(None)
+        }
+    }
+    impl ProcessorRegistry for Flaky {
+        fn ports(&self, _: Processor) -> Option<ProcessorPorts<'_>> {
+            Some(ProcessorPorts::Api {
+                submit: self,
+                status: self,
+            })
+        }
+    }
+    let store = program().await;
+    let (_, messages) = approved(&store).await;
+    let flaky = Flaky(AtomicUsize::new(0));
+    let first = dispatch_item(&store, &flaky, &messages[0], &ctx("dispatch-a", 3)).await;
+    assert!(matches!(first, Err(DispatchError::Unknown(_))), "{first:?}");
+    let retry = dispatch_item(&store, &flaky, &messages[0], &ctx("dispatch-b", 3)).await;
+    assert!(
+        matches!(retry, Ok(Dispatched::Submitted { paid: true, .. })),
+        "{retry:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_notice_that_names_another_processor_or_reference_is_kept_for_finance() {
+    use ledger_app::payouts::{NoticeRecorded, ProcessorNotice, record_notice};
+    let store = program().await;
+    let (batch_id, messages) = approved(&store).await;
+    let processors = Scripted::default();
+    dispatch_item(
+        &store,
+        &processors,
+        &messages[0],
+        &ctx("dispatch-payouts", 3),
+    )
+    .await
+    .unwrap();
+    let item = messages[0].item_id.to_string();
+    let notice = |event_id: &str, processor, reference: &str| ProcessorNotice {
+        processor,
+        event_id: event_id.into(),
+        outcome: ledger_domain::ItemOutcome::Failed,
+        tenant_id: Some("acme".into()),
+        batch_id: Some(batch_id.to_string()),
+        item_id: Some(item.clone()),
+        reference: Some(reference.into()),
+        account: None,
+        amount: None,
+        reason: Some("payout failed".into()),
+    };
+    let by = |t: TenantId| CommandContext {
+        tenant_id: t,
+        ..ctx("stripe", 4)
+    };
+    // A Stripe notice (a connected account's payout) for a sandbox item.
+    let forged = notice("evt_1", Processor::Stripe, &format!("ref-{item}"));
+    assert_eq!(
+        record_notice(&store, &forged, by).await.unwrap(),
+        NoticeRecorded::Unmatched
+    );
+    // The right processor, another payment.
+    let other = notice("evt_2", Processor::Sandbox, "po_123");
+    assert_eq!(
+        record_notice(&store, &other, by).await.unwrap(),
+        NoticeRecorded::Unmatched
+    );
+    let tenant = TenantId::new("acme").unwrap();
+    let batch = load_batch(&store, &tenant, &batch_id).await.unwrap();
+    assert_eq!(batch.state().unwrap().items[0].status, ItemStatus::Paid);
+    // Finance finds both, each with why.
+    let mut reasons = Vec::new();
+    let page = store.read_all(None, 1000).await.unwrap();
+    for stored in &page.events {
+        if let EventBody::ProcessorNoticeUnmatched(u) = stored.decode().unwrap().body() {
+            reasons.push(u.reason.clone().unwrap_or_default());
+        }
+    }
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("comes from stripe"), "{reasons:?}");
+    assert!(reasons[1].contains("po_123"), "{reasons:?}");
+    // The genuine notice still moves it.
+    let genuine = notice("evt_3", Processor::Sandbox, &format!("ref-{item}"));
+    assert!(matches!(
+        record_notice(&store, &genuine, by).await.unwrap(),
+        NoticeRecorded::Outcome(ledger_domain::MoneyMovement::PaidToAvailable)
+    ));
+}
+
+#[tokio::test]
+async fn many_small_batches_cannot_get_past_an_approvers_daily_limit() {
+    let store = program().await;
+    let mut one_per_batch = options("run-1");
+    one_per_batch.items_per_batch = 1;
+    let report = draft_payouts(&store, &store, &ctx("maria", 2), &one_per_batch)
+        .await
+        .unwrap();
+    // aff-1 EUR 60, aff-1 USD 15, aff-2 EUR 60: three one-item batches.
+    assert_eq!(report.batches.len(), 3, "{report:?}");
+    let daily =
+        limits(r#"{"EUR": {"approver_daily_max": "100.00"}, "USD": {"item_max": "1000.00"}}"#);
+    let queue = Queue::default();
+    let mut refused = Vec::new();
+    for batch in &report.batches {
+        let result = approve_batch(
+            &store,
+            &queue,
+            &batch.batch_id,
+            ApprovalAuthority::Finance,
+            &daily,
+            &ctx("omar", 2),
+        )
+        .await;
+        if let Err(AppError::PayoutBatch(PayoutBatchError::NeedsAdmin { rule, .. })) = result {
+            refused.push((batch.batch_id.clone(), rule));
+        } else {
+            result.unwrap();
+        }
+    }
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].1.contains("already approved 60.00 EUR today"),
+        "{refused:?}"
+    );
+    // Another approver's day is their own; omar's next day is new.
+    approve_batch(
+        &store,
+        &queue,
+        &refused[0].0,
+        ApprovalAuthority::Finance,
+        &daily,
+        &ctx("sara", 2),
+    )
+    .await
+    .unwrap();
+}
+
+#[test]
+fn business_days_skip_weekends_and_target_holidays() {
+    use ledger_app::payouts::business_days_between;
+    let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap();
+    // Friday to Monday: one business day.
+    assert_eq!(business_days_between(at(2026, 11, 27), at(2026, 11, 30)), 1);
+    // 24 December to 28 December: the 25th and 26th are closed.
+    assert_eq!(business_days_between(at(2026, 12, 24), at(2026, 12, 28)), 1);
+    assert_eq!(business_days_between(at(2026, 12, 2), at(2026, 12, 2)), 0);
 }

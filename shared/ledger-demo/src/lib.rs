@@ -133,6 +133,7 @@ pub async fn run_sample_program<S: EventStore + ?Sized>(store: &S) -> Result<(),
             amount: view.net_payable,
             receivable_netted: view.receivable,
             processor: [Processor::Stripe, Processor::Paypal, Processor::Sepa][n],
+            destination: None,
         });
     }
     let batch = id(PayoutBatchId::new("b-2026-10"))?;
@@ -156,6 +157,7 @@ pub async fn run_sample_program<S: EventStore + ?Sized>(store: &S) -> Result<(),
                     outcome,
                     processor_event_id: Some(format!("evt-{item}-{day}")),
                     reason: None,
+                    facts: Default::default(),
                 },
                 ctx("acme", ActorKind::Processor, "processor", at(10, day))?,
             ))
@@ -218,8 +220,15 @@ pub async fn run_sample_program<S: EventStore + ?Sized>(store: &S) -> Result<(),
 }
 
 fn approve() -> PayoutBatchCommand {
+    // Finance approves within the program's limits; without limits for a
+    // currency only an admin may.
+    let limits = ledger_domain::ApprovalLimits::from_json(
+        r#"{"EUR": {"item_max": "10000.00", "batch_total_max": "50000.00", "approver_daily_max": "100000.00"}}"#,
+    )
+    .unwrap_or_default();
     PayoutBatchCommand::Approve {
         authority: ledger_domain::events::ApprovalAuthority::Finance,
-        limits: ledger_domain::ApprovalLimits::default(),
+        limits,
+        approved_today: Vec::new(),
     }
 }

@@ -192,6 +192,22 @@ pub struct CommissionAdjusted {
     pub reason: String,
 }
 
+/// Where an item pays, bound when it is drafted: what the approver sees
+/// and the only destination dispatch will pay.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Destination {
+    /// Safe to show and log (`stripe acct_1Nv0...`, `sepa DE** **** 3000`).
+    pub masked: String,
+    /// SHA-256 (hex) of the whole payout method as drafted (see
+    /// `PayoutMethod::fingerprint`). Dispatch pays only a method with the
+    /// same fingerprint; any change after drafting fails the item.
+    pub fingerprint: String,
+    /// SHA-256 (hex) of the processor and the account alone (connected
+    /// account, receiver, IBAN), so a notice naming an account can be
+    /// checked against the item without holding the account in clear.
+    pub account_fingerprint: String,
+}
+
 /// One item of a drafted batch: what one affiliate is paid in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftedItem {
@@ -202,6 +218,11 @@ pub struct DraftedItem {
     /// Clawbacks settled by this payout (moved off the receivable account).
     pub receivable_netted: Money,
     pub processor: Processor,
+    /// The destination approved with the item. Absent only in items drafted
+    /// before destinations were bound: those are paid if the current method
+    /// is of the same processor, as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Destination>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,6 +263,42 @@ pub struct PayoutBatchApproved {
 pub struct PayoutDraftRegistered {
     pub batch_id: PayoutBatchId,
     pub sequence: u64,
+}
+
+/// One approval counted against its approver's daily limit, appended in
+/// the same transaction as the approval, at the version the approver's
+/// day stream had when the limit was checked: two approvals racing past
+/// the limit cannot both land.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutApprovalTallied {
+    /// The approver's actor id.
+    pub approver: String,
+    pub day: chrono::NaiveDate,
+    pub batch_id: PayoutBatchId,
+    /// What the batch pays, per currency.
+    pub totals: Vec<Money>,
+}
+
+/// An approver id as a stream name segment. Ids are free text (an email,
+/// a subject with `|`): one made only of `[A-Za-z0-9._@-]` and at most 64
+/// bytes is used as it is, any other by its SHA-256, so two ids never share
+/// a segment.
+pub fn approver_key(approver: &str) -> String {
+    const PLAIN_LEN_MAX: usize = 64;
+    let plain = approver.len() <= PLAIN_LEN_MAX
+        && !approver.starts_with("sha256-")
+        && approver
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+    if plain {
+        approver.to_owned()
+    } else {
+        use sha2::Digest;
+        format!(
+            "sha256-{}",
+            hex::encode(sha2::Sha256::digest(approver.as_bytes()))
+        )
+    }
 }
 
 /// Why an affiliate with money available was left out of a draft.
@@ -297,6 +354,20 @@ pub struct PayoutItemSubmitted {
     pub processor_reference: Option<String>,
 }
 
+/// A dispatcher took an item to send it to its processor. Appended at the
+/// version the dispatcher read, so of two dispatchers racing on one item
+/// only one holds the claim; the other leaves the item to it until the
+/// lease runs out (a dispatcher that crashed mid-call is not waited for
+/// forever, and the next one asks the processor before sending anything).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutItemClaimed {
+    pub batch_id: PayoutBatchId,
+    pub item_id: PayoutItemId,
+    /// Who holds the claim (one id per dispatch attempt).
+    pub claim_id: String,
+    pub lease_until: DateTime<Utc>,
+}
+
 /// The money an item outcome moves, decided by the batch aggregate from the
 /// item's state, so that late or repeated news never moves money twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -323,6 +394,11 @@ pub struct PayoutItemOutcome {
     pub processor_event_id: Option<String>,
     pub reason: Option<String>,
     pub movement: MoneyMovement,
+    /// `payout_item.reversed` only: the total the processor has reversed so
+    /// far; `amount` is then what this reversal moved (the part not moved
+    /// by earlier ones), posted as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversed_total: Option<Money>,
 }
 
 /// A verified processor notice that matched no payout item: acknowledged
@@ -337,6 +413,10 @@ pub struct ProcessorNoticeUnmatched {
     pub batch_id: Option<String>,
     pub item_id: Option<String>,
     pub reference: Option<String>,
+    /// Why it moved nothing: no such item, or the item it names does not
+    /// match it (another processor, reference, account or amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A difference between a processor's report and the ledger, found by a
@@ -386,6 +466,12 @@ pub enum EventBody {
     PayoutItemReturned(PayoutItemOutcome),
     #[serde(rename = "payout_item.unclaimed")]
     PayoutItemUnclaimed(PayoutItemOutcome),
+    #[serde(rename = "payout_item.reversed")]
+    PayoutItemReversed(PayoutItemOutcome),
+    #[serde(rename = "payout_item.claimed")]
+    PayoutItemClaimed(PayoutItemClaimed),
+    #[serde(rename = "payout_approvals.tallied")]
+    PayoutApprovalTallied(PayoutApprovalTallied),
     #[serde(rename = "payout_profile.changed")]
     PayoutProfileChanged(PayoutProfileChanged),
     #[serde(rename = "payout_drafts.batch_registered")]
@@ -414,6 +500,9 @@ impl EventBody {
             EventBody::PayoutItemFailed(_) => "payout_item.failed",
             EventBody::PayoutItemReturned(_) => "payout_item.returned",
             EventBody::PayoutItemUnclaimed(_) => "payout_item.unclaimed",
+            EventBody::PayoutItemReversed(_) => "payout_item.reversed",
+            EventBody::PayoutItemClaimed(_) => "payout_item.claimed",
+            EventBody::PayoutApprovalTallied(_) => "payout_approvals.tallied",
             EventBody::PayoutProfileChanged(_) => "payout_profile.changed",
             EventBody::PayoutDraftRegistered(_) => "payout_drafts.batch_registered",
             EventBody::PayoutRunSkipped(_) => "payout_run.skipped",
@@ -436,7 +525,12 @@ impl EventBody {
             EventBody::PayoutItemPaid(e)
             | EventBody::PayoutItemFailed(e)
             | EventBody::PayoutItemReturned(e)
-            | EventBody::PayoutItemUnclaimed(e) => AggregateRef::PayoutBatch(&e.batch_id),
+            | EventBody::PayoutItemUnclaimed(e)
+            | EventBody::PayoutItemReversed(e) => AggregateRef::PayoutBatch(&e.batch_id),
+            EventBody::PayoutItemClaimed(e) => AggregateRef::PayoutBatch(&e.batch_id),
+            EventBody::PayoutApprovalTallied(e) => {
+                AggregateRef::PayoutApprovals(&e.approver, e.day)
+            }
             EventBody::PayoutProfileChanged(e) => AggregateRef::PayoutProfile(&e.affiliate_id),
             EventBody::PayoutDraftRegistered(_) => AggregateRef::PayoutDrafts,
             EventBody::PayoutRunSkipped(e) => AggregateRef::PayoutRun(&e.run_id),
@@ -455,6 +549,8 @@ pub enum AggregateRef<'a> {
     /// The tenant's one draft sequence.
     PayoutDrafts,
     PayoutRun(&'a PayoutRunId),
+    /// What one approver approved on one day (UTC), for the daily limit.
+    PayoutApprovals(&'a str, chrono::NaiveDate),
     ProcessorNotice(&'a NoticeId),
     Reconciliation(&'a ReconciliationRunId),
 }
@@ -467,6 +563,9 @@ impl fmt::Display for AggregateRef<'_> {
             AggregateRef::PayoutProfile(id) => write!(f, "payout-profile/{id}"),
             AggregateRef::PayoutDrafts => f.write_str("payout-drafts"),
             AggregateRef::PayoutRun(id) => write!(f, "payout-run/{id}"),
+            AggregateRef::PayoutApprovals(approver, day) => {
+                write!(f, "payout-approvals/{}/{day}", approver_key(approver))
+            }
             AggregateRef::ProcessorNotice(id) => write!(f, "processor-notice/{id}"),
             AggregateRef::Reconciliation(id) => write!(f, "reconciliation/{id}"),
         }

@@ -18,6 +18,7 @@
 //! | item paid | affiliate reserved | processor clearing |
 //! | item failed / returned / unclaimed before paid | affiliate reserved | affiliate available |
 //! | item failed / returned after paid | processor clearing | affiliate available |
+//! | item reversed (partly or wholly), the part not moved before | processor clearing | affiliate available |
 //! | approved, submitted, news that moves no money | (no postings) | |
 
 use iso_currency::Currency;
@@ -288,11 +289,14 @@ pub fn journal_entry(event: &Event) -> Result<JournalEntry, PostingError> {
         | EventBody::PayoutDraftRegistered(_)
         | EventBody::PayoutRunSkipped(_)
         | EventBody::ProcessorNoticeUnmatched(_)
+        | EventBody::PayoutItemClaimed(_)
+        | EventBody::PayoutApprovalTallied(_)
         | EventBody::ReconciliationMismatchFound(_) => {}
         EventBody::PayoutItemPaid(o)
         | EventBody::PayoutItemFailed(o)
         | EventBody::PayoutItemReturned(o)
-        | EventBody::PayoutItemUnclaimed(o) => {
+        | EventBody::PayoutItemUnclaimed(o)
+        | EventBody::PayoutItemReversed(o) => {
             paid_out = outcome_postings(&mut b, t, o);
         }
     }

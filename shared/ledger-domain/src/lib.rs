@@ -15,9 +15,12 @@ pub mod payout;
 pub mod profile;
 pub mod projection;
 pub mod sample;
+pub mod sepa_text;
+pub mod units;
 
 pub use balances::{AffiliateBalances, BalanceOverflow, Balances};
 pub use commission::{CommandContext, Commission, CommissionCommand, CommissionError};
+pub use events::Destination;
 pub use events::{
     Actor, ActorKind, CommissionStage, DraftedItem, Event, EventBody, MoneyMovement, Processor,
     ReversalReason,
@@ -28,6 +31,7 @@ pub use ids::{
 };
 pub use ledger::{Account, AffiliateAccount, JournalEntry, PostingError, journal_entry};
 pub use money::{Money, MoneyError, Rounding};
+pub use payout::OutcomeFacts;
 pub use payout::{
     ApprovalLimits, ItemOutcome, PayoutBatch, PayoutBatchCommand, PayoutBatchError,
     PayoutCandidate, Planned, plan_payout,
@@ -35,6 +39,7 @@ pub use payout::{
 pub use profile::{
     HoldReason, PayoutMethod, PayoutProfile, ProfileAggregate, ProfileChange, ProfileError,
 };
+pub use units::{ProcessorUnit, UnitError};
 
 /// Re-exported so callers name currencies and decimals with the same types.
 pub use iso_currency::Currency;

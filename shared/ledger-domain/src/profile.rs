@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::commission::CommandContext;
 use crate::events::{Event, EventBody, Processor, TextError, check_text};
 use crate::ids::AffiliateId;
-use crate::money::{Money, MoneyError, minor_unit_scale};
+use crate::money::{Money, MoneyError};
 
 /// What the sandbox processor does with an item (local stack and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,10 +74,10 @@ pub enum PayeeError {
     Bic,
     #[error("method.bic country {bic} does not match the IBAN's country {iban}")]
     BicCountry { bic: String, iban: String },
-    #[error(
-        "method.account_holder must be 1 to 70 characters of the SEPA character set (letters, digits, space and / - ? : ( ) . , ' +)"
-    )]
-    AccountHolder,
+    /// The account holder's name, kept as given, must convert to the SEPA
+    /// character set (see [`crate::sepa_text`]); the message is the rule.
+    #[error("method.account_holder {0}")]
+    AccountHolder(crate::sepa_text::SepaTextError),
 }
 
 /// A SEPA IBAN: checksum, country length and format, via `iban_validate`.
@@ -102,11 +102,41 @@ pub fn check_bic(bic: &str) -> Result<(), PayeeError> {
 
 /// The SEPA (EPC) basic Latin character set for names and references.
 pub fn is_sepa_text(text: &str) -> bool {
-    text.chars()
-        .all(|c| c.is_ascii_alphanumeric() || " /-?:().,'+".contains(c))
+    text.chars().all(crate::sepa_text::is_sepa_char)
 }
 
 impl PayoutMethod {
+    /// SHA-256 (hex) of the whole method as stored: two methods have the
+    /// same fingerprint only if every payee detail is the same.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let canonical = serde_json::to_string(self).unwrap_or_else(|_| format!("{self:?}"));
+        let mut hash = sha2::Sha256::new();
+        hash.update(b"payout-method/v1\n");
+        hash.update(canonical.as_bytes());
+        hex::encode(hash.finalize())
+    }
+
+    /// The account this method pays (connected account, receiver, IBAN),
+    /// normalized the way processors name it in their notices.
+    pub fn account(&self) -> String {
+        match self {
+            PayoutMethod::Stripe { account_id } => account_id.clone(),
+            PayoutMethod::Paypal { receiver } => receiver.clone(),
+            PayoutMethod::Sepa { iban, .. } => iban.clone(),
+            PayoutMethod::Sandbox { .. } => "sandbox".to_owned(),
+        }
+    }
+
+    /// The destination an item drafted for this method is bound to.
+    pub fn destination(&self) -> crate::events::Destination {
+        crate::events::Destination {
+            masked: self.redacted(),
+            fingerprint: self.fingerprint(),
+            account_fingerprint: account_fingerprint(self.processor(), &self.account()),
+        }
+    }
+
     pub fn processor(&self) -> Processor {
         match self {
             PayoutMethod::Stripe { .. } => Processor::Stripe,
@@ -166,10 +196,11 @@ impl PayoutMethod {
                         Some(bic)
                     }
                 };
+                // Kept as given (trimmed); the payment file carries its
+                // EPC conversion, so only a name that cannot be converted
+                // is refused.
                 let holder = account_holder.trim().to_owned();
-                if holder.is_empty() || holder.chars().count() > 70 || !is_sepa_text(&holder) {
-                    return Err(PayeeError::AccountHolder);
-                }
+                crate::sepa_text::sepa_name(&holder).map_err(PayeeError::AccountHolder)?;
                 Ok(PayoutMethod::Sepa {
                     iban,
                     bic,
@@ -206,46 +237,26 @@ impl PayoutMethod {
     }
 }
 
-/// PayPal Payouts' currencies.
-const PAYPAL_CURRENCIES: [Currency; 23] = [
-    Currency::AUD,
-    Currency::BRL,
-    Currency::CAD,
-    Currency::CNY,
-    Currency::CZK,
-    Currency::DKK,
-    Currency::EUR,
-    Currency::HKD,
-    Currency::HUF,
-    Currency::ILS,
-    Currency::JPY,
-    Currency::MYR,
-    Currency::MXN,
-    Currency::TWD,
-    Currency::NZD,
-    Currency::NOK,
-    Currency::PHP,
-    Currency::PLN,
-    Currency::GBP,
-    Currency::SGD,
-    Currency::SEK,
-    Currency::CHF,
-    Currency::USD,
-];
-
-impl Processor {
-    /// Whether this processor pays in `currency`: SEPA credit transfers are
-    /// EUR only; PayPal Payouts has a fixed list; Stripe transfers take
-    /// currencies with 0 or 2 decimals (3-decimal ones need special rounding
-    /// this product does not do).
-    pub fn pays_in(self, currency: Currency) -> bool {
-        match self {
-            Processor::Sepa => currency == Currency::EUR,
-            Processor::Paypal => PAYPAL_CURRENCIES.contains(&currency),
-            Processor::Stripe => matches!(minor_unit_scale(currency), Ok(0 | 2)),
-            Processor::Sandbox => true,
-        }
-    }
+/// SHA-256 (hex) of a processor and an account as a notice names it: the
+/// IBAN without spaces in capitals, an email in lower case, ids as given.
+pub fn account_fingerprint(processor: Processor, account: &str) -> String {
+    use sha2::Digest;
+    let account = account.trim();
+    let normalized = match processor {
+        Processor::Sepa => account
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase(),
+        Processor::Paypal if account.contains('@') => account.to_lowercase(),
+        _ => account.to_owned(),
+    };
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"payout-account/v1\n");
+    hash.update(processor.as_str().as_bytes());
+    hash.update(b"\n");
+    hash.update(normalized.as_bytes());
+    hex::encode(hash.finalize())
 }
 
 /// Why payouts to an affiliate are held.
@@ -257,6 +268,10 @@ pub enum HoldReason {
     FraudReview,
     Compliance,
     Manual,
+    /// Placed by every change of an existing payout method: the new
+    /// destination is paid only after someone other than the person who
+    /// changed it lifts this hold (four eyes on where money goes).
+    MethodChanged,
 }
 
 /// The payout profile of one affiliate.
@@ -269,6 +284,10 @@ pub struct PayoutProfile {
     pub minimums: Vec<Money>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub holds: BTreeSet<HoldReason>,
+    /// The actor who set the current method: the one person who may not
+    /// lift the `method_changed` hold it placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_set_by: Option<String>,
 }
 
 impl PayoutProfile {
@@ -306,6 +325,13 @@ pub enum ProfileError {
     NegativeMinimum,
     #[error("affiliate {0} has no {1:?} hold to lift")]
     NoSuchHold(AffiliateId, HoldReason),
+    #[error(
+        "the method_changed hold of affiliate {affiliate_id} must be lifted by someone other than {changed_by}, who changed the payout method"
+    )]
+    OwnMethodChange {
+        affiliate_id: AffiliateId,
+        changed_by: String,
+    },
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
@@ -351,7 +377,17 @@ impl ProfileAggregate {
         let change = match change {
             ProfileChange::MethodSet { method } => {
                 let method = method.validated()?;
+                if profile.method.as_ref() == Some(&method) {
+                    return Ok(vec![]);
+                }
+                // A change of where money goes is held until a second
+                // person lifts the hold; a first method is reviewed by the
+                // approver, who sees every item's destination.
+                if profile.method.is_some() {
+                    profile.holds.insert(HoldReason::MethodChanged);
+                }
                 profile.method = Some(method.clone());
+                profile.method_set_by = Some(ctx.actor.id.clone());
                 ProfileChange::MethodSet { method }
             }
             ProfileChange::MinimumSet { minimum } => {
@@ -372,6 +408,14 @@ impl ProfileAggregate {
             }
             ProfileChange::HoldLifted { reason, note } => {
                 check_text("note", &note, 1)?;
+                if reason == HoldReason::MethodChanged
+                    && profile.method_set_by.as_deref() == Some(ctx.actor.id.as_str())
+                {
+                    return Err(ProfileError::OwnMethodChange {
+                        affiliate_id: affiliate_id.clone(),
+                        changed_by: ctx.actor.id.clone(),
+                    });
+                }
                 if !profile.holds.remove(&reason) {
                     return Err(ProfileError::NoSuchHold(affiliate_id.clone(), reason));
                 }
@@ -461,7 +505,9 @@ mod tests {
         assert!(!Processor::Sepa.pays_in(Currency::USD));
         assert!(Processor::Paypal.pays_in(Currency::JPY));
         assert!(!Processor::Paypal.pays_in(Currency::KWD));
-        assert!(!Processor::Stripe.pays_in(Currency::KWD));
+        // Stripe takes three-decimal currencies in tens of the minor unit.
+        assert!(Processor::Stripe.pays_in(Currency::KWD));
+        assert!(!Processor::Stripe.pays_in(Currency::IQD));
         assert!(Processor::Stripe.pays_in(Currency::USD));
     }
 
@@ -473,5 +519,37 @@ mod tests {
             account_holder: "J".into(),
         };
         assert_eq!(m.redacted(), "sepa DE** **** 3000");
+    }
+
+    #[test]
+    fn sepa_account_holders_are_kept_as_given_and_refused_only_if_unconvertible() {
+        let holder = |name: &str| {
+            PayoutMethod::Sepa {
+                iban: "DE89370400440532013000".into(),
+                bic: None,
+                account_holder: name.into(),
+            }
+            .validated()
+        };
+        let PayoutMethod::Sepa { account_holder, .. } = holder("  Ute Müller & Söhne ").unwrap()
+        else {
+            unreachable!("a SEPA method stays one")
+        };
+        assert_eq!(account_holder, "Ute Müller & Söhne");
+        for refused in ["山田太郎", "Jane\u{7}Doe", "", &"ä".repeat(36)] {
+            let error = holder(refused).unwrap_err();
+            assert!(
+                matches!(error, PayeeError::AccountHolder(_)),
+                "{refused:?}: {error:?}"
+            );
+            let text = error.to_string();
+            assert!(text.starts_with("method.account_holder "), "{text}");
+        }
+        assert!(
+            holder("山田太郎")
+                .unwrap_err()
+                .to_string()
+                .contains("no conversion to the SEPA Latin character set")
+        );
     }
 }

@@ -218,9 +218,11 @@ impl SampleProgram {
                 self.batch_command(
                     pick,
                     |_| {
+                        // Without configured limits only an admin approves.
                         Some(PayoutBatchCommand::Approve {
-                            authority: crate::events::ApprovalAuthority::Finance,
+                            authority: crate::events::ApprovalAuthority::Admin,
                             limits: crate::payout::ApprovalLimits::default(),
+                            approved_today: Vec::new(),
                         })
                     },
                     who,
@@ -247,18 +249,34 @@ impl SampleProgram {
                         return None;
                     }
                     let item = &state.items[usize::from(item) % state.items.len()];
+                    let outcome_index = usize::from(outcome) % 7;
                     let outcome = [
                         ItemOutcome::Paid,
                         ItemOutcome::Paid,
                         ItemOutcome::Failed,
                         ItemOutcome::Returned,
                         ItemOutcome::Unclaimed,
-                    ][usize::from(outcome) % 5];
+                        ItemOutcome::Reversed,
+                        ItemOutcome::Reversed,
+                    ][outcome_index];
+                    // Reversals: half of the item so far, or all of it.
+                    let amount = item.drafted.amount;
+                    let reversed_total = (outcome_index == 5)
+                        .then(|| {
+                            Money::from_minor((amount.amount_minor() / 2).max(1), amount.currency())
+                                .ok()
+                        })
+                        .flatten()
+                        .or((outcome == ItemOutcome::Reversed).then_some(amount));
                     Some(PayoutBatchCommand::RecordOutcome {
                         item_id: item.drafted.item_id.clone(),
                         outcome,
                         processor_event_id: None,
                         reason: None,
+                        facts: crate::payout::OutcomeFacts {
+                            amount: reversed_total,
+                            ..Default::default()
+                        },
                     })
                 },
                 "processor",
@@ -345,6 +363,7 @@ impl SampleProgram {
                 receivable_netted: view.receivable,
                 processor: [Processor::Stripe, Processor::Paypal, Processor::Sepa]
                     [usize::from(a) % 3],
+                destination: None,
             });
         }
         if items.is_empty() {

@@ -9,7 +9,9 @@ use ledger_domain::{
     EventBody, ItemOutcome, MoneyMovement, PayoutBatch, PayoutBatchCommand, PayoutBatchError,
     PayoutBatchId, PayoutItemId, ReversalReason, TenantId, journal_entry,
 };
-use ledger_domain::{ApprovalLimits, PayoutCandidate, PayoutProfile, Planned, plan_payout};
+use ledger_domain::{
+    ApprovalLimits, OutcomeFacts, PayoutCandidate, PayoutProfile, Planned, plan_payout,
+};
 use support::*;
 
 fn view(events: &[Event], affiliate: &str) -> AffiliateBalances {
@@ -76,19 +78,29 @@ fn draft(amount: &str, netted: &str) -> PayoutBatchCommand {
     }
 }
 
+fn eur_limits() -> ApprovalLimits {
+    ApprovalLimits::from_json(r#"{"EUR": {"item_max": "10000.00"}}"#).unwrap()
+}
+
 fn approve() -> PayoutBatchCommand {
     PayoutBatchCommand::Approve {
         authority: ApprovalAuthority::Finance,
-        limits: ApprovalLimits::default(),
+        limits: eur_limits(),
+        approved_today: vec![],
     }
 }
 
 fn outcome(o: ItemOutcome, id: &str) -> PayoutBatchCommand {
+    outcome_with(o, id, OutcomeFacts::default())
+}
+
+fn outcome_with(o: ItemOutcome, id: &str, facts: OutcomeFacts) -> PayoutBatchCommand {
     PayoutBatchCommand::RecordOutcome {
         item_id: PayoutItemId::new("i1").unwrap(),
         outcome: o,
         processor_event_id: Some(id.into()),
         reason: None,
+        facts,
     }
 }
 
@@ -97,7 +109,8 @@ fn last_movement(all: &[Event]) -> MoneyMovement {
         EventBody::PayoutItemPaid(o)
         | EventBody::PayoutItemFailed(o)
         | EventBody::PayoutItemReturned(o)
-        | EventBody::PayoutItemUnclaimed(o) => o.movement,
+        | EventBody::PayoutItemUnclaimed(o)
+        | EventBody::PayoutItemReversed(o) => o.movement,
         other => panic!("not an outcome: {other:?}"),
     }
 }
@@ -418,6 +431,7 @@ fn unknown_items_are_refused() {
         outcome: ItemOutcome::Paid,
         processor_event_id: None,
         reason: None,
+        facts: OutcomeFacts::default(),
     };
     assert_eq!(
         run(&mut all, cmd, "stripe").unwrap_err().to_string(),
@@ -450,6 +464,7 @@ fn above_the_limits_only_an_admin_approves() {
     let finance = PayoutBatchCommand::Approve {
         authority: ApprovalAuthority::Finance,
         limits: limits.clone(),
+        approved_today: vec![],
     };
     let err = run(&mut all, finance, "approver").unwrap_err();
     assert_eq!(
@@ -459,6 +474,7 @@ fn above_the_limits_only_an_admin_approves() {
     let admin = PayoutBatchCommand::Approve {
         authority: ApprovalAuthority::Admin,
         limits,
+        approved_today: vec![],
     };
     run(&mut all, admin, "admin").unwrap();
     assert!(ApprovalLimits::from_json(r#"{"EUR": {"item_max": "-1"}}"#).is_err());
@@ -487,7 +503,8 @@ fn planning_pays_what_is_available_less_clawbacks_and_says_why_not() {
         Planned::Pay {
             amount: eur("70"),
             receivable_netted: eur("30"),
-            processor: ledger_domain::Processor::Sandbox
+            processor: ledger_domain::Processor::Sandbox,
+            destination: sandbox.method.as_ref().unwrap().destination(),
         }
     );
     assert_eq!(
@@ -583,4 +600,288 @@ fn profiles_record_every_change_and_refuse_bad_payee_details() {
     let profile = ProfileAggregate::from_events(all.iter()).profile().clone();
     assert_eq!(profile.holds.len(), 1);
     assert_eq!(all[1].stream_name(), "acme/payout-profile/aff-1");
+}
+
+fn submit(reference: &str) -> PayoutBatchCommand {
+    PayoutBatchCommand::Submit {
+        item_id: PayoutItemId::new("i1").unwrap(),
+        processor_reference: Some(reference.into()),
+    }
+}
+
+/// An approved batch paying 100.00 EUR to aff-1 through Stripe, submitted
+/// as transfer `tr_1` and paid.
+fn paid_batch() -> Vec<Event> {
+    let mut all = earned("c1", "100");
+    run(&mut all, draft("100", "0"), "maker").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
+    run(&mut all, submit("tr_1"), "dispatcher").unwrap();
+    run(&mut all, outcome(ItemOutcome::Paid, "evt_paid"), "stripe").unwrap();
+    all
+}
+
+fn reversed(total: &str, id: &str) -> PayoutBatchCommand {
+    outcome_with(
+        ItemOutcome::Reversed,
+        id,
+        OutcomeFacts {
+            processor: Some(ledger_domain::Processor::Stripe),
+            reference: Some("tr_1".into()),
+            amount: Some(eur(total)),
+            ..OutcomeFacts::default()
+        },
+    )
+}
+
+#[test]
+fn a_partial_reversal_moves_only_what_it_reverses() {
+    let mut all = paid_batch();
+    run(&mut all, reversed("30", "evt_r1"), "stripe").unwrap();
+    let v = view(&all, "aff-1");
+    assert_eq!((v.available, v.paid_out), (eur("30"), eur("70")));
+    // The same total again (another event id, e.g. a status poll) moves
+    // nothing more.
+    run(&mut all, reversed("30", "evt_r1b"), "stripe").unwrap();
+    assert_eq!(last_movement(&all), MoneyMovement::None);
+    // A second reversal: the total is now 50, so 20 more comes back.
+    run(&mut all, reversed("50", "evt_r2"), "stripe").unwrap();
+    let v = view(&all, "aff-1");
+    assert_eq!((v.available, v.paid_out), (eur("50"), eur("50")));
+    // The item is still paid: a return brings back only what is left.
+    run(&mut all, outcome(ItemOutcome::Returned, "evt_ret"), "bank").unwrap();
+    let v = view(&all, "aff-1");
+    assert_eq!((v.available, v.paid_out), (eur("100"), eur("0")));
+    // Final now: nothing moves again.
+    run(&mut all, reversed("100", "evt_r3"), "stripe").unwrap();
+    assert_eq!(last_movement(&all), MoneyMovement::None);
+    assert_eq!(view(&all, "aff-1").available, eur("100"));
+}
+
+#[test]
+fn a_whole_reversal_returns_the_item_and_a_larger_one_is_refused() {
+    let mut all = paid_batch();
+    let err = run(&mut all, reversed("100.01", "evt_r0"), "stripe").unwrap_err();
+    assert!(
+        matches!(err, PayoutBatchError::NoticeMismatch { .. }),
+        "{err}"
+    );
+    run(&mut all, reversed("100", "evt_r1"), "stripe").unwrap();
+    let v = view(&all, "aff-1");
+    assert_eq!((v.available, v.paid_out), (eur("100"), eur("0")));
+    let batch = PayoutBatch::from_events(&batch_events(&all));
+    assert_eq!(
+        batch.state().unwrap().items[0].status,
+        ledger_domain::payout::ItemStatus::Final(ItemOutcome::Returned)
+    );
+}
+
+#[test]
+fn a_reversal_of_an_item_not_yet_recorded_paid_records_it_paid_first() {
+    let mut all = earned("c1", "100");
+    run(&mut all, draft("100", "0"), "maker").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
+    run(&mut all, submit("tr_1"), "dispatcher").unwrap();
+    run(&mut all, reversed("40", "evt_r1"), "stripe").unwrap();
+    let n = all.len();
+    assert_eq!(all[n - 2].type_name(), "payout_item.paid");
+    assert_eq!(all[n - 1].type_name(), "payout_item.reversed");
+    let v = view(&all, "aff-1");
+    assert_eq!(
+        (v.available, v.reserved, v.paid_out),
+        (eur("40"), eur("0"), eur("60"))
+    );
+}
+
+#[test]
+fn news_that_names_another_processor_reference_or_account_moves_nothing() {
+    let mut all = earned("c1", "100");
+    let method = ledger_domain::PayoutMethod::Stripe {
+        account_id: "acct_1Good".into(),
+    };
+    let mut drafted = item("i1", "aff-1", eur("100"), eur("0"));
+    drafted.destination = Some(method.destination());
+    run(
+        &mut all,
+        PayoutBatchCommand::Draft {
+            batch_id: PayoutBatchId::new("b1").unwrap(),
+            items: vec![drafted],
+            sequence: 1,
+            run_id: None,
+        },
+        "maker",
+    )
+    .unwrap();
+    run(&mut all, approve(), "approver").unwrap();
+    run(&mut all, submit("tr_1"), "dispatcher").unwrap();
+    let with = |facts: OutcomeFacts| outcome_with(ItemOutcome::Failed, "evt_x", facts);
+    let refused = [
+        OutcomeFacts {
+            processor: Some(ledger_domain::Processor::Paypal),
+            ..OutcomeFacts::default()
+        },
+        OutcomeFacts {
+            reference: Some("po_1".into()),
+            ..OutcomeFacts::default()
+        },
+        OutcomeFacts {
+            account: Some("acct_1Other".into()),
+            ..OutcomeFacts::default()
+        },
+        OutcomeFacts {
+            amount: Some(eur("99")),
+            ..OutcomeFacts::default()
+        },
+    ];
+    for facts in refused {
+        let err = run(&mut all, with(facts.clone()), "stripe").unwrap_err();
+        assert!(
+            matches!(err, PayoutBatchError::NoticeMismatch { .. }),
+            "{facts:?}: {err}"
+        );
+    }
+    assert_eq!(view(&all, "aff-1").reserved, eur("100"));
+    // The matching notice moves it.
+    run(
+        &mut all,
+        with(OutcomeFacts {
+            processor: Some(ledger_domain::Processor::Stripe),
+            reference: Some("tr_1".into()),
+            account: Some("acct_1Good".into()),
+            amount: Some(eur("100")),
+        }),
+        "stripe",
+    )
+    .unwrap();
+    assert_eq!(view(&all, "aff-1").available, eur("100"));
+}
+
+#[test]
+fn one_dispatcher_holds_an_item_until_its_lease_ends() {
+    let mut all = earned("c1", "100");
+    run(&mut all, draft("100", "0"), "maker").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
+    let claim = |who: &str, until_s: i64| PayoutBatchCommand::Claim {
+        item_id: PayoutItemId::new("i1").unwrap(),
+        claim_id: who.into(),
+        lease_until: t0() + chrono::Duration::seconds(until_s),
+    };
+    run(&mut all, claim("d1", 60), "dispatcher").unwrap();
+    let err = run(&mut all, claim("d2", 60), "dispatcher").unwrap_err();
+    assert!(matches!(err, PayoutBatchError::Claimed { .. }), "{err}");
+    // The holder may renew; a lease is bounded.
+    run(&mut all, claim("d1", 120), "dispatcher").unwrap();
+    assert!(matches!(
+        run(&mut all, claim("d1", 3600), "dispatcher"),
+        Err(PayoutBatchError::LeaseOutOfRange { .. })
+    ));
+    // After the lease, another dispatcher may take it.
+    let later = PayoutBatch::from_events(&batch_events(&all));
+    let events = later
+        .handle(
+            PayoutBatchCommand::Claim {
+                item_id: PayoutItemId::new("i1").unwrap(),
+                claim_id: "d2".into(),
+                lease_until: t0() + chrono::Duration::seconds(400),
+            },
+            &ctx_at("dispatcher", t0() + chrono::Duration::seconds(121)),
+        )
+        .unwrap();
+    assert_eq!(events[0].type_name(), "payout_item.claimed");
+    // A submitted item cannot be claimed.
+    run(&mut all, submit("tr_1"), "dispatcher").unwrap();
+    assert!(matches!(
+        run(&mut all, claim("d1", 60), "dispatcher"),
+        Err(PayoutBatchError::AlreadySubmitted(_))
+    ));
+}
+
+#[test]
+fn a_currency_without_limits_and_a_full_day_need_an_admin() {
+    let mut all = earned("c1", "100");
+    run(&mut all, draft("100", "0"), "maker").unwrap();
+    let approve_with =
+        |limits: &str, today: Vec<ledger_domain::Money>| PayoutBatchCommand::Approve {
+            authority: ApprovalAuthority::Finance,
+            limits: ApprovalLimits::from_json(limits).unwrap(),
+            approved_today: today,
+        };
+    // No limits at all, or none for EUR: only an admin.
+    for limits in [r#"{}"#, r#"{"USD": {"item_max": "1000.00"}}"#] {
+        let err = run(&mut all, approve_with(limits, vec![]), "approver").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "payout batch b1 needs an admin's approval: no approval limit is configured for EUR: only an admin may approve"
+        );
+    }
+    // The approver's day: 950 approved already, 100 more is above 1000.
+    let daily = r#"{"EUR": {"approver_daily_max": "1000.00"}}"#;
+    let err = run(&mut all, approve_with(daily, vec![eur("950")]), "approver").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("above the 1000.00 EUR daily limit per approver"),
+        "{err}"
+    );
+    run(&mut all, approve_with(daily, vec![eur("900")]), "approver").unwrap();
+    // The approval is tallied in the approver's day stream.
+    let tally = all.last().unwrap();
+    assert_eq!(tally.type_name(), "payout_approvals.tallied");
+    assert_eq!(
+        tally.stream_name(),
+        "acme/payout-approvals/approver/2026-01-01"
+    );
+    assert!(ApprovalLimits::from_json(r#"{"EUR": {}}"#).is_err());
+}
+
+#[test]
+fn a_changed_method_is_held_until_someone_else_lifts_the_hold() {
+    use ledger_domain::{HoldReason, PayoutMethod, ProfileAggregate, ProfileChange, ProfileError};
+    let aff = AffiliateId::new("aff-1").unwrap();
+    let mut all: Vec<Event> = Vec::new();
+    let change = |all: &mut Vec<Event>, c: ProfileChange, who: &str| {
+        let new = ProfileAggregate::from_events(all.iter()).handle(&aff, c, &ctx(who))?;
+        all.extend(new);
+        Ok::<_, ProfileError>(ProfileAggregate::from_events(all.iter()).profile().clone())
+    };
+    let stripe = |account: &str| ProfileChange::MethodSet {
+        method: PayoutMethod::Stripe {
+            account_id: account.into(),
+        },
+    };
+    // A first method is not a change: the approver sees it on every item.
+    let first = change(&mut all, stripe("acct_1First"), "maria").unwrap();
+    assert!(first.holds.is_empty());
+    assert_eq!(first.method_set_by.as_deref(), Some("maria"));
+    // Changing it holds payouts.
+    let changed = change(&mut all, stripe("acct_1Second"), "maria").unwrap();
+    assert!(changed.holds.contains(&HoldReason::MethodChanged));
+    let lift = || ProfileChange::HoldLifted {
+        reason: HoldReason::MethodChanged,
+        note: "called the affiliate back".into(),
+    };
+    let err = change(&mut all, lift(), "maria").unwrap_err();
+    assert!(matches!(err, ProfileError::OwnMethodChange { .. }), "{err}");
+    let lifted = change(&mut all, lift(), "omar").unwrap();
+    assert!(lifted.holds.is_empty());
+    // The fingerprints tell the two methods apart; the masked form is safe.
+    let a = PayoutMethod::Stripe {
+        account_id: "acct_1First".into(),
+    };
+    let b = PayoutMethod::Stripe {
+        account_id: "acct_1Second".into(),
+    };
+    assert_ne!(a.fingerprint(), b.fingerprint());
+    assert_eq!(a.fingerprint(), a.clone().fingerprint());
+    let sepa = PayoutMethod::Sepa {
+        iban: "DE89370400440532013000".into(),
+        bic: None,
+        account_holder: "Jane".into(),
+    };
+    assert_eq!(sepa.destination().masked, "sepa DE** **** 3000");
+    assert_eq!(
+        sepa.destination().account_fingerprint,
+        ledger_domain::profile::account_fingerprint(
+            ledger_domain::Processor::Sepa,
+            "de89 3704 0044 0532 0130 00"
+        )
+    );
 }

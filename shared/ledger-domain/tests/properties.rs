@@ -51,8 +51,11 @@ fn event_currency(event: &Event) -> Option<ledger_domain::Currency> {
         EventBody::PayoutItemPaid(o)
         | EventBody::PayoutItemFailed(o)
         | EventBody::PayoutItemReturned(o)
-        | EventBody::PayoutItemUnclaimed(o) => Some(o.amount.currency()),
+        | EventBody::PayoutItemUnclaimed(o)
+        | EventBody::PayoutItemReversed(o) => Some(o.amount.currency()),
         EventBody::PayoutBatchApproved(_)
+        | EventBody::PayoutItemClaimed(_)
+        | EventBody::PayoutApprovalTallied(_)
         | EventBody::PayoutProfileChanged(_)
         | EventBody::PayoutDraftRegistered(_)
         | EventBody::PayoutRunSkipped(_)
@@ -170,10 +173,11 @@ fn the_sample_program_exercises_every_event_type() {
     let mut seen: std::collections::BTreeSet<&str> = events.iter().map(|e| e.type_name()).collect();
     // Submission is the dispatcher's job, not the sample program's.
     seen.insert("payout_item.submitted");
+    seen.insert("payout_item.claimed");
     // Profiles and drafting runs' skip records carry no money: the drafting
     // use case and the profile rules are tested where they are driven.
     seen.insert("payout_profile.changed");
     seen.insert("payout_run.skipped");
     seen.insert("processor_notice.unmatched");
-    assert_eq!(seen.len(), 16, "{seen:?}");
+    assert_eq!(seen.len(), 19, "{seen:?}");
 }

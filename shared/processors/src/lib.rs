@@ -3,7 +3,7 @@
 //! | processor | flow | idempotency | unknown outcome |
 //! |---|---|---|---|
 //! | Stripe | Connect transfer (`POST /v1/transfers`) via `async-stripe` | `Idempotency-Key` = tenant:item, `transfer_group` = the same | list transfers by `transfer_group` |
-//! | PayPal | Payouts (`POST /v1/payments/payouts`), one item per payout | `PayPal-Request-Id` and `sender_batch_id` = tenant:item, `sender_item_id` = item | the same request again: PayPal answers the original |
+//! | PayPal | Payouts (`POST /v1/payments/payouts`), one item per payout | `PayPal-Request-Id` and `sender_batch_id` = tenant:item, `sender_item_id` = tenant/item | the `sender_batch_id` looked up with a request that pays no one (a used one links to its batch), then `GET /v1/payments/payouts/{id}` |
 //! | SEPA | pain.001.001.03 file per batch and currency | end-to-end id = item; the file is never overwritten | the file is read back |
 //! | Sandbox | in memory, for the local stack and tests | the key | remembered |
 //!
@@ -15,6 +15,7 @@ pub mod paypal;
 pub mod registry;
 pub mod sandbox;
 pub mod sepa;
+pub mod sepa_status;
 pub mod stripe;
 pub mod webhooks;
 

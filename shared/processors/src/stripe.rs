@@ -4,6 +4,18 @@
 //! units, with the item's key as both the `Idempotency-Key` header and the
 //! `transfer_group`, so an unknown outcome is resolved by listing the
 //! transfers of that group before anything is sent again.
+//!
+//! Stripe's awkward answers, as documented ("Idempotent requests", "Errors",
+//! "Supported currencies"):
+//! - `409` with `idempotency_key_in_use`: another request with the same key
+//!   is still being processed. The payment may well exist: unknown, never a
+//!   refusal.
+//! - `400` of type `idempotency_error`: the key was used with other
+//!   parameters. This product's own mistake, and again no word on whether
+//!   the transfer exists: unknown.
+//! - `429` and `5xx`: unknown. Other `4xx`: the transfer was refused.
+//! - Amounts are in Stripe's minor units, which are not always ISO's (ISK,
+//!   HUF, TWD, three-decimal currencies): see `ledger_domain::units`.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -12,7 +24,7 @@ use async_trait::async_trait;
 use ledger_app::payouts::{
     FetchPaymentStatus, PaymentOrder, PaymentStatus, ProcessorError, SubmitPayment,
 };
-use ledger_domain::PayoutMethod;
+use ledger_domain::{PayoutMethod, Processor};
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_connect::transfer::{CreateTransfer, ListTransfer};
 
@@ -52,18 +64,36 @@ fn account(order: &PaymentOrder) -> Result<&str, ProcessorError> {
     }
 }
 
-/// Timeouts, connection trouble, rate limits and 5xx leave the outcome
-/// unknown; other API errors are refusals of this request.
+/// Timeouts, connection trouble, rate limits, 5xx, a key still in use
+/// (409) and idempotency errors leave the outcome unknown; other API errors
+/// are refusals of this request.
 fn classify(e: StripeError) -> ProcessorError {
     match e {
-        StripeError::Stripe(errors, status) if status != 429 && status < 500 => {
+        StripeError::Stripe(errors, status)
+            if status != 409
+                && status != 429
+                && status < 500
+                && errors.type_ != stripe::ApiErrorsType::IdempotencyError =>
+        {
             ProcessorError::Invalid(format!(
                 "stripe {status}: {}",
                 errors.message.as_deref().unwrap_or("request refused")
             ))
         }
+        StripeError::Stripe(errors, status) => ProcessorError::Unknown(format!(
+            "stripe {status} ({}): {}",
+            errors.type_.as_str(),
+            errors.message.as_deref().unwrap_or("outcome unknown")
+        )),
         other => ProcessorError::Unknown(format!("stripe: {other}")),
     }
+}
+
+/// The order's amount in Stripe's minor units.
+fn stripe_minor(order: &PaymentOrder) -> Result<i64, ProcessorError> {
+    Processor::Stripe
+        .to_minor(&order.amount)
+        .map_err(|e| ProcessorError::Invalid(e.to_string()))
 }
 
 #[async_trait]
@@ -80,8 +110,9 @@ impl SubmitPayment for StripeTransfers {
             ("payout_batch_id".to_owned(), order.batch_id.to_string()),
             ("payout_item_id".to_owned(), order.item_id.to_string()),
         ]);
+        let amount = stripe_minor(order)?;
         let transfer = CreateTransfer::new(currency, destination)
-            .amount(order.amount.amount_minor())
+            .amount(amount)
             .transfer_group(&order.idempotency_key)
             .description(format!("Affiliate payout {}", order.item_id))
             .metadata(metadata)

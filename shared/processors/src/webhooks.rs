@@ -8,15 +8,20 @@
 //! - Sandbox (the local stack's processor): the same scheme in
 //!   `Sandbox-Signature`, so its notifications take the same path.
 //! - PayPal: the transmission headers checked through a verifier port
-//!   (PayPal's verification endpoint, or a certificate check over
-//!   `transmission_id|transmission_time|webhook_id|crc32(body)`), with the
-//!   same replay tolerance on the transmission time.
-//! - SEPA: pain.002 status reports and camt.054 debit notifications.
+//!   (PayPal's verification endpoint, given the body's exact bytes, or a
+//!   certificate check over
+//!   `transmission_id|transmission_time|webhook_id|crc32(body)`). Before any
+//!   call to PayPal, the transmission time must be within the same
+//!   tolerance and `cert_url` on PayPal's API hosts.
+//! - SEPA: pain.002 status reports and camt.054 debit notifications,
+//!   believed only where they answer a pain.001 this system issued (see
+//!   `crate::sepa_status`).
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use ledger_app::payouts::{ProcessorError, ProcessorNotice};
-use ledger_domain::{ItemOutcome, Processor};
+use ledger_domain::money::currency_from_code;
+use ledger_domain::{ItemOutcome, Money, Processor};
 use serde::Deserialize;
 use sha2::Sha256;
 
@@ -39,6 +44,8 @@ pub enum SignatureError {
     Expired { age: i64 },
     #[error("no signature matches")]
     Mismatch,
+    #[error("the certificate URL is not on PayPal's hosts")]
+    UntrustedCertificate,
     #[error("no webhook secret is configured")]
     NotConfigured,
 }
@@ -146,26 +153,55 @@ struct StripeData {
     object: StripeObject,
 }
 
+/// The transfer object of a `transfer.*` event.
 #[derive(Deserialize)]
 struct StripeObject {
     id: String,
     #[serde(default)]
+    object: Option<String>,
+    #[serde(default)]
     metadata: std::collections::HashMap<String, String>,
+    /// In Stripe's minor units of `currency`.
     #[serde(default)]
-    failure_message: Option<String>,
+    amount: Option<i64>,
+    /// The total reversed so far, in Stripe's minor units.
     #[serde(default)]
-    failure_code: Option<String>,
+    amount_reversed: Option<i64>,
+    #[serde(default)]
+    currency: Option<String>,
+    /// The connected account the transfer went to.
+    #[serde(default)]
+    destination: Option<String>,
 }
 
-/// Reads a verified Stripe event: transfers (created = paid, reversed =
-/// came back) and payouts (paid, failed) made for payout items.
+/// An amount a Stripe object states, as money (Stripe's exponent table).
+fn stripe_money(minor: Option<i64>, currency: Option<&str>) -> Result<Option<Money>, ParseError> {
+    let (Some(minor), Some(code)) = (minor, currency) else {
+        return Ok(None);
+    };
+    let currency = currency_from_code(&code.to_ascii_uppercase())
+        .map_err(|e| ParseError(format!("stripe currency {code:?}: {e}")))?;
+    Processor::Stripe
+        .from_minor(minor, currency)
+        .map(Some)
+        .map_err(|e| ParseError(format!("stripe amount: {e}")))
+}
+
+/// Reads a verified Stripe event about a transfer made for a payout item:
+/// `transfer.created` (paid) and `transfer.reversed` (partly or wholly
+/// taken back: the notice carries `amount_reversed`, the total so far).
+///
+/// `payout.*` events are the connected account's own payouts to its bank:
+/// they are not this ledger's items (the item was paid when the transfer
+/// reached the account), so they are acknowledged and ignored; reading them
+/// as item news once let a connected account's failed bank payout fail an
+/// item that had been paid.
 pub fn parse_stripe(body: &[u8]) -> Result<Parsed, ParseError> {
     let event: StripeEvent =
         serde_json::from_slice(body).map_err(|e| ParseError(format!("stripe event: {e}")))?;
     let outcome = match event.event_type.as_str() {
-        "transfer.created" | "payout.paid" => ItemOutcome::Paid,
-        "transfer.reversed" => ItemOutcome::Returned,
-        "payout.failed" | "payout.canceled" => ItemOutcome::Failed,
+        "transfer.created" => ItemOutcome::Paid,
+        "transfer.reversed" => ItemOutcome::Reversed,
         _ => {
             return Ok(Parsed::Ignored {
                 event_type: event.event_type,
@@ -173,12 +209,28 @@ pub fn parse_stripe(body: &[u8]) -> Result<Parsed, ParseError> {
         }
     };
     let object = event.data.object;
-    let meta = |k: &str| object.metadata.get(k).cloned();
-    let reason = match (&object.failure_code, &object.failure_message) {
-        (Some(code), Some(message)) => Some(format!("{code}: {message}")),
-        (code, message) => code.clone().or(message.clone()),
+    if object.object.as_deref().is_some_and(|o| o != "transfer") {
+        return Err(ParseError(format!(
+            "stripe {}: data.object is a {:?}, not a transfer",
+            event.event_type, object.object
+        )));
     }
-    .or_else(|| (outcome == ItemOutcome::Returned).then(|| "transfer reversed".to_owned()));
+    let meta = |k: &str| object.metadata.get(k).cloned();
+    let currency = object.currency.as_deref();
+    let amount = match outcome {
+        ItemOutcome::Reversed => {
+            let total = stripe_money(object.amount_reversed, currency)?;
+            if total.is_none() {
+                return Err(ParseError(
+                    "stripe transfer.reversed: amount_reversed and currency are required"
+                        .to_owned(),
+                ));
+            }
+            total
+        }
+        _ => stripe_money(object.amount, currency)?,
+    };
+    let reason = (outcome == ItemOutcome::Reversed).then(|| "transfer reversed".to_owned());
     Ok(Parsed::Notice(ProcessorNotice {
         processor: Processor::Stripe,
         event_id: event.id,
@@ -187,6 +239,8 @@ pub fn parse_stripe(body: &[u8]) -> Result<Parsed, ParseError> {
         batch_id: meta("payout_batch_id"),
         item_id: meta("payout_item_id"),
         reference: Some(object.id),
+        account: object.destination,
+        amount,
         reason,
     }))
 }
@@ -226,9 +280,21 @@ pub fn parse_sandbox(body: &[u8]) -> Result<Parsed, ParseError> {
         batch_id: Some(event.batch_id),
         item_id: Some(event.item_id),
         reference: event.reference,
+        account: None,
+        amount: None,
         reason: event.reason,
     }))
 }
+
+/// The hosts a PayPal `cert_url` may name: PayPal's live and sandbox REST
+/// API hosts, where it serves its webhook certificates
+/// (`/v1/notifications/certs/...`).
+pub const PAYPAL_CERT_HOSTS: [&str; 4] = [
+    "api.paypal.com",
+    "api-m.paypal.com",
+    "api.sandbox.paypal.com",
+    "api-m.sandbox.paypal.com",
+];
 
 /// PayPal's transmission headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,6 +336,45 @@ impl PaypalTransmission {
         Ok(())
     }
 
+    /// Refuses a `cert_url` that is not `https://` on one of
+    /// [`PAYPAL_CERT_HOSTS`] (default port, no user info). One exception,
+    /// explicit: the origin (scheme, host and port) of `api_base`, the PayPal
+    /// API base this deployment already sends its credentials to, so a test
+    /// server stands in for PayPal whole.
+    pub fn check_cert_url(&self, api_base: Option<&str>) -> Result<(), SignatureError> {
+        let url = reqwest::Url::parse(&self.cert_url).map_err(|_| SignatureError::Malformed {
+            header: "paypal-cert-url",
+            reason: "not a URL",
+        })?;
+        let on_paypal = url.scheme() == "https"
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.port().is_none()
+            && url
+                .host_str()
+                .is_some_and(|host| PAYPAL_CERT_HOSTS.contains(&host));
+        let on_api_base = api_base
+            .and_then(|base| reqwest::Url::parse(base).ok())
+            .is_some_and(|base| {
+                url.username().is_empty()
+                    && url.password().is_none()
+                    && base.origin().is_tuple()
+                    && base.origin() == url.origin()
+            });
+        if on_paypal || on_api_base {
+            Ok(())
+        } else {
+            Err(SignatureError::UntrustedCertificate)
+        }
+    }
+
+    /// Every check made before any call to PayPal: the transmission time
+    /// within the tolerance, the certificate on PayPal's hosts.
+    pub fn check(&self, now: i64, api_base: Option<&str>) -> Result<(), SignatureError> {
+        self.check_time(now)?;
+        self.check_cert_url(api_base)
+    }
+
     /// The string PayPal signs: `transmission_id|transmission_time|webhook_id|crc32(body)`
     /// (the CRC32 in decimal), for a verifier checking the certificate itself.
     pub fn signed_message(&self, webhook_id: &str, body: &[u8]) -> String {
@@ -286,6 +391,13 @@ impl PaypalTransmission {
 /// is testable offline.
 #[async_trait]
 pub trait PaypalVerifier: Send + Sync {
+    /// The checks made before any call to PayPal (see
+    /// [`PaypalTransmission::check`]); the route makes them before `verify`.
+    fn precheck(&self, transmission: &PaypalTransmission, now: i64) -> Result<(), SignatureError> {
+        transmission.check(now, None)
+    }
+
+    /// Whether PayPal signed `body`, the exact bytes received.
     async fn verify(
         &self,
         transmission: &PaypalTransmission,
@@ -302,8 +414,10 @@ struct PaypalEvent {
 
 #[derive(Deserialize)]
 struct PaypalResource {
+    /// The payout the item belongs to: the reference the item was
+    /// submitted with (PayPal answers a create with it).
     #[serde(default)]
-    payout_item_id: Option<String>,
+    payout_batch_id: Option<String>,
     #[serde(default)]
     payout_item: Option<PaypalItem>,
     #[serde(default)]
@@ -313,6 +427,16 @@ struct PaypalResource {
 #[derive(Deserialize)]
 struct PaypalItem {
     sender_item_id: Option<String>,
+    #[serde(default)]
+    receiver: Option<String>,
+    #[serde(default)]
+    amount: Option<PaypalAmount>,
+}
+
+#[derive(Deserialize)]
+struct PaypalAmount {
+    currency: String,
+    value: String,
 }
 
 #[derive(Deserialize)]
@@ -341,11 +465,20 @@ pub fn parse_paypal(body: &[u8]) -> Result<Parsed, ParseError> {
             });
         }
     };
-    let sender_item_id = event
-        .resource
-        .payout_item
-        .and_then(|i| i.sender_item_id)
-        .unwrap_or_default();
+    let item = event.resource.payout_item;
+    let amount = match item.as_ref().and_then(|i| i.amount.as_ref()) {
+        Some(a) => {
+            let currency = currency_from_code(&a.currency)
+                .map_err(|e| ParseError(format!("paypal amount currency: {e}")))?;
+            Some(
+                Money::parse(&a.value, currency)
+                    .map_err(|e| ParseError(format!("paypal amount: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let account = item.as_ref().and_then(|i| i.receiver.clone());
+    let sender_item_id = item.and_then(|i| i.sender_item_id).unwrap_or_default();
     let (tenant, item) = match sender_item_id.split_once('/') {
         Some((t, i)) => (Some(t.to_owned()), Some(i.to_owned())),
         None => (None, None),
@@ -365,15 +498,28 @@ pub fn parse_paypal(body: &[u8]) -> Result<Parsed, ParseError> {
         tenant_id: tenant,
         batch_id: None,
         item_id: item,
-        reference: event.resource.payout_item_id,
+        reference: event.resource.payout_batch_id,
+        account,
+        amount,
         reason,
     }))
 }
 
-/// PayPal's verification endpoint as the verifier.
+/// PayPal's verification endpoint as the verifier
+/// (`POST /v1/notifications/verify-webhook-signature`). PayPal checks the
+/// event against the bytes it signed, so the request carries the body
+/// received byte for byte as its `webhook_event`, never a re-serialization.
+/// Before any call (and so before the payout credentials are used), the
+/// transmission is prechecked: a stale time or a certificate off PayPal's
+/// hosts (or this adapter's API base) is not verified.
 pub struct PaypalEndpointVerifier {
     payouts: crate::paypal::PaypalPayouts,
     webhook_id: String,
+    clock: fn() -> i64,
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 impl PaypalEndpointVerifier {
@@ -381,156 +527,68 @@ impl PaypalEndpointVerifier {
         PaypalEndpointVerifier {
             payouts,
             webhook_id: webhook_id.to_owned(),
+            clock: unix_now,
         }
+    }
+
+    /// The clock the precheck reads (unix seconds), for tests.
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The verification request's text: the transmission's fields as JSON
+    /// strings and `body`, which must be a JSON object, spliced in verbatim.
+    pub fn request_text(
+        &self,
+        transmission: &PaypalTransmission,
+        body: &[u8],
+    ) -> Result<String, ProcessorError> {
+        let event = std::str::from_utf8(body)
+            .map_err(|_| ProcessorError::Invalid("paypal event: not UTF-8".to_owned()))?;
+        serde_json::from_str::<serde::de::IgnoredAny>(event)
+            .map_err(|e| ProcessorError::Invalid(format!("paypal event: {e}")))?;
+        if !event
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return Err(ProcessorError::Invalid(
+                "paypal event: not a JSON object".to_owned(),
+            ));
+        }
+        let s = |v: &str| serde_json::Value::String(v.to_owned()).to_string();
+        Ok(format!(
+            "{{\"auth_algo\":{},\"cert_url\":{},\"transmission_id\":{},\"transmission_sig\":{},\"transmission_time\":{},\"webhook_id\":{},\"webhook_event\":{event}}}",
+            s(&transmission.auth_algo),
+            s(&transmission.cert_url),
+            s(&transmission.transmission_id),
+            s(&transmission.transmission_sig),
+            s(&transmission.transmission_time),
+            s(&self.webhook_id),
+        ))
     }
 }
 
 #[async_trait]
 impl PaypalVerifier for PaypalEndpointVerifier {
+    fn precheck(&self, transmission: &PaypalTransmission, now: i64) -> Result<(), SignatureError> {
+        transmission.check(now, Some(self.payouts.base_url()))
+    }
+
     async fn verify(
         &self,
         transmission: &PaypalTransmission,
         body: &[u8],
     ) -> Result<bool, ProcessorError> {
-        let event: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| ProcessorError::Invalid(format!("paypal event: {e}")))?;
-        let request = serde_json::json!({
-            "auth_algo": transmission.auth_algo,
-            "cert_url": transmission.cert_url,
-            "transmission_id": transmission.transmission_id,
-            "transmission_sig": transmission.transmission_sig,
-            "transmission_time": transmission.transmission_time,
-            "webhook_id": self.webhook_id,
-            "webhook_event": event,
-        });
+        if let Err(e) = self.precheck(transmission, (self.clock)()) {
+            tracing::warn!(error = %e, "paypal transmission refused before verification");
+            return Ok(false);
+        }
+        let request = self.request_text(transmission, body)?;
         let answer = self
             .payouts
-            .post_json("/v1/notifications/verify-webhook-signature", &request)
+            .post_json_text("/v1/notifications/verify-webhook-signature", request)
             .await?;
         Ok(answer.get("verification_status").and_then(|s| s.as_str()) == Some("SUCCESS"))
     }
-}
-
-/// Reads a SEPA status file: a pain.002 customer payment status report
-/// (transaction status per original end-to-end id: ACCP/ACSC/ACSP/ACWC
-/// accepted, RJCT rejected) or a camt.054 debit notification (booked
-/// entries paid; entries with return information returned). The original
-/// message id names the tenant and batch (`tenant/batch/...`).
-pub fn parse_sepa_status(file_key: &str, xml: &[u8]) -> Result<Vec<ProcessorNotice>, ParseError> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    reader.config_mut().trim_text(true);
-    let mut path: Vec<String> = Vec::new();
-    let mut kind = None;
-    let mut message_id = None::<String>;
-    // (end-to-end id, status code, reason code, returned)
-    let mut current: (Option<String>, Option<String>, Option<String>, bool) =
-        (None, None, None, false);
-    let mut rows = Vec::new();
-    let mut buf = Vec::new();
-    loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| ParseError(format!("{file_key}: {e}")))?;
-        match event {
-            Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                match name.as_str() {
-                    "CstmrPmtStsRpt" => kind = Some("pain.002"),
-                    "BkToCstmrDbtCdtNtfctn" => kind = Some("camt.054"),
-                    "OrgnlPmtInfAndSts" | "TxInfAndSts" | "TxDtls" => {}
-                    "RtrInf" => current.3 = true,
-                    _ => {}
-                }
-                path.push(name);
-            }
-            Event::End(_) => {
-                if let Some(name) = path.pop() {
-                    if name == "TxInfAndSts" || name == "TxDtls" {
-                        rows.push(std::mem::take(&mut current));
-                    }
-                }
-            }
-            Event::Text(t) => {
-                let text = t
-                    .decode()
-                    .map_err(|e| ParseError(format!("{file_key}: {e}")))?
-                    .into_owned();
-                let at = |suffix: &[&str]| {
-                    path.len() >= suffix.len()
-                        && path[path.len() - suffix.len()..]
-                            .iter()
-                            .zip(suffix)
-                            .all(|(a, b)| a == b)
-                };
-                if at(&["OrgnlGrpInfAndSts", "OrgnlMsgId"])
-                    || (at(&["Refs", "MsgId"]) && message_id.is_none())
-                {
-                    message_id = Some(text);
-                } else if at(&["OrgnlEndToEndId"]) || at(&["Refs", "EndToEndId"]) {
-                    current.0 = Some(text);
-                } else if at(&["TxInfAndSts", "TxSts"]) {
-                    current.1 = Some(text);
-                } else if at(&["StsRsnInf", "Rsn", "Cd"]) || at(&["RtrInf", "Rsn", "Cd"]) {
-                    current.2 = Some(text);
-                } else if at(&["TxDtls", "Sts"]) || at(&["Ntry", "Sts"]) || at(&["Sts", "Cd"]) {
-                    current.1.get_or_insert(text);
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    let Some(kind) = kind else {
-        return Err(ParseError(format!(
-            "{file_key}: neither a pain.002 status report nor a camt.054 notification"
-        )));
-    };
-    let (tenant, batch) = match message_id
-        .as_deref()
-        .map(|m| m.split('/').collect::<Vec<_>>())
-    {
-        Some(parts) if parts.len() >= 2 => (Some(parts[0].to_owned()), Some(parts[1].to_owned())),
-        _ => (None, None),
-    };
-    let mut notices = Vec::new();
-    for (end_to_end, status, reason, returned) in rows {
-        let Some(end_to_end) = end_to_end else {
-            return Err(ParseError(format!(
-                "{file_key}: a transaction without an end-to-end id"
-            )));
-        };
-        let status = status.unwrap_or_default();
-        let outcome = match (kind, status.as_str(), returned) {
-            (_, _, true) => ItemOutcome::Returned,
-            ("pain.002", "RJCT", _) => ItemOutcome::Failed,
-            ("pain.002", "ACCP" | "ACSC" | "ACSP" | "ACWC", _) => {
-                if status == "ACSC" {
-                    ItemOutcome::Paid
-                } else {
-                    // Accepted, not settled: nothing to record yet.
-                    continue;
-                }
-            }
-            ("camt.054", "BOOK" | "", _) => ItemOutcome::Paid,
-            ("camt.054", _, _) => continue,
-            (_, other, _) => {
-                return Err(ParseError(format!(
-                    "{file_key}: unknown transaction status {other:?} for {end_to_end}"
-                )));
-            }
-        };
-        notices.push(ProcessorNotice {
-            processor: Processor::Sepa,
-            event_id: format!("{file_key}#{end_to_end}#{status}"),
-            outcome,
-            tenant_id: tenant.clone(),
-            batch_id: batch.clone(),
-            item_id: Some(end_to_end.clone()),
-            reference: Some(end_to_end),
-            reason: reason.map(|r| format!("SEPA reason {r}")),
-        });
-    }
-    Ok(notices)
 }

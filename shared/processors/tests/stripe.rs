@@ -184,3 +184,98 @@ async fn status_is_found_by_transfer_group() {
         .unwrap();
     assert_eq!(missing, None);
 }
+
+#[tokio::test]
+async fn a_key_still_in_use_or_an_idempotency_error_is_unknown_not_a_refusal() {
+    // Stripe answers a second request with the same key, while the first
+    // is in flight, with 409 idempotency_key_in_use; a key reused with
+    // other parameters with 400 idempotency_error. Neither says whether the
+    // transfer exists.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(serde_json::json!({
+            "error": {"type": "invalid_request_error", "code": "idempotency_key_in_use",
+                      "message": "There is currently another in-progress request using this Stripe-Idempotency-Key (that probably means you submitted twice, and the other request is still going through): acme:pb-000007.1. Please try again later."}
+        })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": {"type": "idempotency_error",
+                      "message": "Keys for idempotent requests can only be used with the same parameters they were first used with."}
+        })))
+        .mount(&server)
+        .await;
+    let stripe = adapter(&server).await;
+    let o = order("pb-000007.1", "10.00", Currency::EUR, stripe_method());
+    let in_use = stripe.submit(&o).await.unwrap_err();
+    assert!(
+        matches!(&in_use, ProcessorError::Unknown(m) if m.contains("409")),
+        "{in_use:?}"
+    );
+    let reused = stripe.submit(&o).await.unwrap_err();
+    assert!(
+        matches!(&reused, ProcessorError::Unknown(m) if m.contains("idempotency_error")),
+        "{reused:?}"
+    );
+}
+
+#[tokio::test]
+async fn amounts_follow_stripes_exponents_not_iso() {
+    let server = MockServer::start().await;
+    // ISK: ISO has no decimals, Stripe's API two: 1500 kr is 150000.
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .and(body_string_contains("amount=150000"))
+        .and(body_string_contains("currency=isk"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(transfer_json("tr_isk", 150000, "isk", false)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    // KWD: three decimals, the last one zero.
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .and(body_string_contains("amount=1250"))
+        .and(body_string_contains("currency=kwd"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(transfer_json("tr_kwd", 1250, "kwd", false)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let stripe = adapter(&server).await;
+    stripe
+        .submit(&order(
+            "pb-000007.1",
+            "1500",
+            Currency::ISK,
+            stripe_method(),
+        ))
+        .await
+        .unwrap();
+    stripe
+        .submit(&order(
+            "pb-000007.2",
+            "1.250",
+            Currency::KWD,
+            stripe_method(),
+        ))
+        .await
+        .unwrap();
+    // HUF takes whole forints: refused before anything is sent.
+    let huf = stripe
+        .submit(&order(
+            "pb-000007.3",
+            "1234.56",
+            Currency::HUF,
+            stripe_method(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(huf, ProcessorError::Invalid(_)), "{huf:?}");
+}

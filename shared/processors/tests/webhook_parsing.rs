@@ -18,29 +18,63 @@ fn outcome(parsed: Parsed) -> Option<ItemOutcome> {
 fn every_stripe_type_maps() {
     for (kind, expected) in [
         ("transfer.created", Some(ItemOutcome::Paid)),
-        ("payout.paid", Some(ItemOutcome::Paid)),
-        ("transfer.reversed", Some(ItemOutcome::Returned)),
-        ("payout.failed", Some(ItemOutcome::Failed)),
-        ("payout.canceled", Some(ItemOutcome::Failed)),
+        ("transfer.reversed", Some(ItemOutcome::Reversed)),
+        // A connected account's own payouts to its bank are not items.
+        ("payout.paid", None),
+        ("payout.failed", None),
+        ("payout.canceled", None),
         ("transfer.updated", None),
         ("charge.succeeded", None),
     ] {
         let body = serde_json::json!({
             "id": "evt_1", "type": kind,
-            "data": {"object": {"id": "po_1", "metadata": {"tenant_id": "acme", "payout_batch_id": "pb-000001", "payout_item_id": "pb-000001.1"},
-                                 "failure_code": "account_closed", "failure_message": "The bank account has been closed"}}
+            "data": {"object": {"id": "tr_1", "object": "transfer", "amount": 10000,
+                                 "amount_reversed": 3000, "currency": "eur",
+                                 "destination": "acct_1MTfjCQ9PRzxEwkZ",
+                                 "metadata": {"tenant_id": "acme", "payout_batch_id": "pb-000001", "payout_item_id": "pb-000001.1"}}}
         });
         let parsed = parse_stripe(body.to_string().as_bytes()).unwrap();
         assert_eq!(outcome(parsed.clone()), expected, "{kind}");
-        if let (Parsed::Notice(n), "payout.failed") = (&parsed, kind) {
-            assert_eq!(
-                n.reason.as_deref(),
-                Some("account_closed: The bank account has been closed")
-            );
-            assert_eq!(n.item_id.as_deref(), Some("pb-000001.1"));
-        }
     }
     assert!(parse_stripe(b"{\"id\": 1}").is_err());
+}
+
+#[test]
+fn a_stripe_reversal_carries_the_total_reversed_in_stripes_units() {
+    let notice = |amount_reversed: i64, currency: &str| {
+        let body = serde_json::json!({
+            "id": "evt_r", "type": "transfer.reversed",
+            "data": {"object": {"id": "tr_1", "object": "transfer", "amount": 150000,
+                                 "amount_reversed": amount_reversed, "currency": currency,
+                                 "destination": "acct_1MTfjCQ9PRzxEwkZ",
+                                 "metadata": {"tenant_id": "acme", "payout_batch_id": "pb-000001", "payout_item_id": "pb-000001.1"}}}
+        });
+        parse_stripe(body.to_string().as_bytes())
+    };
+    let Parsed::Notice(n) = notice(3000, "eur").unwrap() else {
+        panic!("a notice")
+    };
+    assert_eq!(n.outcome, ItemOutcome::Reversed);
+    assert_eq!(
+        n.amount,
+        Some(ledger_domain::Money::parse("30.00", ledger_domain::Currency::EUR).unwrap())
+    );
+    assert_eq!(n.reference.as_deref(), Some("tr_1"));
+    assert_eq!(n.account.as_deref(), Some("acct_1MTfjCQ9PRzxEwkZ"));
+    // ISK is two-decimal at Stripe: 50000 is 500 kr, not 50,000 kr.
+    let Parsed::Notice(isk) = notice(50_000, "isk").unwrap() else {
+        panic!("a notice")
+    };
+    assert_eq!(
+        isk.amount,
+        Some(ledger_domain::Money::parse("500", ledger_domain::Currency::ISK).unwrap())
+    );
+    // Half a krona cannot be: the notice is refused, not rounded.
+    assert!(notice(50_050, "isk").is_err());
+    // A reversal without its amount says nothing usable.
+    let bare = serde_json::json!({"id": "evt_b", "type": "transfer.reversed",
+        "data": {"object": {"id": "tr_1", "object": "transfer", "metadata": {}}}});
+    assert!(parse_stripe(bare.to_string().as_bytes()).is_err());
 }
 
 #[test]

@@ -88,6 +88,7 @@ pub async fn paid_batch<S: EventStore + ?Sized>(
             amount: item.amount,
             receivable_netted: item.amount.zero_like(),
             processor,
+            destination: None,
         });
     }
     let day3 = at + Duration::days(2);
@@ -105,6 +106,7 @@ pub async fn paid_batch<S: EventStore + ?Sized>(
         PayoutBatchCommand::Approve {
             authority: ApprovalAuthority::Admin,
             limits: ApprovalLimits::default(),
+            approved_today: Vec::new(),
         },
         &ctx(tenant, "checker", day3),
         None,
@@ -138,6 +140,7 @@ pub async fn paid_batch<S: EventStore + ?Sized>(
                     outcome,
                     processor_event_id: Some(format!("evt-{reference}")),
                     reason: (outcome == ItemOutcome::Failed).then(|| "refused".to_owned()),
+                    facts: Default::default(),
                 },
                 &dispatcher,
                 None,

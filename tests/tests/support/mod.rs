@@ -18,11 +18,19 @@ pub async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
+    // One key per distinct request: the same call again is a retry, and
+    // another body under one key would be refused as a reused key.
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (method, url, body.as_ref().map(Value::to_string)).hash(&mut hasher);
+        format!("k-{:016x}", hasher.finish())
+    };
     let mut request = axum::http::Request::builder()
         .method(method)
         .uri(url)
         .header("authorization", format!("Bearer {token}"))
-        .header("idempotency-key", format!("k-{}", url.len()));
+        .header("idempotency-key", key);
     let body = match body {
         Some(b) => {
             request = request.header("content-type", "application/json");

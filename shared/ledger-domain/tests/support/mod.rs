@@ -50,5 +50,6 @@ pub fn item(id: &str, affiliate: &str, amount: Money, netted: Money) -> DraftedI
         amount,
         receivable_netted: netted,
         processor: Processor::Stripe,
+        destination: None,
     }
 }

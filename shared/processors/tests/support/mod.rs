@@ -14,5 +14,6 @@ pub fn order(item: &str, amount: &str, currency: Currency, method: PayoutMethod)
         amount: Money::parse(amount, currency).unwrap(),
         method,
         idempotency_key: format!("acme:{item}"),
+        reference: None,
     }
 }
