@@ -203,6 +203,24 @@ async fn suite(backend: Backend) {
             format!("{base}/local/queues/commissions/dead-letters"),
             None,
         ),
+        // Reversals and adjustments: the tracking network's alone.
+        (
+            "POST",
+            format!("{base}/v1/commissions/c-1/reversals"),
+            Some(json!({"currency": "EUR", "reason": "chargeback", "reference": "dp_evil"})),
+        ),
+        (
+            "POST",
+            format!("{base}/v1/commissions/c-1/adjustments"),
+            Some(json!({"delta": "-1.00", "currency": "EUR", "reason": "evil"})),
+        ),
+        (
+            "POST",
+            format!("{base}/v1/commission-changes"),
+            Some(
+                json!({"changes": [{"kind": "reversal", "commission_id": "c-1", "currency": "EUR", "reason": "fraud", "reference": "x"}]}),
+            ),
+        ),
         // From here on, payouts: no route is open to the tracking network.
         (
             "GET",
@@ -266,6 +284,7 @@ async fn suite(backend: Backend) {
             0 => "finance-maker",
             1 | 2 => "ingest",
             3..=6 => "finance-approver",
+            7..=9 => "admin",
             _ => "ingest",
         };
         mint_token(&key, "acme", role, "someone", None).unwrap()

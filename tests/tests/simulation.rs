@@ -16,6 +16,7 @@ async fn two_hundred_seeds_keep_every_invariant() {
         let dir = dir.clone();
         tasks.push(tokio::spawn(async move {
             let mut totals = (0usize, 0usize, 0usize, 0usize);
+            let mut money_out = [0usize; 4];
             for seed in (worker..SEEDS).step_by(2) {
                 let run = simulate(seed, STEPS, &dir).await;
                 if let Err(violation) = check(&run, &dir).await {
@@ -25,14 +26,22 @@ async fn two_hundred_seeds_keep_every_invariant() {
                 totals.1 += run.crashes;
                 totals.2 += run.batches.len();
                 totals.3 += run.changes;
+                money_out[0] += run.races;
+                money_out[1] += run.method_changes;
+                money_out[2] += run.forged;
+                money_out[3] += run.partial_reversals;
                 std::fs::remove_file(dir.join(format!("sim-{seed}.sqlite"))).ok();
             }
-            totals
+            (totals, money_out)
         }));
     }
     let mut totals = (0, 0, 0, 0);
+    let mut money_out = [0usize; 4];
     for task in tasks {
-        let t = task.await.unwrap();
+        let (t, m) = task.await.unwrap();
+        for (sum, n) in money_out.iter_mut().zip(m) {
+            *sum += n;
+        }
         totals = (
             totals.0 + t.0,
             totals.1 + t.1,
@@ -45,6 +54,9 @@ async fn two_hundred_seeds_keep_every_invariant() {
         totals.0 > 1_000 && totals.1 > 100 && totals.2 > 100 && totals.3 > 500,
         "{totals:?}"
     );
+    // And where money leaves: racing dispatchers, methods changed after
+    // drafting, forged notices, partial reversals.
+    assert!(money_out.iter().all(|n| *n > 20), "{money_out:?}");
 }
 
 #[tokio::test]

@@ -33,13 +33,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use event_store::{EventStore, IdempotencyKey, Operation};
 use ledger_app::adjustments::{
-    Change, ChangeError, Changed, CommissionChange, OPERATION_ADJUSTMENT, OPERATION_CHANGES,
-    OPERATION_REVERSAL, change_commissions,
+    Change, ChangeError, Changed, CommissionChange, Effect, OPERATION_ADJUSTMENT,
+    OPERATION_CHANGES, OPERATION_REVERSAL, change_commissions,
 };
 use ledger_domain::money::currency_from_code;
-use ledger_domain::{
-    CommandContext, CommissionId, CommissionStage, EventBody, Money, ReversalReason,
-};
+use ledger_domain::{CommandContext, CommissionId, CommissionStage, Money, ReversalReason};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -423,9 +421,45 @@ fn result(changed: Changed) -> ChangeResult {
         CommissionStage::Pending => "pending",
         CommissionStage::Matured => "receivable",
     };
-    let mut out = ChangeResult {
+    let (kind, amount, delta, currency, reason, whole, account) = match changed.effect {
+        Effect::Reversed {
+            amount,
+            reason,
+            whole,
+            stage,
+        } => (
+            "reversal",
+            Some(amount.amount().to_string()),
+            None,
+            amount.currency(),
+            serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            Some(whole),
+            taken_from(stage),
+        ),
+        Effect::Adjusted {
+            delta,
+            reason,
+            stage,
+        } => (
+            "adjustment",
+            None,
+            Some(delta.amount().to_string()),
+            delta.currency(),
+            reason,
+            None,
+            match (delta.is_negative(), stage) {
+                (true, stage) => taken_from(stage),
+                (false, CommissionStage::Pending) => "pending",
+                (false, CommissionStage::Matured) => "available",
+            },
+        ),
+    };
+    ChangeResult {
         commission_id: changed.commission_id.to_string(),
-        kind: "reversal",
+        kind,
         status: if changed.duplicate {
             "duplicate"
         } else {
@@ -433,42 +467,16 @@ fn result(changed: Changed) -> ChangeResult {
         },
         stream: changed.stream.to_string(),
         version: changed.version,
-        amount: None,
-        delta: None,
-        currency: String::new(),
-        reason: String::new(),
-        whole: None,
-        account: "pending",
+        amount,
+        delta,
+        currency: currency.code().to_owned(),
+        reason,
+        whole,
+        account,
         effective_at: changed
-            .event
-            .effective_at()
+            .effective_at
             .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-    };
-    match changed.event.body() {
-        EventBody::CommissionReversed(e) => {
-            out.amount = Some(e.amount.amount().to_string());
-            out.currency = e.amount.currency().code().to_owned();
-            out.reason = serde_json::to_value(e.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            out.whole = Some(e.whole);
-            out.account = taken_from(e.stage);
-        }
-        EventBody::CommissionAdjusted(e) => {
-            out.kind = "adjustment";
-            out.delta = Some(e.delta.amount().to_string());
-            out.currency = e.delta.currency().code().to_owned();
-            out.reason = e.reason.clone();
-            out.account = match (e.delta.is_negative(), e.stage) {
-                (true, stage) => taken_from(stage),
-                (false, CommissionStage::Pending) => "pending",
-                (false, CommissionStage::Matured) => "available",
-            };
-        }
-        _ => {}
     }
-    out
 }
 
 async fn apply<S: EventStore + 'static>(

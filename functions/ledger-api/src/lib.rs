@@ -366,12 +366,47 @@ struct AuditEntry {
     /// Kind, verified subject, role and request id of who caused it.
     #[schema(value_type = Object)]
     actor: ledger_domain::Actor,
+    /// For payout profile changes: what changed, bank details masked
+    /// (`method set: sepa DE** **** 3000`, `hold placed: method_changed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct AuditBody {
     entries: Vec<AuditEntry>,
     next: Option<String>,
+    /// Affiliates only, on the first page: every change of the affiliate's
+    /// payout profile (where its money goes, holds, minimums) and who made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile_changes: Option<Vec<AuditEntry>>,
+}
+
+fn profile_change_text(event: &ledger_domain::Event) -> Option<String> {
+    use ledger_domain::ProfileChange;
+    let ledger_domain::EventBody::PayoutProfileChanged(e) = event.body() else {
+        return None;
+    };
+    let reason = |r: &ledger_domain::HoldReason| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    Some(match &e.change {
+        ProfileChange::MethodSet { method } => format!("method set: {}", method.redacted()),
+        ProfileChange::MinimumSet { minimum } => format!(
+            "minimum set: {} {}",
+            minimum.amount(),
+            minimum.currency().code()
+        ),
+        ProfileChange::HoldPlaced { reason: r, note } => {
+            format!("hold placed: {} ({note})", reason(r))
+        }
+        ProfileChange::HoldLifted { reason: r, note } => {
+            format!("hold lifted: {} ({note})", reason(r))
+        }
+    })
 }
 
 fn audit_entry(stored: &event_store::StoredEvent) -> Result<AuditEntry, Problem> {
@@ -383,6 +418,7 @@ fn audit_entry(stored: &event_store::StoredEvent) -> Result<AuditEntry, Problem>
         recorded_at: event.recorded_at().to_rfc3339(),
         effective_at: event.effective_at().to_rfc3339(),
         actor: event.actor().clone(),
+        change: profile_change_text(&event),
     })
 }
 
@@ -417,6 +453,7 @@ async fn audit_batch<R: ApiReads + 'static>(
     Ok(axum::Json(AuditBody {
         entries,
         next: None,
+        profile_changes: None,
     })
     .into_response())
 }
@@ -437,11 +474,26 @@ async fn audit_affiliate<R: ApiReads + 'static>(
     lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
     let affiliate_id = AffiliateId::new(&affiliate)
         .map_err(|e| Problem::bad_request("affiliate_id", &e.to_string()))?;
+    let profile_stream = event_store::StreamId::new(ledger_domain::events::stream_name(
+        &identity.tenant_id,
+        ledger_domain::events::AggregateRef::PayoutProfile(&affiliate_id),
+    ))
+    .map_err(store_problem)?;
     let owner = BalanceOwner::Affiliate {
         tenant_id: identity.tenant_id.clone(),
         affiliate_id,
     };
     let (currency, limit, after) = page_params(&query_params(query.as_deref()))?;
+    let profile_changes = if after.is_none() {
+        let stored = state
+            .events
+            .read_stream(&profile_stream, 1, event_store::READ_LIMIT_MAX)
+            .await
+            .map_err(store_problem)?;
+        Some(stored.iter().map(audit_entry).collect::<Result<Vec<_>, _>>()?)
+    } else {
+        None
+    };
     let page = state
         .reads
         .journal(&owner, currency.code(), after.as_deref(), limit)
@@ -462,6 +514,7 @@ async fn audit_affiliate<R: ApiReads + 'static>(
     Ok(axum::Json(AuditBody {
         entries,
         next: page.next.map(hex::encode),
+        profile_changes,
     })
     .into_response())
 }

@@ -107,6 +107,9 @@ pub(crate) fn app_problem(e: AppError) -> Problem {
             }])
         }
         AppError::Profile(ProfileError::NoSuchHold(..)) => Problem::conflict(&e.to_string()),
+        AppError::Profile(ProfileError::OwnMethodChange { .. }) => {
+            Problem::forbidden(&e.to_string())
+        }
         AppError::Profile(other) => Problem::unprocessable(vec![FieldError {
             field: "body".into(),
             rule: other.to_string(),
@@ -419,6 +422,15 @@ struct ItemBody {
     amount: Money,
     receivable_netted: Money,
     processor: &'static str,
+    /// Where this item pays, masked, as bound when it was drafted: the only
+    /// destination dispatch will pay (absent for items drafted before
+    /// destinations were bound).
+    destination: Option<String>,
+    /// The first 12 hex digits of the destination's fingerprint, to tell
+    /// two destinations with the same masked form apart.
+    destination_fingerprint: Option<String>,
+    /// The processor's reference once submitted.
+    reference: Option<String>,
     status: String,
 }
 
@@ -460,6 +472,13 @@ async fn batch_body<R: ApiReads + 'static>(
                 amount: i.drafted.amount,
                 receivable_netted: i.drafted.receivable_netted,
                 processor: i.drafted.processor.as_str(),
+                destination: i.drafted.destination.as_ref().map(|d| d.masked.clone()),
+                destination_fingerprint: i
+                    .drafted
+                    .destination
+                    .as_ref()
+                    .map(|d| d.fingerprint.chars().take(12).collect()),
+                reference: i.reference.clone(),
                 status: match i.status {
                     ItemStatus::Awaiting => "awaiting".into(),
                     ItemStatus::Submitted => "submitted".into(),

@@ -5,6 +5,12 @@
 //! Where the `moto_server` executable is found, in order: the `MOTO_SERVER`
 //! environment variable, the repository's `.venv/bin/moto_server` (which
 //! `infra/setup-emulator.sh` creates), then `moto_server` on the `PATH`.
+//!
+//! moto is started with this crate's `python/` directory on `PYTHONPATH`:
+//! its `sitecustomize.py` runs each DynamoDB operation whole, under one
+//! lock, because moto's own transactions are not isolated (concurrent
+//! `TransactWriteItems` see and undo each other's writes), while
+//! DynamoDB's are.
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -42,6 +48,16 @@ pub enum EmulatorError {
 
 fn repository_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `PYTHONPATH` for moto: the isolation patch first, then what was set.
+fn python_path() -> std::ffi::OsString {
+    let patch = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python");
+    let inherited = std::env::var_os("PYTHONPATH").unwrap_or_default();
+    let mut paths = vec![patch];
+    paths.extend(std::env::split_paths(&inherited).filter(|p| !p.as_os_str().is_empty()));
+    std::env::join_paths(paths)
+        .unwrap_or_else(|_| std::env::var_os("PYTHONPATH").unwrap_or_default())
 }
 
 /// The moto_server executable to run.
@@ -88,6 +104,7 @@ kill $moto 2>/dev/null"#;
             .arg(script)
             .arg(&program)
             .arg(port.to_string())
+            .env("PYTHONPATH", python_path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

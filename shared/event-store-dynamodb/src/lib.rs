@@ -593,6 +593,15 @@ impl DynamoEventStore {
                         match self.replay(request).await? {
                             Some(original) => results[i] = Some(original),
                             None => {
+                                // The record decides first here too: the
+                                // request may have been written by a retry
+                                // whose record the condition did not see
+                                // (an emulator without isolation shows that).
+                                if let Some(record) = record {
+                                    if let Some(stored) = self.get_record(&record.scope).await? {
+                                        return record.replay(&stored);
+                                    }
+                                }
                                 return Err(StoreError::VersionConflict {
                                     stream: request.stream.to_string(),
                                     expected: request.expected_version,

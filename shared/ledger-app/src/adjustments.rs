@@ -25,8 +25,8 @@ use event_store::{
 };
 use ledger_domain::events::{AggregateRef, stream_name};
 use ledger_domain::{
-    CommandContext, Commission, CommissionCommand, CommissionError, CommissionId, Currency, Event,
-    Money, ReversalReason,
+    CommandContext, Commission, CommissionCommand, CommissionError, CommissionId, CommissionStage,
+    Currency, EventBody, Money, ReversalReason,
 };
 use serde::{Deserialize, Serialize};
 
@@ -87,7 +87,8 @@ pub struct CommissionChange {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
-/// What one change did (and, as JSON, the answer kept for its key).
+/// What one change did (and, as JSON, the answer kept for its key: small,
+/// so that a full bulk stays within the store's answer limit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed {
     pub commission_id: CommissionId,
@@ -97,8 +98,30 @@ pub struct Changed {
     /// True when this key already made this change: nothing was written now.
     #[serde(skip)]
     pub duplicate: bool,
-    /// The change's event (for a duplicate, the one written the first time).
-    pub event: Event,
+    /// When it happened (the event's effective time).
+    pub effective_at: DateTime<Utc>,
+    pub effect: Effect,
+}
+
+/// What a change moved, as its event says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    Reversed {
+        amount: Money,
+        reason: ReversalReason,
+        /// Whether it took back everything that remained.
+        whole: bool,
+        /// Pending: from pending; matured: a receivable.
+        stage: CommissionStage,
+    },
+    Adjusted {
+        delta: Money,
+        reason: String,
+        /// Pending: on pending; matured: a receivable when negative,
+        /// available when positive.
+        stage: CommissionStage,
+    },
 }
 
 /// Why changes were refused. Nothing is written in any of these cases.
@@ -344,9 +367,19 @@ async fn prepare<S: EventStore + ?Sized>(
     let decided = commission
         .handle(command, &ctx)
         .map_err(|e| refusal(index, change, e))?;
-    let Some(event) = decided.first().cloned() else {
-        // Only a repeated recording decides nothing.
-        return Err(refused("commission_id", "changed nothing".to_owned()));
+    let effect = match decided.first().map(|e| e.body()) {
+        Some(EventBody::CommissionReversed(e)) => Effect::Reversed {
+            amount: e.amount,
+            reason: e.reason,
+            whole: e.whole,
+            stage: e.stage,
+        },
+        Some(EventBody::CommissionAdjusted(e)) => Effect::Adjusted {
+            delta: e.delta,
+            reason: e.reason.clone(),
+            stage: e.stage,
+        },
+        _ => return Err(refused("commission_id", "changed nothing".to_owned())),
     };
     let request = AppendRequest::from_domain(commission.version(), &decided)?;
     let changed = Changed {
@@ -354,7 +387,8 @@ async fn prepare<S: EventStore + ?Sized>(
         stream,
         version: commission.version() + 1,
         duplicate: false,
-        event,
+        effective_at: ctx.effective_at,
+        effect,
     };
     Ok((request, changed))
 }

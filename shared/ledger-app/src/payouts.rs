@@ -1531,18 +1531,13 @@ pub fn business_days_between(
 /// after more than `business_days_max` business days, newest batches first,
 /// at most `limit`. Banks answer a pain.001 within a day or two; silence
 /// means a file that was never delivered or a status that was lost.
-pub async fn overdue_file_items<S, P>(
+pub async fn overdue_file_items<S: EventStore + ?Sized>(
     store: &S,
-    processors: &P,
     tenant_id: &TenantId,
     business_days_max: u32,
     limit: usize,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<OverdueItem>, AppError>
-where
-    S: EventStore + ?Sized,
-    P: ProcessorRegistry + ?Sized,
-{
+) -> Result<Vec<OverdueItem>, AppError> {
     let drafts = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
     let mut batch_ids = Vec::new();
     for stored in load(store, &drafts).await? {
@@ -1558,11 +1553,9 @@ where
             if overdue.len() >= limit {
                 return Ok(overdue);
             }
+            // Only file processors: the others are asked by the poller.
             if item.status != ItemStatus::Submitted
-                || !matches!(
-                    processors.ports(item.drafted.processor),
-                    Some(ProcessorPorts::File(_))
-                )
+                || item.drafted.processor != ledger_domain::Processor::Sepa
             {
                 continue;
             }

@@ -7,13 +7,13 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use event_store::{EventStore, IdempotencyKey, IdempotencyScope, Operation};
 use event_store_sqlite::SqliteEventStore;
 use ledger_app::adjustments::{
-    CHANGES_MAX, Change, ChangeError, CommissionChange, OPERATION_ADJUSTMENT, OPERATION_CHANGES,
-    OPERATION_REVERSAL, change_commissions,
+    CHANGES_MAX, Change, ChangeError, Changed, CommissionChange, Effect, OPERATION_ADJUSTMENT,
+    OPERATION_CHANGES, OPERATION_REVERSAL, change_commissions,
 };
 use ledger_app::{rebuild_balances, run_commission};
 use ledger_domain::{
     Actor, ActorKind, AffiliateBalances, AffiliateId, CommandContext, CommissionCommand,
-    CommissionId, CommissionStage, Currency, EventBody, Money, ReversalReason, TenantId,
+    CommissionId, CommissionStage, Currency, Money, ReversalReason, TenantId,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -118,14 +118,16 @@ async fn a_refund_in_the_hold_period_reduces_pending_and_a_retry_gets_the_first_
     .unwrap();
     assert!(!first[0].duplicate);
     assert_eq!(first[0].version, 2);
-    let EventBody::CommissionReversed(e) = first[0].event.body() else {
-        panic!("{:?}", first[0].event)
-    };
     assert_eq!(
-        (e.amount, e.stage, e.whole),
-        (eur("4.00"), CommissionStage::Pending, false)
+        first[0].effect,
+        Effect::Reversed {
+            amount: eur("4.00"),
+            reason: ReversalReason::Refund,
+            whole: false,
+            stage: CommissionStage::Pending
+        }
     );
-    assert_eq!(first[0].event.effective_at(), ctx(1).now, "left out: now");
+    assert_eq!(first[0].effective_at, ctx(1).now, "left out: now");
     let b = balances(&store).await;
     assert_eq!((b.pending, b.receivable), (eur("6.00"), eur("0.00")));
     // The network retries a day later: the first answer, nothing written.
@@ -140,8 +142,8 @@ async fn a_refund_in_the_hold_period_reduces_pending_and_a_retry_gets_the_first_
     .unwrap();
     assert!(again[0].duplicate);
     assert_eq!(
-        (again[0].version, &again[0].event),
-        (first[0].version, &first[0].event)
+        (again[0].version, &again[0].effect, again[0].effective_at),
+        (first[0].version, &first[0].effect, first[0].effective_at)
     );
     assert_eq!(count(&store).await, 2);
     // Another refund under another key is another refund.
@@ -175,12 +177,14 @@ async fn a_whole_chargeback_after_maturity_is_a_receivable_and_its_retry_is_not_
     )
     .await
     .unwrap();
-    let EventBody::CommissionReversed(e) = first[0].event.body() else {
-        panic!()
-    };
     assert_eq!(
-        (e.amount, e.stage, e.whole),
-        (eur("10.00"), CommissionStage::Matured, true)
+        first[0].effect,
+        Effect::Reversed {
+            amount: eur("10.00"),
+            reason: ReversalReason::Chargeback,
+            whole: true,
+            stage: CommissionStage::Matured
+        }
     );
     let b = balances(&store).await;
     assert_eq!((b.available, b.receivable), (eur("10.00"), eur("10.00")));
@@ -195,7 +199,13 @@ async fn a_whole_chargeback_after_maturity_is_a_receivable_and_its_retry_is_not_
     .await
     .unwrap();
     assert!(again[0].duplicate);
-    assert_eq!(again[0].event, first[0].event);
+    assert_eq!(
+        again[0],
+        Changed {
+            duplicate: true,
+            ..first[0].clone()
+        }
+    );
     // Under a new key it is refused: nothing remains to reverse.
     let refused = change_commissions(
         &store,
@@ -385,7 +395,7 @@ async fn several_changes_land_together() {
         .unwrap();
     assert_eq!(done.len(), 2);
     assert_eq!(
-        done[1].event.effective_at(),
+        done[1].effective_at,
         t0() + Duration::hours(3),
         "occurred_at is the effective time"
     );
@@ -431,9 +441,49 @@ async fn concurrent_identical_retries_all_get_the_first_answer() {
         let applied: Vec<_> = answers.iter().filter(|a| !a[0].duplicate).collect();
         assert_eq!(applied.len(), 1, "round {round}");
         for answer in &answers {
-            assert_eq!(answer[0].event, applied[0][0].event, "round {round}");
+            assert_eq!(answer[0].effect, applied[0][0].effect, "round {round}");
             assert_eq!(answer[0].version, 2);
         }
         assert_eq!(count(&store).await, 2, "round {round}");
     }
+}
+
+/// The largest request there is (every change, every reason as long as
+/// allowed) lands, with its answer kept for its key.
+#[tokio::test]
+async fn a_full_bulk_with_the_longest_reasons_lands() {
+    let store = SqliteEventStore::in_memory().unwrap();
+    let changes: Vec<CommissionChange> = (0..CHANGES_MAX)
+        .map(|i| CommissionChange {
+            change: Change::Adjust {
+                delta: eur("-0.01"),
+                reason: "r".repeat(ledger_domain::events::TEXT_LEN_MAX),
+            },
+            ..adjustment(&format!("c{i}"), eur("-0.01"))
+        })
+        .collect();
+    for change in &changes {
+        record(&store, change.commission_id.as_str(), 30).await;
+    }
+    let done = change_commissions(
+        &store,
+        &ctx(1),
+        &op(OPERATION_CHANGES),
+        &changes,
+        &key("max"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.len(), CHANGES_MAX);
+    let again = change_commissions(
+        &store,
+        &ctx(1),
+        &op(OPERATION_CHANGES),
+        &changes,
+        &key("max"),
+    )
+    .await
+    .unwrap();
+    assert!(again.iter().all(|c| c.duplicate));
+    assert_eq!(count(&store).await, 2 * CHANGES_MAX);
 }

@@ -962,3 +962,86 @@ fn business_days_skip_weekends_and_target_holidays() {
     assert_eq!(business_days_between(at(2026, 12, 24), at(2026, 12, 28)), 1);
     assert_eq!(business_days_between(at(2026, 12, 2), at(2026, 12, 2)), 0);
 }
+
+#[tokio::test]
+async fn sepa_items_with_no_bank_status_are_reported_after_the_business_days_allowed() {
+    use ledger_app::payouts::{draft_batch, drafts_sequence, overdue_file_items};
+    let store = SqliteEventStore::in_memory().unwrap();
+    earn(&store, "aff-s", eur("80.00")).await;
+    project(&store).await;
+    let tenant = TenantId::new("acme").unwrap();
+    let batch_id = ledger_domain::PayoutBatchId::new("pb-sepa").unwrap();
+    let item_id = ledger_domain::PayoutItemId::new("pb-sepa.1").unwrap();
+    let items = vec![ledger_domain::DraftedItem {
+        item_id: item_id.clone(),
+        affiliate_id: AffiliateId::new("aff-s").unwrap(),
+        amount: eur("80.00"),
+        receivable_netted: eur("0"),
+        processor: Processor::Sepa,
+        destination: None,
+    }];
+    let sequence = drafts_sequence(&store, &tenant).await.unwrap();
+    // Monday 2 March 2026.
+    draft_batch(&store, &ctx("maria", 1), &batch_id, items, sequence)
+        .await
+        .unwrap();
+    approve_batch(
+        &store,
+        &Queue::default(),
+        &batch_id,
+        ApprovalAuthority::Finance,
+        &limits(EUR_USD_LIMITS),
+        &ctx("omar", 1),
+    )
+    .await
+    .unwrap();
+    ledger_app::run_payout_batch(
+        &store,
+        &batch_id,
+        ledger_domain::PayoutBatchCommand::Submit {
+            item_id: item_id.clone(),
+            processor_reference: Some("sepa/acme/pb-sepa/EUR.xml#pb-sepa.1".into()),
+        },
+        &ctx("dispatch-payouts", 1),
+        None,
+    )
+    .await
+    .unwrap();
+    let at = |days| ctx("poller", days).now;
+    // Three business days later (Thursday): still within the allowance.
+    assert!(
+        overdue_file_items(&store, &tenant, 3, 100, at(4))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The next Monday: five business days, reported.
+    let overdue = overdue_file_items(&store, &tenant, 3, 100, at(8))
+        .await
+        .unwrap();
+    assert_eq!(overdue.len(), 1, "{overdue:?}");
+    assert_eq!(overdue[0].item_id, item_id);
+    assert_eq!(overdue[0].business_days, 5);
+    // Once the bank answers, it is no longer overdue.
+    ledger_app::run_payout_batch(
+        &store,
+        &batch_id,
+        ledger_domain::PayoutBatchCommand::RecordOutcome {
+            item_id,
+            outcome: ledger_domain::ItemOutcome::Paid,
+            processor_event_id: Some("pain002#1".into()),
+            reason: None,
+            facts: Default::default(),
+        },
+        &ctx("bank", 9),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        overdue_file_items(&store, &tenant, 3, 100, at(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

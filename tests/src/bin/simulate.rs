@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let (mut acknowledged, mut crashes, mut batches) = (0, 0, 0);
+    let (mut races, mut method_changes, mut forged, mut partial) = (0, 0, 0, 0);
     for seed in args.seed..args.seed.saturating_add(args.seeds) {
         let run = end_to_end::simulate(seed, args.steps, dir.path()).await;
         if let Err(violation) = end_to_end::check(&run, dir.path()).await {
@@ -39,10 +40,14 @@ async fn main() -> ExitCode {
         acknowledged += run.acknowledged.len();
         crashes += run.crashes;
         batches += run.batches.len();
+        races += run.races;
+        method_changes += run.method_changes;
+        forged += run.forged;
+        partial += run.partial_reversals;
         let _ = std::fs::remove_file(dir.path().join(format!("sim-{seed}.sqlite")));
     }
     println!(
-        "{} seeds x {} steps: every invariant held ({acknowledged} commissions acknowledged, {batches} batches, {crashes} crashes)",
+        "{} seeds x {} steps: every invariant held ({acknowledged} commissions acknowledged, {batches} batches, {crashes} crashes, {races} racing dispatches, {method_changes} methods changed after drafting, {forged} forged notices, {partial} partial reversals)",
         args.seeds, args.steps
     );
     ExitCode::SUCCESS

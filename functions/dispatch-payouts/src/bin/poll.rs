@@ -1,16 +1,21 @@
 //! The poll-payouts Lambda, on a schedule: asks the processors about items
 //! submitted longer than `POLL_AFTER_MINUTES` ago (default 120) that no
-//! notification has settled, for the tenants in `PAYOUT_TENANTS`.
+//! notification has settled, for the tenants in `PAYOUT_TENANTS`; and
+//! reports SEPA items whose bank has sent no status for more than
+//! `SEPA_OVERDUE_BUSINESS_DAYS` (default 3) business days: one warning line
+//! per item and the `SepaItemsOverdue` metric, which is alarmed.
 
 use lambda_edge::config::{init_logging, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use ledger_app::payouts::poll_stale_items;
+use ledger_app::payouts::{overdue_file_items, poll_stale_items};
 use ledger_domain::{Actor, ActorKind, CommandContext, TenantId};
 use processors::Processors;
 use serde_json::Value;
 
 /// Items asked about per tenant per run.
 const POLL_PER_RUN_MAX: usize = 200;
+/// Overdue SEPA items reported per tenant per run.
+const OVERDUE_PER_RUN_MAX: usize = 500;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -28,6 +33,10 @@ async fn main() -> Result<(), Error> {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(120);
+    let overdue_days: u32 = std::env::var("SEPA_OVERDUE_BUSINESS_DAYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(3);
     let (store, processors, tenants) = (&store, &processors, &tenants);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let mut results = Vec::new();
@@ -56,6 +65,29 @@ async fn main() -> Result<(), Error> {
                 Err(e) => {
                     tracing::warn!(tenant = %tenant_id, error = %e, "payout poll failed");
                     results.push(serde_json::json!({"tenant_id": tenant_id.as_str(), "error": e.to_string()}));
+                }
+            }
+            match overdue_file_items(&**store, tenant_id, overdue_days, OVERDUE_PER_RUN_MAX, now).await {
+                Ok(items) => {
+                    for item in &items {
+                        tracing::warn!(
+                            tenant = %tenant_id,
+                            batch = %item.batch_id,
+                            item = %item.item_id,
+                            affiliate = %item.affiliate_id,
+                            amount = %item.amount.amount(),
+                            currency = item.amount.currency().code(),
+                            business_days = item.business_days,
+                            "SEPA item has no bank status: its money is still reserved"
+                        );
+                    }
+                    lambda_edge::metrics::Metrics::new("poll-payouts")
+                        .count("SepaItemsOverdue", items.len())
+                        .emit();
+                    results.push(serde_json::json!({"tenant_id": tenant_id.as_str(), "sepa_overdue": items}));
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant_id, error = %e, "overdue SEPA check failed");
                 }
             }
         }
