@@ -2,8 +2,11 @@
 """Least privilege, checked: no IAM statement in template.yaml has a wildcard
 action or a wildcard resource, and each function's policies name only the
 tables, streams and queues it uses (the USES map below: change it together
-with the function's code, and the reviewer sees both). Also: every
-asynchronously invoked function has a failure destination."""
+with the function's code, and the reviewer sees both). Resource policies
+(queue, bucket and topic policies) allow nobody by a wildcard principal.
+Also: every asynchronously invoked function has a failure destination, every
+function logs to a log group of the template with a retention, every alarm
+notifies someone, and every dead-letter or failure queue is alarmed."""
 import sys
 
 import yaml
@@ -74,6 +77,15 @@ def referenced(resource):
     return None
 
 
+def branches(statements):
+    """The statements of a policy, with both branches of each Fn::If."""
+    for statement in statements:
+        if isinstance(statement, dict) and "Fn::If" in statement:
+            yield from branches([b for b in statement["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}])
+        elif isinstance(statement, dict):
+            yield statement
+
+
 def main(path):
     template = yaml.load(open(path), Loader=Loader)
     resources = template["Resources"]
@@ -112,6 +124,56 @@ def main(path):
             on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {})
             if "Destination" not in on_failure or "MaximumRetryAttempts" not in invoke:
                 problems.append(f"{name}: invoked asynchronously ({', '.join(sorted(kinds & asynchronous))}) without an EventInvokeConfig OnFailure destination and MaximumRetryAttempts")
+    # Resource policies: Deny statements may name everyone ("*"); an Allow
+    # names its principal (a service, a role), never a wildcard.
+    policy_types = {"AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy"}
+    for name, resource in resources.items():
+        if resource["Type"] not in policy_types:
+            continue
+        for statement in branches(resource["Properties"]["PolicyDocument"]["Statement"]):
+            if statement.get("Effect") != "Allow":
+                continue
+            principal = statement.get("Principal")
+            principals = principal.values() if isinstance(principal, dict) else [principal]
+            if principal is None or "*" in [p for p in principals if isinstance(p, str)]:
+                problems.append(f"{name}/{statement.get('Sid')}: allows a wildcard principal")
+            actions = statement.get("Action", [])
+            for action in [actions] if isinstance(actions, str) else actions:
+                if "*" in action:
+                    problems.append(f"{name}/{statement.get('Sid')}: allows a wildcard action {action}")
+    # Logs are kept for a known time: each function names its log group.
+    for name, function in functions.items():
+        group = function.get("Properties", {}).get("LoggingConfig", {}).get("LogGroup")
+        logical = group.get("Ref") if isinstance(group, dict) else None
+        target = resources.get(logical, {})
+        if target.get("Type") != "AWS::Logs::LogGroup" or "RetentionInDays" not in target.get("Properties", {}):
+            problems.append(f"{name}: LoggingConfig.LogGroup is not a log group of this template with RetentionInDays")
+    # An alarm without an action is seen by nobody.
+    alarms = {k: v for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    for name, alarm in alarms.items():
+        if not alarm.get("Properties", {}).get("AlarmActions"):
+            problems.append(f"{name}: alarm without AlarmActions")
+    # Where failed messages and events end up, someone must be told.
+    failure_queues = set()
+    for name, resource in resources.items():
+        properties = resource.get("Properties", {})
+        target = properties.get("RedrivePolicy", {}).get("deadLetterTargetArn")
+        if target is not None:
+            failure_queues.add(referenced(target))
+        destinations = [properties.get("EventInvokeConfig", {})]
+        destinations += [e.get("Properties", {}) for e in properties.get("Events", {}).values()]
+        for d in destinations:
+            on_failure = d.get("DestinationConfig", {}).get("OnFailure", {})
+            if on_failure.get("Type") == "SQS" and "Destination" in on_failure:
+                failure_queues.add(referenced(on_failure["Destination"]))
+    watched = set()
+    for alarm in alarms.values():
+        properties = alarm.get("Properties", {})
+        if properties.get("MetricName") == "ApproximateNumberOfMessagesVisible":
+            for dimension in properties.get("Dimensions", []):
+                watched.add(referenced(dimension.get("Value")))
+    for queue in sorted(q for q in failure_queues - watched if q):
+        problems.append(f"{queue}: a dead-letter or failure queue no alarm watches")
     for name, resource in resources.items():
         if resource["Type"].startswith("AWS::IAM::"):
             problems.append(f"{name}: IAM resources belong in the functions' inline policies")

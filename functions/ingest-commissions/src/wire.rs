@@ -250,13 +250,16 @@ fn parse_item(
     ))
 }
 
+/// A parsed commission and its `occurred_at` as given (`None` when left out).
+pub type ParsedCommission = (CommissionCommand, Option<DateTime<Utc>>);
+
 /// Parses a single or bulk body into commands, each with its `occurred_at`
 /// as given (`None` when left out). All or nothing: any invalid item makes
 /// the whole body a 422 naming every broken field.
 pub fn parse_commissions(
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<Vec<(CommissionCommand, Option<DateTime<Utc>>)>, Problem> {
+) -> Result<Vec<ParsedCommission>, Problem> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Problem::malformed_json(format!("the body is not valid JSON: {e}")))?;
     let mut errors = Vec::new();

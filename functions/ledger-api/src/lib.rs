@@ -30,6 +30,7 @@ pub const JOURNAL_PAGE_DEFAULT: usize = 50;
 
 pub use event_store::{Fields, JournalPage, LedgerReads};
 
+pub mod finance;
 pub mod openapi;
 pub mod payouts;
 pub mod statements;
@@ -80,6 +81,16 @@ pub fn router<R: ApiReads + 'static>(state: Arc<ApiState<R>>) -> Router {
             post(payouts::lift_hold::<R>),
         )
         .route("/v1/payout-runs", post(payouts::post_run::<R>))
+        .route("/v1/payout-batches", get(finance::list_batches::<R>))
+        .route(
+            "/v1/payout-batches/{batch_id}/export.csv",
+            get(finance::export_batch::<R>),
+        )
+        .route("/v1/liabilities", get(finance::liabilities::<R>))
+        .route(
+            "/v1/liabilities/export.csv",
+            get(finance::export_liabilities::<R>),
+        )
         .route(
             "/v1/payout-batches/{batch_id}",
             get(payouts::get_batch::<R>),

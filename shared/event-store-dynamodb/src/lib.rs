@@ -593,10 +593,11 @@ impl DynamoEventStore {
                         match self.replay(request).await? {
                             Some(original) => results[i] = Some(original),
                             None => {
-                                // The record decides first here too: the
-                                // request may have been written by a retry
-                                // whose record the condition did not see
-                                // (an emulator without isolation shows that).
+                                // The record decides first here too: only
+                                // it tells this request's own earlier write
+                                // from another writer's, and a cancellation
+                                // is not relied on to name every condition
+                                // that failed. One read, on conflicts only.
                                 if let Some(record) = record {
                                     if let Some(stored) = self.get_record(&record.scope).await? {
                                         return record.replay(&stored);

@@ -1,5 +1,6 @@
 //! A new commission costs one DynamoDB item write: its first event is its own
-//! idempotency guard. Counted at the SDK against the emulator.
+//! idempotency guard; posted as a keyed request it costs two (its request's
+//! idempotency record is the second). Counted at the SDK against the emulator.
 
 #[path = "support/writes.rs"]
 mod writes;
@@ -17,4 +18,9 @@ async fn one_item_write_per_new_commission() {
     // Appends to existing streams pay for the gap check and the guard item.
     assert_eq!(report.follow_on.items_written, 100);
     assert_eq!(report.follow_on.condition_checks, 50);
+    // A keyed request (the ingest path) writes its record with the event:
+    // one transaction of two items per new commission.
+    assert_eq!(report.keyed_request.write_requests, 50);
+    assert_eq!(report.keyed_request.items_written, 100);
+    assert_eq!(report.keyed_request.condition_checks, 0);
 }

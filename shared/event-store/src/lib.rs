@@ -54,7 +54,7 @@ pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
 pub const READ_LIMIT_MAX: usize = 1000;
 /// The longest operation name of a request's idempotency record, in bytes.
 pub const OPERATION_LEN_MAX: usize = 64;
-/// The largest answer an idempotency record keeps, in bytes (a bulk of 100
+/// The largest answer an idempotency record keeps, in bytes (a bulk of 99
 /// commission results is about 15 KB).
 pub const IDEMPOTENCY_ANSWER_BYTES_MAX: usize = 64 * 1024;
 

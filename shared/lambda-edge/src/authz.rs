@@ -45,6 +45,9 @@ pub enum Action<'a> {
     DispatchPayouts,
     /// Generate statements on demand (the schedule generates them monthly).
     RunStatements,
+    /// Read the tenant's liabilities (totals owed, now or as of an instant)
+    /// and export them.
+    ReadLiabilities,
 }
 
 impl Action<'_> {
@@ -61,7 +64,10 @@ impl Action<'_> {
             Action::ManagePayoutProfile | Action::DraftPayouts => {
                 &[role::FINANCE_MAKER, role::ADMIN]
             }
-            Action::HoldPayouts | Action::ReadPayouts | Action::RunStatements => {
+            Action::HoldPayouts
+            | Action::ReadPayouts
+            | Action::RunStatements
+            | Action::ReadLiabilities => {
                 &[role::FINANCE_MAKER, role::FINANCE_APPROVER, role::ADMIN]
             }
             Action::ApprovePayouts | Action::DispatchPayouts => {
@@ -103,6 +109,7 @@ pub fn authorize(identity: &Identity, action: Action<'_>) -> Result<&'static str
         Action::ReadPayouts => "payout batches and profiles are read by finance and admins",
         Action::DispatchPayouts => "dispatch is re-driven by finance approvers and admins",
         Action::RunStatements => "statements are generated on demand by finance and admins",
+        Action::ReadLiabilities => "the tenant's liabilities are read by finance and admins",
     }))
 }
 
@@ -184,6 +191,16 @@ mod tests {
             assert!(authorize(&who(&["affiliate"], Some("a")), action).is_err());
             assert!(authorize(&who(&["ingest"], None), action).is_err());
             assert!(authorize(&who(&["admin"], None), action).is_ok());
+        }
+        // Finance reads (batch lists, exports, liabilities): every finance
+        // role and admins; never an affiliate or the tracker.
+        for action in [Action::ReadPayouts, Action::ReadLiabilities] {
+            for role in ["finance-maker", "finance-approver", "admin"] {
+                assert_eq!(authorize(&who(&[role], None), action), Ok(role));
+            }
+            assert!(authorize(&who(&["affiliate"], Some("a")), action).is_err());
+            assert!(authorize(&who(&["ingest"], None), action).is_err());
+            assert!(authorize(&who(&[], None), action).is_err());
         }
     }
 }

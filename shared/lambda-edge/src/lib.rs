@@ -31,9 +31,10 @@ impl Identity {
     }
 }
 
-/// Reads the caller from verified claims: `sub`, the tenant claim, `roles`
-/// (space or comma separated) and `affiliate_id`. Nothing about the caller
-/// is ever read from the body, the query or a header.
+/// Reads the caller from verified claims: `sub`, the tenant claim, the roles
+/// (`roles`, and user pool groups in `cognito:groups`) and `affiliate_id`.
+/// Nothing about the caller is ever read from the body, the query or a
+/// header.
 pub fn identity_from_claims(
     claims: &HashMap<String, String>,
     tenant_claim: &str,
@@ -46,15 +47,18 @@ pub fn identity_from_claims(
         .get(tenant_claim)
         .ok_or_else(Problem::unauthenticated)?;
     let tenant_id = TenantId::new(tenant).map_err(|_| Problem::unauthenticated())?;
-    let roles = claims
-        .get("roles")
-        .map(|r| {
-            r.split([' ', ','])
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut roles: Vec<String> = Vec::new();
+    for claim in ROLE_CLAIMS {
+        for role in claims
+            .get(claim)
+            .map(|v| parse_roles(v))
+            .unwrap_or_default()
+        {
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+        }
+    }
     Ok(Identity {
         tenant_id,
         subject: subject.clone(),
@@ -62,6 +66,36 @@ pub fn identity_from_claims(
         affiliate_id: claims.get("affiliate_id").cloned(),
         request_id: None,
     })
+}
+
+/// The claims roles are read from: the issuer's `roles` and the user pool's
+/// groups.
+pub const ROLE_CLAIMS: [&str; 2] = ["roles", "cognito:groups"];
+
+/// One roles claim as the JWT authorizer hands it over, every claim being a
+/// string there: a single role (`admin`), roles separated by spaces or
+/// commas (`finance-maker admin`), a list claim as API Gateway flattens it
+/// (`[finance-maker admin]`), or a JSON array (`["finance-maker","admin"]`).
+pub fn parse_roles(value: &str) -> Vec<String> {
+    let value = value.trim();
+    let inner = match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        Some(inner) => {
+            if let Ok(list) = serde_json::from_str::<Vec<String>>(value) {
+                return list
+                    .into_iter()
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty())
+                    .collect();
+            }
+            inner
+        }
+        None => value,
+    };
+    inner
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The JWT claim that carries the tenant, as a handler's state knows it.

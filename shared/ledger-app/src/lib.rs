@@ -233,6 +233,10 @@ pub async fn rebuild_balances<S: EventStore + ?Sized>(store: &S) -> Result<Balan
 /// recording request per tenant, whether it came over HTTP or the queue.
 pub const OPERATION_COMMISSIONS: &str = "ingest.commissions";
 
+/// A commission to record, with when it happened as the caller said it
+/// (`None`: the caller did not say; the context's effective time applies).
+pub type Recording = (CommissionCommand, Option<DateTime<Utc>>);
+
 /// What recording one commission did. A keyed request keeps the list of
 /// them, as JSON, as its answer: fields added later need `#[serde(default)]`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -263,7 +267,7 @@ pub struct Recorded {
 pub async fn record_commissions<S: EventStore + ?Sized>(
     store: &S,
     ctx: &CommandContext,
-    commands: &[(CommissionCommand, Option<DateTime<Utc>>)],
+    commands: &[Recording],
     key: Option<&IdempotencyKey>,
 ) -> Result<Vec<Recorded>, AppError> {
     let mut record = match key {
@@ -355,9 +359,7 @@ pub async fn record_commissions<S: EventStore + ?Sized>(
 /// The facts of a recording request, canonically: each command's fields and
 /// its time as the caller gave it, in order (JSON arrays, so no map order
 /// can change the fingerprint).
-fn commission_facts(
-    commands: &[(CommissionCommand, Option<DateTime<Utc>>)],
-) -> Result<Vec<u8>, AppError> {
+fn commission_facts(commands: &[Recording]) -> Result<Vec<u8>, AppError> {
     let mut facts = Vec::with_capacity(commands.len());
     for (command, occurred_at) in commands {
         let CommissionCommand::Record {

@@ -3,9 +3,9 @@
 //! balances folded as the events were decided.
 
 use chrono::{Duration, TimeZone, Utc};
-use event_store::{EventStore, IdempotencyKey, StreamId};
+use event_store::{EventStore, IdempotencyKey, StoreError, StreamId};
 use event_store_sqlite::SqliteEventStore;
-use ledger_app::{AppError, rebuild_balances, run_commission};
+use ledger_app::{AppError, rebuild_balances, record_commissions, run_commission};
 use ledger_domain::sample::mixed_events;
 use ledger_domain::{
     Actor, ActorKind, AffiliateId, Balances, CommandContext, CommissionCommand, CommissionError,
@@ -138,4 +138,63 @@ async fn balances_rebuilt_from_the_store_equal_the_decided_fold() {
     let rebuilt = rebuild_balances(&store).await.unwrap();
     assert_eq!(rebuilt.snapshot(), expected.snapshot());
     assert_eq!(rebuilt.entries_applied(), 5_000);
+}
+
+/// A keyed recording is one request: what the caller left out (the time)
+/// is not a fact of it, so a retry a day later is the same request and gets
+/// the first answer; the same key with other facts (a stated time, another
+/// commission) is a conflict and writes nothing.
+#[tokio::test]
+async fn a_keyed_recording_is_answered_by_its_request() {
+    let store = SqliteEventStore::in_memory().unwrap();
+    let k1 = IdempotencyKey::new("post-1").unwrap();
+    let first = record_commissions(&store, &ctx(0), &[(record("c1"), None)], Some(&k1))
+        .await
+        .unwrap();
+    assert_eq!((first[0].duplicate, first[0].version), (false, 1));
+    // Matured since: the answer is still the first one, as a duplicate.
+    run_commission(
+        &store,
+        &CommissionId::new("c1").unwrap(),
+        CommissionCommand::Mature,
+        &ctx(7),
+        None,
+    )
+    .await
+    .unwrap();
+    let retry = record_commissions(&store, &ctx(8), &[(record("c1"), None)], Some(&k1))
+        .await
+        .unwrap();
+    assert_eq!(
+        retry,
+        vec![ledger_app::Recorded {
+            duplicate: true,
+            ..first[0].clone()
+        }]
+    );
+    let stated = ctx(0).effective_at;
+    for other in [(record("c1"), Some(stated)), (record("c2"), None)] {
+        let err = record_commissions(&store, &ctx(8), &[other], Some(&k1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AppError::Store(StoreError::IdempotencyConflict { key, .. }) if key == "post-1"),
+            "{err}"
+        );
+    }
+    let c2 = StreamId::new("acme/commission/c2").unwrap();
+    assert!(store.read_stream(&c2, 1, 10).await.unwrap().is_empty());
+    // Another key for the recorded commission: a duplicate, and that key is
+    // now this request's.
+    let k2 = IdempotencyKey::new("post-2").unwrap();
+    let again = record_commissions(&store, &ctx(9), &[(record("c1"), None)], Some(&k2))
+        .await
+        .unwrap();
+    assert_eq!((again[0].duplicate, again[0].version), (true, 2));
+    assert!(
+        record_commissions(&store, &ctx(9), &[(record("c2"), None)], Some(&k2))
+            .await
+            .is_err()
+    );
+    assert!(store.read_stream(&c2, 1, 10).await.unwrap().is_empty());
 }

@@ -1,7 +1,10 @@
 //! Measures what the DynamoDB store writes per append, counted at the SDK.
 
 use chrono::{Duration, TimeZone, Utc};
-use event_store::{AppendRequest, EventStore, IdempotencyKey};
+use event_store::{
+    AppendRequest, EventStore, IdempotencyKey, IdempotencyRecord, IdempotencyScope, Once,
+    Operation, fingerprint,
+};
 use event_store_dynamodb::schema::{Tables, create_tables};
 use event_store_dynamodb::{DynamoEventStore, WriteCounter, WriteCounts};
 use ledger_domain::{
@@ -17,6 +20,9 @@ pub struct WriteReport {
     pub replay: WriteCounts,
     /// Maturing them (keyed appends to existing streams).
     pub follow_on: WriteCounts,
+    /// Recording other new commissions as keyed requests, as ingest does:
+    /// each event with its request's idempotency record.
+    pub keyed_request: WriteCounts,
 }
 
 fn delta(after: WriteCounts, before: WriteCounts) -> WriteCounts {
@@ -45,18 +51,21 @@ pub async fn measure(
         now: at,
         effective_at: t0,
     };
-    let mut recorded = Vec::new();
-    let mut requests = Vec::new();
-    for i in 0..commissions {
+    let recording = |id: String, i: u64| {
         let command = CommissionCommand::Record {
-            commission_id: CommissionId::new(format!("c-{i}")).unwrap(),
+            commission_id: CommissionId::new(&id).unwrap(),
             affiliate_id: AffiliateId::new("aff-1").unwrap(),
             amount: Money::from_minor(1000 + i as i64, Currency::EUR).unwrap(),
             hold_period_days: 0,
-            source_conversion_id: format!("conv-{i}"),
+            source_conversion_id: format!("conv-{id}"),
             order_reference: None,
         };
-        let events = Commission::default().handle(command, &ctx(t0)).unwrap();
+        Commission::default().handle(command, &ctx(t0)).unwrap()
+    };
+    let mut recorded = Vec::new();
+    let mut requests = Vec::new();
+    for i in 0..commissions {
+        let events = recording(format!("c-{i}"), i);
         requests.push(
             AppendRequest::from_domain(0, &events)
                 .unwrap()
@@ -85,11 +94,28 @@ pub async fn measure(
         store.append(request).await.unwrap();
     }
     let after_follow_on = counter.snapshot();
+    for i in 0..commissions {
+        let events = recording(format!("keyed-{i}"), i);
+        let record = IdempotencyRecord {
+            scope: IdempotencyScope::new(
+                TenantId::new("acme").unwrap(),
+                Operation::new("ingest.commissions").unwrap(),
+                IdempotencyKey::new(format!("request-{i}")).unwrap(),
+            ),
+            request_hash: fingerprint(format!("request {i}").as_bytes()),
+            answer: format!("[{{\"commission_id\":\"keyed-{i}\",\"version\":1}}]"),
+        };
+        let request = AppendRequest::from_domain(0, &events).unwrap();
+        let once = store.append_once(vec![request], record).await.unwrap();
+        assert!(matches!(once, Once::Written(_)));
+    }
+    let after_keyed_request = counter.snapshot();
     WriteReport {
         commissions,
         new_commission: delta(after_new, start),
         replay: delta(after_replay, after_new),
         follow_on: delta(after_follow_on, after_replay),
+        keyed_request: delta(after_keyed_request, after_follow_on),
     }
 }
 
@@ -116,5 +142,9 @@ pub fn print(report: &WriteReport) {
     row(
         "baseline: keyed append to an existing stream (guard item)",
         &report.follow_on,
+    );
+    row(
+        "new commission as a keyed request, as ingest posts it (event + request record, one transaction)",
+        &report.keyed_request,
     );
 }
