@@ -560,17 +560,18 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                 }
                 let processor = ctx(&tenant, ActorKind::Processor, "processor", now);
                 let batch_id = id(PayoutBatchId::new(&batch));
-                let drafted = ledger_app::payouts::load_batch(&store, &processor.tenant_id, &batch_id)
-                    .await
-                    .expect("batch")
-                    .state()
-                    .and_then(|s| {
-                        s.items
-                            .iter()
-                            .find(|i| i.drafted.item_id.as_str() == item)
-                            .map(|i| i.drafted.clone())
-                    })
-                    .expect("the item is in its batch");
+                let drafted =
+                    ledger_app::payouts::load_batch(&store, &processor.tenant_id, &batch_id)
+                        .await
+                        .expect("batch")
+                        .state()
+                        .and_then(|s| {
+                            s.items
+                                .iter()
+                                .find(|i| i.drafted.item_id.as_str() == item)
+                                .map(|i| i.drafted.clone())
+                        })
+                        .expect("the item is in its batch");
                 // Sometimes a reversal: half of the item so far, or all.
                 if rng.chance(25) {
                     let amount = drafted.amount;
@@ -635,7 +636,9 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                             ledger_domain::PayoutBatchError::NoticeMismatch { .. }
                             | ledger_domain::PayoutBatchError::Rejected(_),
                         )) => run.forged += 1,
-                        other => panic!("seed {seed}: a forged outcome must be refused, got {other:?}"),
+                        other => {
+                            panic!("seed {seed}: a forged outcome must be refused, got {other:?}")
+                        }
                     }
                 }
             }
@@ -694,7 +697,9 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                                 &message,
                                 &dispatcher
                             ),
-                            ledger_app::payouts::dispatch_item(&store, &processor, &message, &other)
+                            ledger_app::payouts::dispatch_item(
+                                &store, &processor, &message, &other
+                            )
                         );
                         vec![a, b]
                     } else {
@@ -840,7 +845,11 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
         .load(std::sync::atomic::Ordering::SeqCst);
     // Every payment went to the destination its item was approved for.
     let events = all_events(&store).await.expect("events");
-    let paid_to = processor.paid_to.lock().map(|p| p.clone()).unwrap_or_default();
+    let paid_to = processor
+        .paid_to
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default();
     for event in &events {
         if let EventBody::PayoutBatchDrafted(d) = event.body() {
             for item in &d.items {

@@ -44,9 +44,11 @@ async fn a_changed_destination_is_held_and_the_approved_item_is_not_paid_there()
         "POST",
         &format!("{base}/v1/commissions"),
         &ingest,
-        Some(json!({"commission_id": "c-z", "affiliate_id": "aff-zoe", "amount": "75.00",
+        Some(
+            json!({"commission_id": "c-z", "affiliate_id": "aff-zoe", "amount": "75.00",
                     "currency": "EUR", "conversion_id": "conv-z", "hold_period_days": 0,
-                    "occurred_at": occurred})),
+                    "occurred_at": occurred}),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -73,12 +75,18 @@ async fn a_changed_destination_is_held_and_the_approved_item_is_not_paid_there()
         (status == 201 && body["items"] == 1).then_some(body)
     })
     .await;
-    let batch_id = report["batches"][0]["batch_id"].as_str().unwrap().to_owned();
+    let batch_id = report["batches"][0]["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let batch_url = format!("{base}/v1/payout-batches/{batch_id}");
 
     // The approver sees where the item pays.
     let (_, batch) = call(&client, "GET", &batch_url, &omar, None).await;
-    assert_eq!(batch["items"][0]["destination"], "sandbox settle", "{batch}");
+    assert_eq!(
+        batch["items"][0]["destination"], "sandbox settle",
+        "{batch}"
+    );
     assert_eq!(
         batch["items"][0]["destination_fingerprint"]
             .as_str()
@@ -117,7 +125,14 @@ async fn a_changed_destination_is_held_and_the_approved_item_is_not_paid_there()
     assert_eq!(body["type"], "/problems/forbidden", "{body}");
 
     // omar approves what he saw; dispatch refuses the changed destination.
-    let (status, body) = call(&client, "POST", &format!("{batch_url}/approve"), &omar, None).await;
+    let (status, body) = call(
+        &client,
+        "POST",
+        &format!("{batch_url}/approve"),
+        &omar,
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let item = eventually(30, || async {
         let (_, body) = call(&client, "GET", &batch_url, &omar, None).await;
@@ -126,11 +141,15 @@ async fn a_changed_destination_is_held_and_the_approved_item_is_not_paid_there()
     })
     .await;
     assert_eq!(item["status"], "failed", "{item}");
-    let (_, audit) = call(&client, "GET", &format!("{base}/v1/audit/batches/{batch_id}"), &admin, None).await;
-    assert!(
-        audit.to_string().contains("payout_item.failed"),
-        "{audit}"
-    );
+    let (_, audit) = call(
+        &client,
+        "GET",
+        &format!("{base}/v1/audit/batches/{batch_id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert!(audit.to_string().contains("payout_item.failed"), "{audit}");
     // The money is available again (to be paid to the new destination
     // once a second person lifts the hold).
     let balance = eventually(30, || async {

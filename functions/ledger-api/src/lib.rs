@@ -501,7 +501,12 @@ async fn audit_affiliate<R: ApiReads + 'static>(
             .read_stream(&profile_stream, 1, event_store::READ_LIMIT_MAX)
             .await
             .map_err(store_problem)?;
-        Some(stored.iter().map(audit_entry).collect::<Result<Vec<_>, _>>()?)
+        Some(
+            stored
+                .iter()
+                .map(audit_entry)
+                .collect::<Result<Vec<_>, _>>()?,
+        )
     } else {
         None
     };
