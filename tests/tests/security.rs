@@ -269,6 +269,15 @@ async fn suite(backend: Backend) {
             format!("{base}/local/queues/dispatch/dead-letters"),
             None,
         ),
+        // Finance reads: finance and admins of the tenant only.
+        ("GET", format!("{base}/v1/payout-batches"), None),
+        (
+            "GET",
+            format!("{base}/v1/payout-batches/b-1/export.csv"),
+            None,
+        ),
+        ("GET", format!("{base}/v1/liabilities"), None),
+        ("GET", format!("{base}/v1/liabilities/export.csv"), None),
     ];
     let forged = mint_token(
         b"an-attacker-key-an-attacker-key!",
