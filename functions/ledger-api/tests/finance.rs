@@ -1,4 +1,4 @@
-//! Finance reads on the embedded store: the batch list (drafted first,
+//! Finance reads on the embedded store and on DynamoDB: the batch list (drafted first,
 //! paged, tenant-scoped), the batch and liability CSV exports (quoted,
 //! formula-guarded), and liabilities now and as of a past instant.
 
@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use event_store::EventStore;
 use event_store_sqlite::SqliteEventStore;
 use http_body_util::BodyExt;
-use ledger_api::{ApiState, router};
+use ledger_api::{ApiReads, ApiState, router};
 use ledger_app::payouts::{draft_batch, drafts_sequence};
 use ledger_app::{run_commission, run_payout_batch};
 use ledger_domain::events::{Destination, DraftedItem};
@@ -48,13 +49,17 @@ fn with_claims(mut event: Value, claims: Value) -> Value {
     event
 }
 
-async fn send_raw(
-    store: &Arc<SqliteEventStore>,
-    event: &Value,
-) -> (u16, Vec<(String, String)>, Vec<u8>) {
+/// The ledger the API reads: its projection and its events.
+#[derive(Clone)]
+struct Ledger {
+    reads: Arc<dyn ApiReads>,
+    events: Arc<dyn EventStore>,
+}
+
+async fn send_raw(store: &Ledger, event: &Value) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let app = router(Arc::new(ApiState {
-        reads: store.clone(),
-        events: store.clone(),
+        reads: store.reads.clone(),
+        events: store.events.clone(),
         tenant_claim: "tenant_id".into(),
         queue: Arc::new(ledger_app::payouts::MemoryQueue::default()),
         limits: ledger_domain::ApprovalLimits::default(),
@@ -75,7 +80,7 @@ async fn send_raw(
     (status, headers, bytes.to_vec())
 }
 
-async fn send(store: &Arc<SqliteEventStore>, event: &Value) -> (u16, Value) {
+async fn send(store: &Ledger, event: &Value) -> (u16, Value) {
     let (status, _, bytes) = send_raw(store, event).await;
     (
         status,
@@ -101,7 +106,12 @@ fn money(minor: i64, currency: &str) -> Money {
 }
 
 /// Earns (on `t0`) and matures (a day later) a commission.
-async fn earn(store: &SqliteEventStore, tenant: &TenantId, affiliate: &str, amount: Money) {
+async fn earn<S: EventStore + ?Sized>(
+    store: &S,
+    tenant: &TenantId,
+    affiliate: &str,
+    amount: Money,
+) {
     let commission_id = CommissionId::new(format!("c-{affiliate}")).unwrap();
     for (command, at) in [
         (
@@ -131,8 +141,8 @@ async fn earn(store: &SqliteEventStore, tenant: &TenantId, affiliate: &str, amou
 
 /// Drafts one batch (by `maria`, on the third day) of the given items,
 /// each earned first.
-async fn draft(
-    store: &SqliteEventStore,
+async fn draft<S: EventStore + ?Sized>(
+    store: &S,
     tenant: &TenantId,
     items: &[(&str, Money, &str)],
 ) -> PayoutBatchId {
@@ -169,12 +179,11 @@ async fn draft(
 /// acme: pb-000001 drafted (EUR, two items), pb-000002 rejected,
 /// pb-000003 approved and paid, pb-000004 drafted (USD); globex: its own
 /// pb-000001, drafted.
-async fn ledger() -> Arc<SqliteEventStore> {
-    let store = Arc::new(SqliteEventStore::in_memory().unwrap());
+async fn populate<S: EventStore + ?Sized>(store: &S) {
     let acme = TenantId::new("acme").unwrap();
     let globex = TenantId::new("globex").unwrap();
     draft(
-        &store,
+        store,
         &acme,
         &[
             ("aff-anna", money(2500, "EUR"), EVIL),
@@ -186,9 +195,9 @@ async fn ledger() -> Arc<SqliteEventStore> {
         ],
     )
     .await;
-    let rejected = draft(&store, &acme, &[("aff-cleo", money(500, "EUR"), "sandbox")]).await;
+    let rejected = draft(store, &acme, &[("aff-cleo", money(500, "EUR"), "sandbox")]).await;
     run_payout_batch(
-        &*store,
+        store,
         &rejected,
         PayoutBatchCommand::Reject {
             reason: "wrong run".into(),
@@ -199,7 +208,7 @@ async fn ledger() -> Arc<SqliteEventStore> {
     .await
     .unwrap();
     paid_batch(
-        &*store,
+        store,
         &acme,
         Processor::Sandbox,
         &[FixtureItem {
@@ -211,15 +220,23 @@ async fn ledger() -> Arc<SqliteEventStore> {
     )
     .await
     .unwrap();
-    draft(&store, &acme, &[("aff-eve", money(700, "USD"), "sandbox")]).await;
+    draft(store, &acme, &[("aff-eve", money(700, "USD"), "sandbox")]).await;
     draft(
-        &store,
+        store,
         &globex,
         &[("aff-gus", money(9900, "EUR"), "sandbox")],
     )
     .await;
+}
+
+async fn on_sqlite() -> Ledger {
+    let store = Arc::new(SqliteEventStore::in_memory().unwrap());
+    populate(&*store).await;
     store.project_ledger(10_000).await.unwrap();
-    store
+    Ledger {
+        reads: store.clone(),
+        events: store,
+    }
 }
 
 fn ids(page: &Value) -> Vec<String> {
@@ -237,12 +254,9 @@ fn field_named(problem: &Value, field: &str) -> bool {
         .is_some_and(|e| e.iter().any(|e| e["field"] == field))
 }
 
-#[tokio::test]
-async fn batches_list_drafted_first_in_pages_of_the_callers_tenant_only() {
-    let store = ledger().await;
-
+async fn batches_list_drafted_first_in_pages_of_the_callers_tenant_only(store: &Ledger) {
     // The fixture itself: status=drafted, roles from user pool groups.
-    let (status, page) = send(&store, &fixture()).await;
+    let (status, page) = send(store, &fixture()).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(ids(&page), ["pb-000001", "pb-000004"]);
     let first = &page["batches"][0];
@@ -267,7 +281,7 @@ async fn batches_list_drafted_first_in_pages_of_the_callers_tenant_only() {
     let mut statuses = Vec::new();
     let mut query = "limit=2".to_owned();
     for _ in 0..10 {
-        let (status, page) = send(&store, &get("/v1/payout-batches", &query, "acme")).await;
+        let (status, page) = send(store, &get("/v1/payout-batches", &query, "acme")).await;
         assert_eq!(status, 200, "{page}");
         assert!(page["batches"].as_array().unwrap().len() <= 2);
         seen.extend(ids(&page));
@@ -288,7 +302,7 @@ async fn batches_list_drafted_first_in_pages_of_the_callers_tenant_only() {
 
     for (status, expected) in [("approved", "pb-000003"), ("rejected", "pb-000002")] {
         let (code, page) = send(
-            &store,
+            store,
             &get("/v1/payout-batches", &format!("status={status}"), "acme"),
         )
         .await;
@@ -298,16 +312,16 @@ async fn batches_list_drafted_first_in_pages_of_the_callers_tenant_only() {
     }
 
     // Another tenant sees only its own batch, never acme's of the same id.
-    let (status, page) = send(&store, &get("/v1/payout-batches", "", "globex")).await;
+    let (status, page) = send(store, &get("/v1/payout-batches", "", "globex")).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(ids(&page), ["pb-000001"]);
     assert_eq!(page["batches"][0]["items"][0]["affiliate_id"], "aff-gus");
     assert_eq!(page["batches"][0]["totals"], json!([money(9900, "EUR")]));
-    let (_, page) = send(&store, &get("/v1/payout-batches", "", "initech")).await;
+    let (_, page) = send(store, &get("/v1/payout-batches", "", "initech")).await;
     assert_eq!(page["batches"], json!([]));
 
     // Refusals name the field and the rule.
-    let (_, drafted_page) = send(&store, &get("/v1/payout-batches", "limit=1", "acme")).await;
+    let (_, drafted_page) = send(store, &get("/v1/payout-batches", "limit=1", "acme")).await;
     let drafted_token = drafted_page["next"].as_str().unwrap().to_owned();
     for (query, field) in [
         ("limit=51", "limit"),
@@ -317,7 +331,7 @@ async fn batches_list_drafted_first_in_pages_of_the_callers_tenant_only() {
         ("after=zz", "after"),
         (&*format!("status=approved&after={drafted_token}"), "after"),
     ] {
-        let (status, problem) = send(&store, &get("/v1/payout-batches", query, "acme")).await;
+        let (status, problem) = send(store, &get("/v1/payout-batches", query, "acme")).await;
         assert_eq!(status, 422, "{query}: {problem}");
         assert!(field_named(&problem, field), "{query}: {problem}");
     }
@@ -326,7 +340,7 @@ async fn batches_list_drafted_first_in_pages_of_the_callers_tenant_only() {
         json!({"sub": "tracker", "tenant_id": "acme", "roles": "ingest"}),
         json!({"sub": "nobody", "tenant_id": "acme"}),
     ] {
-        let (status, problem) = send(&store, &with_claims(fixture(), claims.clone())).await;
+        let (status, problem) = send(store, &with_claims(fixture(), claims.clone())).await;
         assert_eq!(status, 403, "{claims}: {problem}");
     }
 }
@@ -345,11 +359,9 @@ fn records(bytes: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_batch_exports_as_quoted_guarded_csv_and_never_across_tenants() {
-    let store = ledger().await;
+async fn a_batch_exports_as_quoted_guarded_csv_and_never_across_tenants(store: &Ledger) {
     let export = get("/v1/payout-batches/pb-000001/export.csv", "", "acme");
-    let (status, headers, bytes) = send_raw(&store, &export).await;
+    let (status, headers, bytes) = send_raw(store, &export).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     assert_eq!(
         header(&headers, "content-type"),
@@ -394,7 +406,7 @@ async fn a_batch_exports_as_quoted_guarded_csv_and_never_across_tenants() {
 
     // The paid batch carries its references.
     let (status, _, bytes) = send_raw(
-        &store,
+        store,
         &get("/v1/payout-batches/pb-000003/export.csv", "", "acme"),
     )
     .await;
@@ -417,7 +429,7 @@ async fn a_batch_exports_as_quoted_guarded_csv_and_never_across_tenants() {
         ("initech", "pb-000001"),
     ] {
         let (status, problem) = send(
-            &store,
+            store,
             &get(&format!("/v1/payout-batches/{id}/export.csv"), "", tenant),
         )
         .await;
@@ -426,7 +438,7 @@ async fn a_batch_exports_as_quoted_guarded_csv_and_never_across_tenants() {
     }
     // globex's own pb-000001 is its own, not acme's.
     let (_, _, bytes) = send_raw(
-        &store,
+        store,
         &get("/v1/payout-batches/pb-000001/export.csv", "", "globex"),
     )
     .await;
@@ -437,13 +449,11 @@ async fn a_batch_exports_as_quoted_guarded_csv_and_never_across_tenants() {
         export,
         json!({"sub": "u-anna", "tenant_id": "acme", "roles": "affiliate", "affiliate_id": "aff-anna"}),
     );
-    assert_eq!(send(&store, &affiliate).await.0, 403);
+    assert_eq!(send(store, &affiliate).await.0, 403);
 }
 
-#[tokio::test]
-async fn liabilities_now_and_as_of_a_past_instant() {
-    let store = ledger().await;
-    let (status, body) = send(&store, &get("/v1/liabilities", "", "acme")).await;
+async fn liabilities_now_and_as_of_a_past_instant(store: &Ledger) {
+    let (status, body) = send(store, &get("/v1/liabilities", "", "acme")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["tenant_id"], "acme");
     assert_eq!(
@@ -461,7 +471,7 @@ async fn liabilities_now_and_as_of_a_past_instant() {
         "as_of=2020-01-01T00:00:00Z",
         "as_of=2026-11-02T09%3A00%3A00%2B00%3A00",
     ] {
-        let (status, body) = send(&store, &get("/v1/liabilities", query, "acme")).await;
+        let (status, body) = send(store, &get("/v1/liabilities", query, "acme")).await;
         assert_eq!(status, 200, "{query}: {body}");
         for line in body["liabilities"].as_array().unwrap() {
             let mut amounts = line.clone();
@@ -471,7 +481,7 @@ async fn liabilities_now_and_as_of_a_past_instant() {
         assert_eq!(body["liabilities"].as_array().unwrap().len(), 2);
     }
     let (_, body) = send(
-        &store,
+        store,
         &get(
             "/v1/liabilities",
             "as_of=2026-11-02T21:00:00%2B01:00",
@@ -484,32 +494,32 @@ async fn liabilities_now_and_as_of_a_past_instant() {
     assert_eq!(body["liabilities"][0]["available"], "0.00", "{body}");
     assert_eq!(body["liabilities"][1]["pending"], "7.00", "{body}");
     let (_, later) = send(
-        &store,
+        store,
         &get("/v1/liabilities", "as_of=2026-12-01T00:00:00Z", "acme"),
     )
     .await;
-    let (_, now) = send(&store, &get("/v1/liabilities", "", "acme")).await;
+    let (_, now) = send(store, &get("/v1/liabilities", "", "acme")).await;
     assert_eq!(later["liabilities"], now["liabilities"]);
 
     // Tenant-scoped.
-    let (_, body) = send(&store, &get("/v1/liabilities", "", "globex")).await;
+    let (_, body) = send(store, &get("/v1/liabilities", "", "globex")).await;
     assert_eq!(
         body["liabilities"],
         json!([{"currency": "EUR", "pending": "0.00", "available": "0.00", "reserved": "99.00", "receivable": "0.00", "paid_out": "0.00"}])
     );
 
-    let (status, problem) = send(&store, &get("/v1/liabilities", "as_of=yesterday", "acme")).await;
+    let (status, problem) = send(store, &get("/v1/liabilities", "as_of=yesterday", "acme")).await;
     assert_eq!(status, 422);
     assert!(field_named(&problem, "as_of"), "{problem}");
     let ingest = with_claims(
         get("/v1/liabilities", "", "acme"),
         json!({"sub": "tracker", "tenant_id": "acme", "roles": "ingest"}),
     );
-    assert_eq!(send(&store, &ingest).await.0, 403);
+    assert_eq!(send(store, &ingest).await.0, 403);
 
     // The export: one row per currency, amounts as plain numbers.
     let (status, headers, bytes) = send_raw(
-        &store,
+        store,
         &get(
             "/v1/liabilities/export.csv",
             "as_of=2026-12-01T00:00:00Z",
@@ -533,10 +543,44 @@ async fn liabilities_now_and_as_of_a_past_instant() {
          acme,2026-12-01T00:00:00.000Z,USD,0.00,0.00,7.00,0.00,0.00\n"
     );
     let (status, problem) = send(
-        &store,
+        store,
         &get("/v1/liabilities/export.csv", "as_of=2026-13-01", "acme"),
     )
     .await;
     assert_eq!(status, 422);
     assert!(field_named(&problem, "as_of"), "{problem}");
+}
+
+#[tokio::test]
+async fn finance_reads_on_the_embedded_store() {
+    let store = on_sqlite().await;
+    batches_list_drafted_first_in_pages_of_the_callers_tenant_only(&store).await;
+    a_batch_exports_as_quoted_guarded_csv_and_never_across_tenants(&store).await;
+    liabilities_now_and_as_of_a_past_instant(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_reads_on_dynamodb() {
+    let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
+    let (events, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "fin-")
+        .await
+        .unwrap();
+    populate(&events).await;
+    // The events table's stream feeds the projector, as Lambda would.
+    let mut after = None;
+    loop {
+        let page = events.read_all(after.as_ref(), 1000).await.unwrap();
+        if page.events.is_empty() {
+            break;
+        }
+        projection.project(&page.events).await.unwrap();
+        after = Some(page.next);
+    }
+    let store = Ledger {
+        reads: Arc::new(projection),
+        events: Arc::new(events),
+    };
+    batches_list_drafted_first_in_pages_of_the_callers_tenant_only(&store).await;
+    a_batch_exports_as_quoted_guarded_csv_and_never_across_tenants(&store).await;
+    liabilities_now_and_as_of_a_past_instant(&store).await;
 }
