@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use event_store::{Cursor, EventStore, LedgerReads, StreamId};
+use event_store_dynamodb::DynamoEventStore;
+use event_store_dynamodb::projection::DynamoProjection;
+use event_store_dynamodb::table_scan::{TABLE_SCAN_PAGE_MAX, TABLE_SCAN_SEGMENTS_MAX, TableScan};
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_domain::events::{AggregateRef, EventBody, stream_name};
 use ledger_domain::projection::{BalanceDeltas, BalanceOwner, DRAFTS_ROW};
@@ -39,6 +42,10 @@ struct Cli {
     /// The DynamoDB tables' name prefix.
     #[arg(long, default_value = "ledger-", global = true)]
     table_prefix: String,
+    /// The DynamoDB projection tables' name prefix, when not --table-prefix
+    /// (to rebuild into fresh tables; they must exist).
+    #[arg(long, global = true)]
+    projection_prefix: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +82,8 @@ enum Command {
         /// Stop after about this many events (run again to go on).
         #[arg(long)]
         max_events: Option<u64>,
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// Prove the ledger: the trial balance of every tenant and currency is
     /// zero, and balances rebuilt from the events equal the stored ones.
@@ -82,6 +91,8 @@ enum Command {
         /// Only this tenant.
         #[arg(long)]
         tenant: Option<String>,
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// Show one affiliate or one payout batch.
     Show {
@@ -115,6 +126,25 @@ enum Show {
         tenant: String,
         batch: String,
     },
+}
+
+/// Where DynamoDB events are read from.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Source {
+    /// The events table's stream (it keeps 24 hours of records).
+    Stream,
+    /// The events table itself: a paged, parallel scan of the whole history.
+    Table,
+}
+
+#[derive(clap::Args, Clone, Copy)]
+struct SourceArgs {
+    /// On DynamoDB: read the events from the table's stream, or the table.
+    #[arg(long, value_enum, default_value_t = Source::Stream)]
+    source: Source,
+    /// With --source table: the scan's parallel segments.
+    #[arg(long, default_value_t = 4)]
+    segments: u32,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -186,6 +216,39 @@ fn refused(e: impl std::fmt::Display) -> Failure {
 }
 
 async fn backend(cli: &Cli) -> Result<Backend, Failure> {
+    let backend = store_backend(cli).await?;
+    match (backend, &cli.projection_prefix) {
+        (backend, None) => Ok(backend),
+        (Backend::Aws { store, .. }, Some(prefix)) => {
+            let projection = event_store_dynamodb::projection::DynamoProjection::new(
+                store.client().clone(),
+                event_store_dynamodb::projection::ProjectionTables::with_prefix(prefix),
+            );
+            Ok(Backend::Aws { store, projection })
+        }
+        (Backend::Embedded(_), Some(_)) => Err(refused(
+            "--projection-prefix is for DynamoDB (--aws-endpoint or --aws)",
+        )),
+    }
+}
+
+/// Refuses `--source table` on the embedded store (which always reads its
+/// events table).
+fn check_source(backend: &Backend, source: SourceArgs) -> Result<(), Failure> {
+    if source.source == Source::Table && matches!(backend, Backend::Embedded(_)) {
+        return Err(refused(
+            "--source table is for DynamoDB: the embedded store always reads its events table",
+        ));
+    }
+    if source.segments == 0 || source.segments > TABLE_SCAN_SEGMENTS_MAX {
+        return Err(refused(format!(
+            "--segments must be 1 to {TABLE_SCAN_SEGMENTS_MAX}"
+        )));
+    }
+    Ok(())
+}
+
+async fn store_backend(cli: &Cli) -> Result<Backend, Failure> {
     if let Some(endpoint) = &cli.aws_endpoint {
         let config = aws_emulator::sdk_config_for(endpoint);
         return Backend::aws(&config, &cli.table_prefix, false)
@@ -232,6 +295,8 @@ fn progress(len: Option<u64>) -> ProgressBar {
 
 /// The CLI's own checkpoint when replaying into DynamoDB.
 const AWS_REPLAY_CHECKPOINT: &str = "admin-replay";
+/// The CLI's checkpoint when replaying from a scan of the events table.
+const AWS_TABLE_REPLAY_CHECKPOINT: &str = "admin-replay-table";
 
 async fn replay(
     backend: &Backend,
@@ -240,6 +305,7 @@ async fn replay(
     dry_run: bool,
     batch: usize,
     max_events: Option<u64>,
+    source: SourceArgs,
 ) -> Result<(), Failure> {
     if batch == 0 || batch > event_store_sqlite::projection::PROJECTION_BATCH_MAX {
         return Err(refused(format!(
@@ -296,6 +362,18 @@ async fn replay(
             }
             Ok(())
         }
+        Backend::Aws { store, projection } if source.source == Source::Table => {
+            replay_from_table(
+                store,
+                projection,
+                from_scratch,
+                dry_run,
+                batch,
+                max_events,
+                source.segments,
+            )
+            .await
+        }
         Backend::Aws { store, projection } => {
             let mut cursor = if from_scratch {
                 None
@@ -307,7 +385,7 @@ async fn replay(
             };
             if dry_run {
                 println!(
-                    "would read the events table from {} and project what the stream projector has not (each event is projected once; already projected events are skipped)",
+                    "would read the events table's stream (24 hours) from {} and project what the stream projector has not (each event is projected once; already projected events are skipped)",
                     cursor
                         .as_ref()
                         .map_or("the first event".to_owned(), |c| format!("cursor {}", c.0))
@@ -350,7 +428,103 @@ async fn replay(
     }
 }
 
-async fn all_events(backend: &Backend) -> Result<Vec<event_store::StoredEvent>, Failure> {
+/// Replays from a scan of the events table, through the stream projector's
+/// code (exactly once per event: what is projected already is skipped),
+/// saving the scan's position after each round so a run resumes it.
+async fn replay_from_table(
+    store: &DynamoEventStore,
+    projection: &DynamoProjection,
+    from_scratch: bool,
+    dry_run: bool,
+    batch: usize,
+    max_events: Option<u64>,
+    segments: u32,
+) -> Result<(), Failure> {
+    let saved = if from_scratch {
+        None
+    } else {
+        store
+            .load_checkpoint(AWS_TABLE_REPLAY_CHECKPOINT)
+            .await
+            .map_err(failed)?
+    };
+    let mut scan = match &saved {
+        Some(cursor) => TableScan::from_cursor(cursor).map_err(failed)?,
+        None => TableScan::new(segments).map_err(failed)?,
+    };
+    if scan.is_done() {
+        println!(
+            "the scan of the events table is complete (checkpoint {AWS_TABLE_REPLAY_CHECKPOINT}); later events are the stream projector's: --from-scratch scans again"
+        );
+        return Ok(());
+    }
+    if dry_run {
+        println!(
+            "would scan the events table in {} segments {} and project what is not projected yet (each event is projected once; already projected events are skipped)",
+            scan.total_segments(),
+            if saved.is_some() {
+                "from where the last scan stopped"
+            } else {
+                "from the start"
+            }
+        );
+        return Ok(());
+    }
+    let bar = progress(None);
+    let mut read = 0u64;
+    let mut newly = 0u64;
+    let page = batch.min(TABLE_SCAN_PAGE_MAX);
+    while !scan.is_done() {
+        if max_events.is_some_and(|m| read >= m) {
+            break;
+        }
+        let events = store
+            .scan_events_table(&mut scan, page)
+            .await
+            .map_err(failed)?;
+        if !events.is_empty() {
+            let report = projection
+                .project(&events)
+                .await
+                .map_err(|f| failed(f.error))?;
+            read += events.len() as u64;
+            newly += (report.events - report.already_projected) as u64;
+            bar.inc(events.len() as u64);
+        }
+        store
+            .save_checkpoint(AWS_TABLE_REPLAY_CHECKPOINT, &scan.to_cursor())
+            .await
+            .map_err(failed)?;
+    }
+    bar.finish_and_clear();
+    println!("read {read} events from the events table, {newly} newly projected");
+    if scan.is_done() {
+        println!("the scan of the events table is complete");
+    } else {
+        println!(
+            "stopped before the end: checkpoint {AWS_TABLE_REPLAY_CHECKPOINT} saved, run replay --source table again to go on"
+        );
+    }
+    Ok(())
+}
+
+async fn all_events(
+    backend: &Backend,
+    source: SourceArgs,
+) -> Result<Vec<event_store::StoredEvent>, Failure> {
+    if let (Backend::Aws { store, .. }, Source::Table) = (backend, source.source) {
+        let mut scan = TableScan::new(source.segments).map_err(failed)?;
+        let mut out = Vec::new();
+        while !scan.is_done() {
+            out.extend(
+                store
+                    .scan_events_table(&mut scan, TABLE_SCAN_PAGE_MAX)
+                    .await
+                    .map_err(failed)?,
+            );
+        }
+        return Ok(out);
+    }
     let mut out = Vec::new();
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -406,7 +580,11 @@ fn is_balance_field(name: &str) -> bool {
         || name == ledger_domain::projection::PAID_OUT_FIELD
 }
 
-async fn verify(backend: &Backend, only: Option<TenantId>) -> Result<bool, Failure> {
+async fn verify(
+    backend: &Backend,
+    only: Option<TenantId>,
+    source: SourceArgs,
+) -> Result<bool, Failure> {
     if let Backend::Embedded(store) = backend {
         let (total, done) = store.projection_progress().await.map_err(failed)?;
         if done < total {
@@ -416,7 +594,7 @@ async fn verify(backend: &Backend, only: Option<TenantId>) -> Result<bool, Failu
             )));
         }
     }
-    let events = all_events(backend).await?;
+    let events = all_events(backend, source).await?;
     let mut fold = BalanceDeltas::default();
     let mut tenants = BTreeSet::new();
     for stored in &events {
@@ -884,15 +1062,27 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             dry_run,
             batch,
             max_events,
+            source,
         } => {
             let backend = backend(&cli).await?;
-            replay(&backend, *from_scratch, *yes, *dry_run, *batch, *max_events).await?;
+            check_source(&backend, *source)?;
+            replay(
+                &backend,
+                *from_scratch,
+                *yes,
+                *dry_run,
+                *batch,
+                *max_events,
+                *source,
+            )
+            .await?;
             Ok(true)
         }
-        Command::Verify { tenant: t } => {
+        Command::Verify { tenant: t, source } => {
             let only = t.as_deref().map(tenant).transpose()?;
             let backend = backend(&cli).await?;
-            verify(&backend, only).await
+            check_source(&backend, *source)?;
+            verify(&backend, only, *source).await
         }
         Command::Show {
             what:

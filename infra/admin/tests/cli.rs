@@ -298,3 +298,206 @@ async fn dead_letters_are_listed_and_redriven_only_when_named() {
     assert!(err.contains("the local stack at"), "{err}");
     running.shutdown().await.unwrap();
 }
+
+/// Every item of a DynamoDB table as comparable text, sorted.
+async fn table_rows(store: &event_store_dynamodb::DynamoEventStore, table: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in out.items() {
+            let sorted: std::collections::BTreeMap<&String, String> =
+                item.iter().map(|(k, v)| (k, format!("{v:?}"))).collect();
+            rows.push(format!("{sorted:?}"));
+        }
+        match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The number in "N events of" of a verify report.
+fn events_folded(out: &str) -> u64 {
+    out.lines()
+        .find_map(|l| {
+            l.split_once(" events of ")
+                .map(|(n, _)| n.trim().to_owned())
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no events count in {out}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_from_the_events_table_rebuilds_the_streams_projection() {
+    use event_store_dynamodb::projection::{ProjectionTables, create_projection_tables};
+    let emulator = aws_emulator::Emulator::start().expect("the AWS tests need the emulator");
+    let endpoint = emulator.endpoint_url();
+    let (store, _) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "adm-")
+        .await
+        .unwrap();
+    // Commissions, a refund, maturities, a payout batch drafted, approved,
+    // paid and failed: through the use cases.
+    ledger_demo::run_sample_program(&store).await.unwrap();
+    let fresh = ProjectionTables::with_prefix("rebuilt-");
+    create_projection_tables(store.client(), &fresh)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let endpoint_arg = endpoint.clone();
+    let run = move |args: &[&str]| {
+        let all: Vec<String> = ["--aws-endpoint", &endpoint_arg, "--table-prefix", "adm-"]
+            .iter()
+            .chain(args)
+            .map(|s| (*s).to_owned())
+            .collect();
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = all.iter().map(String::as_str).collect();
+            admin(&path, &args)
+        })
+    };
+
+    // As today: the stream projected into the live tables.
+    let (code, out, err) = run(&["replay"]).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, stream_verify, err) = run(&["verify"]).await.unwrap();
+    assert_eq!(code, 0, "{stream_verify}{err}");
+    let live = ProjectionTables::with_prefix("adm-");
+    let tables = |t: &ProjectionTables| {
+        [
+            t.balances.clone(),
+            t.journal.clone(),
+            t.maturities.clone(),
+            t.projected.clone(),
+        ]
+    };
+    let mut before = Vec::new();
+    for table in tables(&live) {
+        before.push(table_rows(&store, &table).await);
+    }
+
+    // Rebuilt into fresh tables from the events table: stopped, then
+    // resumed from its checkpoint.
+    let rebuild = [
+        "--projection-prefix",
+        "rebuilt-",
+        "replay",
+        "--source",
+        "table",
+    ];
+    let (code, out, _) = run(&[&rebuild[..], &["--dry-run"]].concat()).await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("would scan the events table in 4 segments from the start"),
+        "{out}"
+    );
+    assert!(
+        table_rows(&store, &fresh.balances).await.is_empty(),
+        "a dry run writes nothing"
+    );
+    let (code, out, err) = run(&[
+        &rebuild[..],
+        &["--segments", "3", "--batch", "3", "--max-events", "10"],
+    ]
+    .concat())
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("stopped before the end"), "{out}");
+    let (code, out, err) = run(&rebuild).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("the scan of the events table is complete"),
+        "{out}"
+    );
+    let (code, out, _) = run(&rebuild).await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("--from-scratch scans again"), "{out}");
+    // Exactly once: a whole second scan projects nothing again.
+    let (code, out, err) = run(&[&rebuild[..], &["--from-scratch", "--yes"]].concat())
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let total = events_folded(&stream_verify);
+    assert!(
+        out.contains(&format!(
+            "read {total} events from the events table, 0 newly projected"
+        )),
+        "{out}"
+    );
+
+    // Row for row the same as the stream's projection.
+    for (table, want) in tables(&fresh).iter().zip(&before) {
+        let have = table_rows(&store, table).await;
+        assert!(!want.is_empty(), "{table}: nothing to compare");
+        assert_eq!(&have, want, "{table}");
+    }
+    let balances = table_rows(&store, &fresh.balances).await;
+    assert!(
+        balances
+            .iter()
+            .any(|r| r.contains("acme/affiliate/aff-anna")),
+        "{balances:?}"
+    );
+
+    // Verify from the table folds every event and agrees with the rebuild.
+    let verify = [
+        "--projection-prefix",
+        "rebuilt-",
+        "verify",
+        "--source",
+        "table",
+    ];
+    let (code, out, err) = run(&verify).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 differences"), "{out}");
+    assert_eq!(events_folded(&out), total, "{out}");
+    // A rebuilt row lost is reported.
+    let out = store
+        .client()
+        .scan()
+        .table_name(&fresh.balances)
+        .send()
+        .await
+        .unwrap();
+    let anna = out
+        .items()
+        .iter()
+        .find(|i| {
+            format!("{:?}", i.get("owner")).contains("acme/affiliate/aff-anna")
+                && format!("{:?}", i.get("currency")).contains("EUR")
+        })
+        .unwrap();
+    store
+        .client()
+        .delete_item()
+        .table_name(&fresh.balances)
+        .key("owner", anna["owner"].clone())
+        .key("currency", anna["currency"].clone())
+        .send()
+        .await
+        .unwrap();
+    let (code, out, _) = run(&verify).await.unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DIFFERENCE acme/affiliate/aff-anna EUR"),
+        "{out}"
+    );
+
+    // The embedded store has no other source.
+    SqliteEventStore::open(local_stack::database_path(dir.path())).unwrap();
+    let (code, _, err) = admin(dir.path(), &["verify", "--source", "table"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--source table is for DynamoDB"), "{err}");
+}

@@ -32,11 +32,13 @@
 //! Global reads follow the table's DynamoDB Stream (NEW_IMAGE), shard by
 //! shard, parents before children, so each stream's events come in version
 //! order. DynamoDB keeps stream records for 24 hours: the cursor is for
-//! projectors that keep up; rebuilding from older history reads the table.
+//! projectors that keep up; rebuilding from older history reads the table
+//! ([`table_scan`]: a paged, parallel scan of the events table).
 
 pub mod counter;
 pub mod projection;
 pub mod schema;
+pub mod table_scan;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -982,7 +984,12 @@ impl EventStore for DynamoEventStore {
 
     async fn save_checkpoint(&self, projection: &str, cursor: &Cursor) -> Result<(), StoreError> {
         check_projection_name(projection)?;
-        parse_cursor(Some(cursor))?;
+        // A stream cursor, or a position of a scan of the events table.
+        if cursor.0.starts_with(table_scan::TABLE_SCAN_CURSOR_PREFIX) {
+            table_scan::TableScan::from_cursor(cursor)?;
+        } else {
+            parse_cursor(Some(cursor))?;
+        }
         self.client
             .put_item()
             .table_name(&self.tables.checkpoints)

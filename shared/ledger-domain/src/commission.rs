@@ -7,38 +7,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::context::CommandContext;
 use crate::events::{
-    Actor, CommissionAdjusted, CommissionMatured, CommissionRecorded, CommissionReversed,
-    CommissionStage, Event, EventBody, ReversalReason, TextError, check_text,
+    CommissionAdjusted, CommissionMatured, CommissionRecorded, CommissionReversed, CommissionStage,
+    Event, EventBody, ReversalReason, TextError, check_text,
 };
 use crate::ids::{AffiliateId, CommissionId, TenantId};
 use crate::money::{Money, MoneyError};
 
 /// The longest hold period accepted, in days.
 pub const HOLD_PERIOD_DAYS_MAX: u32 = 365;
-
-/// Who issues a command, for whom, and when.
-#[derive(Debug, Clone)]
-pub struct CommandContext {
-    pub tenant_id: TenantId,
-    pub actor: Actor,
-    /// When this system handles the command (becomes `recorded_at`).
-    pub now: DateTime<Utc>,
-    /// When the fact happened in the world (becomes `effective_at`).
-    pub effective_at: DateTime<Utc>,
-}
-
-impl CommandContext {
-    pub(crate) fn event_for(&self, body: EventBody) -> Event {
-        Event::new(
-            self.tenant_id.clone(),
-            self.actor.clone(),
-            self.now,
-            self.effective_at,
-            body,
-        )
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommissionCommand {

@@ -7,6 +7,7 @@
 
 pub mod balances;
 pub mod commission;
+pub mod context;
 pub mod events;
 pub mod ids;
 pub mod ledger;
@@ -14,12 +15,16 @@ pub mod money;
 pub mod payout;
 pub mod profile;
 pub mod projection;
+/// Seeded event histories for tests, benchmarks and simulations; not part of
+/// the domain, compiled only with the `test-support` feature.
+#[cfg(feature = "test-support")]
 pub mod sample;
 pub mod sepa_text;
 pub mod units;
 
 pub use balances::{AffiliateBalances, BalanceOverflow, Balances};
-pub use commission::{CommandContext, Commission, CommissionCommand, CommissionError};
+pub use commission::{Commission, CommissionCommand, CommissionError};
+pub use context::CommandContext;
 pub use events::Destination;
 pub use events::{
     Actor, ActorKind, CommissionStage, DraftedItem, Event, EventBody, MoneyMovement, Processor,

@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::commission::CommandContext;
+use crate::context::CommandContext;
 use crate::events::{
     ApprovalAuthority, DraftedItem, Event, EventBody, MoneyMovement, PayoutApprovalTallied,
     PayoutBatchApproved, PayoutBatchDrafted, PayoutBatchRejected, PayoutDraftRegistered,

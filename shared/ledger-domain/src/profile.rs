@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use iso_currency::Currency;
 use serde::{Deserialize, Serialize};
 
-use crate::commission::CommandContext;
+use crate::context::CommandContext;
 use crate::events::{Event, EventBody, Processor, TextError, check_text};
 use crate::ids::AffiliateId;
 use crate::money::{Money, MoneyError};

@@ -10,7 +10,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use iso_currency::Currency;
 
 use crate::balances::Balances;
-use crate::commission::{CommandContext, Commission, CommissionCommand};
+use crate::commission::{Commission, CommissionCommand};
+use crate::context::CommandContext;
 use crate::events::{Actor, ActorKind, DraftedItem, Event, Processor, ReversalReason};
 use crate::ids::{AffiliateId, CommissionId, PayoutBatchId, PayoutItemId, TenantId};
 use crate::ledger::journal_entry;

@@ -11,6 +11,9 @@
 //!   mismatch as an event;
 //! - [`trial`]: the trial balance of a tenant per currency.
 
+/// A small paid ledger for tests and benchmarks; compiled only with the
+/// `test-support` feature.
+#[cfg(feature = "test-support")]
 pub mod fixture;
 pub mod reconcile;
 pub mod statement;
