@@ -96,20 +96,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Problem> {
 
 /// The body of a JSON request, within [`BODY_BYTES_MAX`].
 async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Problem> {
-    let is_json = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if !is_json {
-        return Err(Problem::unsupported_media_type());
-    }
-    axum::body::to_bytes(body, BODY_BYTES_MAX)
-        .await
-        .map_err(|_| Problem::too_large(BODY_BYTES_MAX))
+    lambda_edge::problem::json_request_bytes(headers, body, BODY_BYTES_MAX).await
 }
 
 /// Who acts for an HTTP request: the verified machine caller, in its tenant.

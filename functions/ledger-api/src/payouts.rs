@@ -60,20 +60,7 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, Problem> {
-    let is_json = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if !is_json {
-        return Err(Problem::unsupported_media_type());
-    }
-    let bytes = axum::body::to_bytes(body, BODY_BYTES_MAX)
-        .await
-        .map_err(|_| Problem::too_large(BODY_BYTES_MAX))?;
+    let bytes = lambda_edge::problem::json_request_bytes(headers, body, BODY_BYTES_MAX).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             Problem::malformed_json(e.to_string())

@@ -200,3 +200,27 @@ impl IntoResponse for Problem {
         response
     }
 }
+
+/// The bytes of a JSON request body: `Content-Type: application/json`
+/// (parameters such as `charset` allowed), at most `max_bytes`; anything
+/// else is a `415` or a `413` problem.
+pub async fn json_request_bytes(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    max_bytes: usize,
+) -> Result<axum::body::Bytes, Problem> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !is_json {
+        return Err(Problem::unsupported_media_type());
+    }
+    axum::body::to_bytes(body, max_bytes)
+        .await
+        .map_err(|_| Problem::too_large(max_bytes))
+}

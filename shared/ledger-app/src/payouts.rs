@@ -1373,6 +1373,23 @@ fn event_store_digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// The tenant's batches in the order they were drafted, from its
+/// `payout-drafts` stream.
+async fn drafted_batch_ids<S: EventStore + ?Sized>(
+    store: &S,
+    tenant_id: &TenantId,
+) -> Result<Vec<PayoutBatchId>, AppError> {
+    let drafts = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
+    Ok(load(store, &drafts)
+        .await?
+        .iter()
+        .filter_map(|stored| match stored.body() {
+            EventBody::PayoutDraftRegistered(r) => Some(r.batch_id.clone()),
+            _ => None,
+        })
+        .collect())
+}
+
 /// What one poll did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct PollReport {
@@ -1401,13 +1418,7 @@ where
     P: ProcessorRegistry + ?Sized,
 {
     let mut report = PollReport::default();
-    let drafts = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
-    let mut batch_ids = Vec::new();
-    for stored in load(store, &drafts).await? {
-        if let EventBody::PayoutDraftRegistered(r) = stored.body() {
-            batch_ids.push(r.batch_id.clone());
-        }
-    }
+    let batch_ids = drafted_batch_ids(store, tenant_id).await?;
     // Newest first: stale items are most likely in recent batches.
     for batch_id in batch_ids.into_iter().rev() {
         let stream = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutBatch(&batch_id)))?;
@@ -1538,13 +1549,7 @@ pub async fn overdue_file_items<S: EventStore + ?Sized>(
     limit: usize,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<OverdueItem>, AppError> {
-    let drafts = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
-    let mut batch_ids = Vec::new();
-    for stored in load(store, &drafts).await? {
-        if let EventBody::PayoutDraftRegistered(r) = stored.body() {
-            batch_ids.push(r.batch_id.clone());
-        }
-    }
+    let batch_ids = drafted_batch_ids(store, tenant_id).await?;
     let mut overdue = Vec::new();
     for batch_id in batch_ids.into_iter().rev() {
         let batch = load_batch(store, tenant_id, &batch_id).await?;
