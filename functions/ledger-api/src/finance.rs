@@ -543,12 +543,12 @@ pub fn text_cell(value: &str) -> String {
 }
 
 /// One CSV cell: text (guarded) or an amount (a plain decimal string).
-enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     Text(&'a str),
     Amount(String),
 }
 
-fn csv_bytes(header: &[&str], rows: &[Vec<Cell<'_>>]) -> Result<Vec<u8>, Problem> {
+pub(crate) fn csv_bytes(header: &[&str], rows: &[Vec<Cell<'_>>]) -> Result<Vec<u8>, Problem> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| {
         tracing::error!(error = %e, "CSV export failed");
@@ -569,7 +569,7 @@ fn csv_bytes(header: &[&str], rows: &[Vec<Cell<'_>>]) -> Result<Vec<u8>, Problem
     })
 }
 
-fn csv_response(filename: &str, bytes: Vec<u8>) -> Response {
+pub(crate) fn csv_response(filename: &str, bytes: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

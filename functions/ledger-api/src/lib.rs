@@ -30,9 +30,11 @@ pub const JOURNAL_PAGE_DEFAULT: usize = 50;
 
 pub use event_store::{Fields, JournalPage, LedgerReads};
 
+pub mod affiliates;
 pub mod finance;
 pub mod openapi;
 pub mod payouts;
+pub mod reconciliation;
 pub mod statements;
 
 /// Everything the API reads from the projection.
@@ -109,6 +111,23 @@ pub fn router<R: ApiReads + 'static>(state: Arc<ApiState<R>>) -> Router {
         )
         .route("/v1/affiliates/{affiliate_id}/balances", get(balances::<R>))
         .route("/v1/affiliates/{affiliate_id}/journal", get(journal::<R>))
+        .route("/v1/affiliates", get(affiliates::list::<R>))
+        .route(
+            "/v1/reconciliation/mismatches",
+            get(reconciliation::list_mismatches::<R>),
+        )
+        .route(
+            "/v1/reconciliation/mismatches/{id}/resolve",
+            post(reconciliation::resolve::<R>),
+        )
+        .route(
+            "/v1/reconciliation/runs",
+            get(reconciliation::list_runs::<R>),
+        )
+        .route(
+            "/v1/affiliates/{affiliate_id}/journal/export.csv",
+            get(affiliates::export_journal::<R>),
+        )
         .route(
             "/v1/affiliates/{affiliate_id}/statements",
             get(statements::list::<R>),

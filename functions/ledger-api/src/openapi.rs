@@ -42,6 +42,11 @@ impl Modify for BearerJwt {
         crate::finance::export_batch,
         crate::finance::liabilities,
         crate::finance::export_liabilities,
+        crate::affiliates::list,
+        crate::affiliates::export_journal,
+        crate::reconciliation::list_mismatches,
+        crate::reconciliation::resolve,
+        crate::reconciliation::list_runs,
         crate::statements::list,
         crate::statements::download,
         crate::statements::run,
@@ -52,6 +57,7 @@ impl Modify for BearerJwt {
         (name = "payouts", description = "profiles, drafting, four-eyes approval, dispatch"),
         (name = "statements", description = "affiliate statements"),
         (name = "audit", description = "who did what"),
+        (name = "reconciliation", description = "processor report mismatches and their resolution"),
     )
 )]
 pub struct LedgerApiDoc;

@@ -43,7 +43,7 @@ pub const BODY_BYTES_MAX: usize = 64 * 1024;
 /// The most batches one drafting call may produce (it says where to resume).
 pub const RUN_BATCHES_MAX: usize = 50;
 
-fn ctx(identity: &Identity, role: &str) -> Result<CommandContext, Problem> {
+pub(crate) fn ctx(identity: &Identity, role: &str) -> Result<CommandContext, Problem> {
     let now = Utc::now();
     Ok(CommandContext {
         tenant_id: identity.tenant_id.clone(),

@@ -89,7 +89,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 /// Versions are u64 in the port; SQLite stores i64. The port bounds
 /// versions to i64::MAX, so these conversions are exact.
-fn v_to_sql(version: u64) -> i64 {
+pub(crate) fn v_to_sql(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(i64::MAX)
 }
 
@@ -115,8 +115,7 @@ impl SqliteEventStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        conn.execute_batch(projection::PROJECTION_SCHEMA)
-            .map_err(unavailable)?;
+        projection::create_schema(&conn)?;
         Ok(SqliteEventStore {
             conn: Arc::new(Mutex::new(conn)),
         })

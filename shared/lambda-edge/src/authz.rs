@@ -48,6 +48,10 @@ pub enum Action<'a> {
     /// Read the tenant's liabilities (totals owed, now or as of an instant)
     /// and export them.
     ReadLiabilities,
+    /// Read reconciliation runs and their mismatches.
+    ReadReconciliation,
+    /// Resolve a reconciliation mismatch, with a note.
+    ResolveMismatches,
 }
 
 impl Action<'_> {
@@ -67,7 +71,9 @@ impl Action<'_> {
             Action::HoldPayouts
             | Action::ReadPayouts
             | Action::RunStatements
-            | Action::ReadLiabilities => {
+            | Action::ReadLiabilities
+            | Action::ReadReconciliation
+            | Action::ResolveMismatches => {
                 &[role::FINANCE_MAKER, role::FINANCE_APPROVER, role::ADMIN]
             }
             Action::ApprovePayouts | Action::DispatchPayouts => {
@@ -110,6 +116,8 @@ pub fn authorize(identity: &Identity, action: Action<'_>) -> Result<&'static str
         Action::DispatchPayouts => "dispatch is re-driven by finance approvers and admins",
         Action::RunStatements => "statements are generated on demand by finance and admins",
         Action::ReadLiabilities => "the tenant's liabilities are read by finance and admins",
+        Action::ReadReconciliation => "reconciliation runs are read by finance and admins",
+        Action::ResolveMismatches => "reconciliation mismatches are resolved by finance and admins",
     }))
 }
 

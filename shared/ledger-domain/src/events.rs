@@ -438,6 +438,27 @@ pub struct ReconciliationMismatchFound {
     pub report_amount: Option<Money>,
 }
 
+/// Finance resolved one mismatch of a reconciliation run (the mismatch is
+/// the run stream's event at `mismatch`). Moves no money; kept in the
+/// mismatch's own stream, so resolving it twice is a version conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationMismatchResolved {
+    pub run_id: ReconciliationRunId,
+    /// The version of the `reconciliation.mismatch_found` event.
+    pub mismatch: u64,
+    pub note: String,
+}
+
+/// A reconciliation run recorded mismatches: the tenant's list of runs
+/// (one registration each) that the mismatch reads start from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationRunRecorded {
+    pub run_id: ReconciliationRunId,
+    pub processor: Processor,
+    pub report: String,
+    pub mismatches: u64,
+}
+
 /// Every fact the ledger knows. The serde names are the stable wire names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -482,6 +503,10 @@ pub enum EventBody {
     ProcessorNoticeUnmatched(ProcessorNoticeUnmatched),
     #[serde(rename = "reconciliation.mismatch_found")]
     ReconciliationMismatchFound(ReconciliationMismatchFound),
+    #[serde(rename = "reconciliation.mismatch_resolved")]
+    ReconciliationMismatchResolved(ReconciliationMismatchResolved),
+    #[serde(rename = "reconciliation.run_recorded")]
+    ReconciliationRunRecorded(ReconciliationRunRecorded),
 }
 
 impl EventBody {
@@ -508,6 +533,8 @@ impl EventBody {
             EventBody::PayoutRunSkipped(_) => "payout_run.skipped",
             EventBody::ProcessorNoticeUnmatched(_) => "processor_notice.unmatched",
             EventBody::ReconciliationMismatchFound(_) => "reconciliation.mismatch_found",
+            EventBody::ReconciliationMismatchResolved(_) => "reconciliation.mismatch_resolved",
+            EventBody::ReconciliationRunRecorded(_) => "reconciliation.run_recorded",
         }
     }
 
@@ -536,6 +563,10 @@ impl EventBody {
             EventBody::PayoutRunSkipped(e) => AggregateRef::PayoutRun(&e.run_id),
             EventBody::ProcessorNoticeUnmatched(e) => AggregateRef::ProcessorNotice(&e.notice_id),
             EventBody::ReconciliationMismatchFound(e) => AggregateRef::Reconciliation(&e.run_id),
+            EventBody::ReconciliationMismatchResolved(e) => {
+                AggregateRef::ReconciliationMismatch(&e.run_id, e.mismatch)
+            }
+            EventBody::ReconciliationRunRecorded(_) => AggregateRef::ReconciliationRuns,
         }
     }
 }
@@ -553,6 +584,10 @@ pub enum AggregateRef<'a> {
     PayoutApprovals(&'a str, chrono::NaiveDate),
     ProcessorNotice(&'a NoticeId),
     Reconciliation(&'a ReconciliationRunId),
+    /// One mismatch of a run (its version in the run stream): its resolution.
+    ReconciliationMismatch(&'a ReconciliationRunId, u64),
+    /// The tenant's list of reconciliation runs with mismatches.
+    ReconciliationRuns,
 }
 
 impl fmt::Display for AggregateRef<'_> {
@@ -568,6 +603,10 @@ impl fmt::Display for AggregateRef<'_> {
             }
             AggregateRef::ProcessorNotice(id) => write!(f, "processor-notice/{id}"),
             AggregateRef::Reconciliation(id) => write!(f, "reconciliation/{id}"),
+            AggregateRef::ReconciliationMismatch(id, n) => {
+                write!(f, "reconciliation-mismatch/{id}/{n}")
+            }
+            AggregateRef::ReconciliationRuns => f.write_str("reconciliation-runs"),
         }
     }
 }

@@ -291,7 +291,9 @@ pub fn journal_entry(event: &Event) -> Result<JournalEntry, PostingError> {
         | EventBody::ProcessorNoticeUnmatched(_)
         | EventBody::PayoutItemClaimed(_)
         | EventBody::PayoutApprovalTallied(_)
-        | EventBody::ReconciliationMismatchFound(_) => {}
+        | EventBody::ReconciliationMismatchFound(_)
+        | EventBody::ReconciliationMismatchResolved(_)
+        | EventBody::ReconciliationRunRecorded(_) => {}
         EventBody::PayoutItemPaid(o)
         | EventBody::PayoutItemFailed(o)
         | EventBody::PayoutItemReturned(o)

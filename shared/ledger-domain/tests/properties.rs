@@ -60,7 +60,9 @@ fn event_currency(event: &Event) -> Option<ledger_domain::Currency> {
         | EventBody::PayoutDraftRegistered(_)
         | EventBody::PayoutRunSkipped(_)
         | EventBody::ProcessorNoticeUnmatched(_)
-        | EventBody::ReconciliationMismatchFound(_) => None,
+        | EventBody::ReconciliationMismatchFound(_)
+        | EventBody::ReconciliationMismatchResolved(_)
+        | EventBody::ReconciliationRunRecorded(_) => None,
     }
 }
 

@@ -38,7 +38,8 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use event_store::{AppendRequest, EventStore, LedgerReads, StreamId};
 use file_store::FileStore;
 use ledger_domain::events::{
-    AggregateRef, EventBody, MoneyMovement, Processor, ReconciliationMismatchFound, stream_name,
+    AggregateRef, EventBody, MoneyMovement, Processor, ReconciliationMismatchFound,
+    ReconciliationRunRecorded, stream_name,
 };
 use ledger_domain::money::currency_from_code;
 use ledger_domain::payout::{ItemStatus, PayoutBatch};
@@ -1109,5 +1110,60 @@ async fn record_mismatches<S: EventStore + ?Sized>(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    register_run(
+        store,
+        tenant_id,
+        &actor,
+        processor,
+        source_key,
+        &run,
+        mismatches.len(),
+        now,
+    )
+    .await
+}
+
+/// Adds the run to the tenant's list of runs with mismatches, once.
+#[allow(clippy::too_many_arguments)]
+async fn register_run<S: EventStore + ?Sized>(
+    store: &S,
+    tenant_id: &TenantId,
+    actor: &Actor,
+    processor: Processor,
+    source_key: &str,
+    run: &ReconciliationRunId,
+    mismatches: usize,
+    now: DateTime<Utc>,
+) -> Result<(), ReportError> {
+    let stream = StreamId::new(stream_name(tenant_id, AggregateRef::ReconciliationRuns))?;
+    for _ in 0..5 {
+        let known = ledger_app::load(store, &stream).await.map_err(app)?;
+        if known.iter().any(
+            |e| matches!(e.body(), EventBody::ReconciliationRunRecorded(r) if &r.run_id == run),
+        ) {
+            return Ok(());
+        }
+        let event = Event::new(
+            tenant_id.clone(),
+            actor.clone(),
+            now,
+            now,
+            EventBody::ReconciliationRunRecorded(ReconciliationRunRecorded {
+                run_id: run.clone(),
+                processor,
+                report: source_key.chars().take(200).collect(),
+                mismatches: mismatches as u64,
+            }),
+        );
+        let request = AppendRequest::from_domain(known.len() as u64, &[event])?;
+        match store.append(request).await {
+            Ok(_) => return Ok(()),
+            // Another run registered meanwhile: look again.
+            Err(event_store::StoreError::VersionConflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ReportError::Invalid(
+        "the list of reconciliation runs kept changing".to_owned(),
+    ))
 }

@@ -166,8 +166,39 @@ impl BalanceDeltas {
         Ok(())
     }
 
+    /// Adds another batch's deltas, all or nothing: on an overflow nothing
+    /// is changed.
+    pub fn merge(&mut self, other: &BalanceDeltas) -> Result<(), DeltaOverflow> {
+        let mut sums = Vec::new();
+        for ((owner, currency), fields) in &other.rows {
+            let current = self.rows.get(&(owner.clone(), *currency));
+            for (field, delta) in fields {
+                let now = current.and_then(|f| f.get(field)).copied().unwrap_or(0);
+                let sum = now.checked_add(*delta).ok_or_else(|| DeltaOverflow {
+                    owner: owner.key(),
+                    currency,
+                    field,
+                })?;
+                sums.push((owner, *currency, *field, sum));
+            }
+        }
+        for (owner, currency, field, sum) in sums {
+            self.rows
+                .entry((owner.clone(), currency))
+                .or_default()
+                .insert(field, sum);
+        }
+        Ok(())
+    }
+
     /// How many rows a projector writes for this batch.
     pub fn row_count(&self) -> usize {
         self.rows.len()
     }
 }
+
+mod plan;
+pub use plan::{
+    EventPlan, JOURNAL_LINE_VERSION_WIDTH, PlanError, PlannedLine, PlannedMaturity, PlannedProfile,
+    ProjectionBatch, plan, plan_event,
+};

@@ -1,0 +1,520 @@
+//! The ledger projection on DynamoDB, fed by the events table's stream.
+//!
+//! Tables:
+//! - `{prefix}balances`: one item per (owner, currency) with one number
+//!   attribute per account field (`pending`, `available`, ...);
+//! - `{prefix}journal`: one item per (owner and currency, event), for an
+//!   affiliate's paginated journal;
+//! - `{prefix}projected`: one guard item per projected event (or per chunk
+//!   of an event too large for one transaction).
+//!
+//! Exactly once, coalesced: a batch of events is packed into as few
+//! `TransactWriteItems` as fit 100 items, each holding a conditional guard
+//! put per event and ONE `ADD` update per balance item the events touch. A
+//! redelivered event fails its guard's condition; the transaction is then
+//! retried without it. Journal lines are deterministic puts written before
+//! the transaction, so a retry rewrites them identically.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, PutRequest,
+    ScalarAttributeType, TransactWriteItem, Update, WriteRequest,
+};
+use event_store::{StoreError, StoredEvent, TRANSACTION_ITEMS_MAX};
+use ledger_domain::projection::{
+    BATCHES_DRAFTED_FIELD, DRAFTS_ROW, EventPlan, FieldDeltas, PlannedProfile, plan,
+};
+
+mod reads;
+pub use reads::MATURITY_LOOKBACK_DAYS_MAX;
+
+/// The most puts one `BatchWriteItem` takes.
+const BATCH_WRITE_ITEMS_MAX: usize = 25;
+
+use crate::{WRITE_ATTEMPTS_MAX, backoff};
+
+/// Names of the projection's tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionTables {
+    pub balances: String,
+    pub journal: String,
+    pub projected: String,
+    /// Commissions in their hold period: key `day` (the day they mature),
+    /// sort key `due` (`matures_at#tenant#commission`).
+    pub maturities: String,
+}
+
+impl ProjectionTables {
+    pub fn with_prefix(prefix: &str) -> Self {
+        ProjectionTables {
+            balances: format!("{prefix}balances"),
+            journal: format!("{prefix}journal"),
+            projected: format!("{prefix}projected"),
+            maturities: format!("{prefix}maturities"),
+        }
+    }
+}
+
+/// What one call projected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DynamoProjectionReport {
+    pub events: usize,
+    /// Events skipped because an earlier delivery had projected them.
+    pub already_projected: usize,
+    pub transactions: usize,
+    /// Balance item updates issued (one per balance item per transaction).
+    pub balance_writes: usize,
+    pub journal_lines: usize,
+}
+
+/// A failure, with the index of the first event not known to be projected,
+/// so a stream consumer can report that record as the batch's failure.
+#[derive(Debug, thiserror::Error)]
+#[error("projection stopped at event {first_unprojected}: {error}")]
+pub struct ProjectionFailure {
+    pub first_unprojected: usize,
+    pub error: StoreError,
+    pub report: DynamoProjectionReport,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn sdk(what: &str, e: impl std::error::Error) -> StoreError {
+    StoreError::Unavailable(format!("{what}: {}", DisplayErrorContext(e)))
+}
+
+fn build(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("dynamodb request could not be built: {e}"))
+}
+
+/// One unit of atomic work: an event (or a chunk of a large event's rows).
+struct Unit {
+    event_index: usize,
+    guard_id: String,
+    rows: BTreeMap<(String, &'static str), FieldDeltas>,
+}
+
+/// The guarded units of planned events: each event's balance rows and its
+/// draft count, split into chunks when they exceed a transaction.
+fn units(plans: &[EventPlan]) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for (index, event) in plans.iter().enumerate() {
+        let mut rows: Vec<((String, &'static str), FieldDeltas)> = event
+            .balances
+            .rows
+            .iter()
+            .map(|((owner, currency), fields)| ((owner.key(), *currency), fields.clone()))
+            .collect();
+        if let Some(tenant_id) = &event.drafted_batch_of {
+            let owner = ledger_domain::projection::BalanceOwner::Tenant {
+                tenant_id: tenant_id.clone(),
+            };
+            rows.push((
+                (owner.key(), DRAFTS_ROW),
+                FieldDeltas::from([(BATCHES_DRAFTED_FIELD, 1)]),
+            ));
+        }
+        let chunk_rows = TRANSACTION_ITEMS_MAX - 1;
+        if rows.len() <= chunk_rows {
+            units.push(Unit {
+                event_index: index,
+                guard_id: event.guard(),
+                rows: rows.into_iter().collect(),
+            });
+        } else {
+            for (n, chunk) in rows.chunks(chunk_rows).enumerate() {
+                units.push(Unit {
+                    event_index: index,
+                    guard_id: format!("{}#{n}", event.guard()),
+                    rows: chunk.iter().cloned().collect(),
+                });
+            }
+        }
+    }
+    units
+}
+
+/// Creates the projection tables if they do not exist.
+pub async fn create_projection_tables(
+    client: &Client,
+    tables: &ProjectionTables,
+) -> Result<(), StoreError> {
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(build)
+    };
+    let def = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build)
+    };
+    for (name, hash, sort) in [
+        (&tables.balances, "owner", Some("currency")),
+        (&tables.journal, "owner", Some("line")),
+        (&tables.projected, "id", None),
+        (&tables.maturities, "day", Some("due")),
+    ] {
+        if crate::schema::table_exists(client, name).await? {
+            continue;
+        }
+        let mut request = client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(hash, KeyType::Hash)?)
+            .attribute_definitions(def(hash)?);
+        if let Some(sort) = sort {
+            request = request
+                .key_schema(key(sort, KeyType::Range)?)
+                .attribute_definitions(def(sort)?);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| sdk(&format!("create {name}"), e))?;
+    }
+    Ok(())
+}
+
+/// The sort key of an affiliate's payout profile item in the balances table.
+pub const PROFILE_ROW: &str = "#profile";
+
+/// The DynamoDB projector.
+#[derive(Clone)]
+pub struct DynamoProjection {
+    client: Client,
+    tables: ProjectionTables,
+}
+
+impl DynamoProjection {
+    pub fn new(client: Client, tables: ProjectionTables) -> Self {
+        DynamoProjection { client, tables }
+    }
+
+    /// Projects events delivered in stream order (per stream). Events
+    /// already projected by an earlier delivery are skipped.
+    ///
+    /// What each event writes is the domain's [`plan`]; this only writes it:
+    /// first the idempotent puts (journal lines and maturity entries, in
+    /// batches of 25; profile snapshots, newest wins), then the balance
+    /// deltas and draft counts in guarded transactions.
+    pub async fn project(
+        &self,
+        events: &[StoredEvent],
+    ) -> Result<DynamoProjectionReport, ProjectionFailure> {
+        let mut report = DynamoProjectionReport {
+            events: events.len(),
+            ..Default::default()
+        };
+        let fail =
+            |index: usize, error: StoreError, report: DynamoProjectionReport| ProjectionFailure {
+                first_unprojected: index,
+                error,
+                report,
+            };
+        // An unreadable or unpostable event stops the batch there: the
+        // events before it are still projected (below), so the consumer can
+        // report exactly that event and retry from it.
+        let mut decoded = Vec::with_capacity(events.len());
+        let mut stopped: Option<(usize, StoreError)> = None;
+        for (index, stored) in events.iter().enumerate() {
+            match stored.decode() {
+                Ok(event) => decoded.push(event),
+                Err(error) => {
+                    stopped = Some((index, error));
+                    break;
+                }
+            }
+        }
+        let batch = plan(
+            events
+                .iter()
+                .zip(&decoded)
+                .map(|(stored, event)| (stored.stream.as_str(), stored.version, event)),
+        );
+        if let Some((index, error)) = &batch.stopped {
+            let stored = &events[*index];
+            stopped = Some((
+                *index,
+                StoreError::CorruptEvent {
+                    stream: stored.stream.to_string(),
+                    version: stored.version,
+                    reason: error.to_string(),
+                },
+            ));
+        }
+        self.write_idempotent(&batch.events, &mut report)
+            .await
+            .map_err(|e| fail(0, e, report))?;
+        let units = units(&batch.events);
+        // Pack units into transactions: guards + distinct rows <= 100.
+        let mut start = 0;
+        while start < units.len() {
+            let mut end = start;
+            let mut keys: BTreeSet<(String, &'static str)> = BTreeSet::new();
+            while end < units.len() {
+                let mut with: BTreeSet<(String, &'static str)> = keys.clone();
+                with.extend(units[end].rows.keys().cloned());
+                if (end - start + 1) + with.len() > TRANSACTION_ITEMS_MAX {
+                    break;
+                }
+                keys = with;
+                end += 1;
+            }
+            let first = units[start].event_index;
+            self.apply_units(&units[start..end], &mut report)
+                .await
+                .map_err(|e| fail(first, e, report))?;
+            start = end;
+        }
+        match stopped {
+            None => Ok(report),
+            Some((index, error)) => Err(fail(index, error, report)),
+        }
+    }
+
+    /// The puts a redelivery rewrites identically: journal lines and
+    /// maturity entries (batched), and profile snapshots (conditional: an
+    /// older one never replaces a newer one).
+    async fn write_idempotent(
+        &self,
+        plans: &[EventPlan],
+        report: &mut DynamoProjectionReport,
+    ) -> Result<(), StoreError> {
+        let mut puts: Vec<(&str, String, HashMap<String, AttributeValue>)> = Vec::new();
+        for event in plans {
+            for line in &event.lines {
+                let owner = format!("{}#{}", line.owner.key(), line.currency);
+                let item = HashMap::from([
+                    ("owner".to_owned(), s(&owner)),
+                    ("line".to_owned(), s(&line.key)),
+                    ("stream".to_owned(), s(&line.stream)),
+                    (
+                        "version".to_owned(),
+                        AttributeValue::N(line.version.to_string()),
+                    ),
+                    ("event_type".to_owned(), s(line.event_type)),
+                    ("effective_at".to_owned(), s(line.effective_at_text())),
+                    ("deltas".to_owned(), s(line.deltas_json())),
+                ]);
+                puts.push((&self.tables.journal, format!("{owner}|{}", line.key), item));
+                report.journal_lines += 1;
+            }
+            if let Some(m) = &event.maturity {
+                let due = format!(
+                    "{}#{}#{}",
+                    m.due_key(),
+                    m.tenant_id,
+                    m.commission_id.as_str()
+                );
+                let day = m.filed_on.format("%Y-%m-%d").to_string();
+                let item = HashMap::from([
+                    ("day".to_owned(), s(&day)),
+                    ("due".to_owned(), s(&due)),
+                    ("tenant_id".to_owned(), s(m.tenant_id.as_str())),
+                    ("commission_id".to_owned(), s(m.commission_id.as_str())),
+                ]);
+                puts.push((&self.tables.maturities, format!("{day}|{due}"), item));
+            }
+            if let Some(p) = &event.profile {
+                self.keep_profile(p).await?;
+            }
+        }
+        // One request may not put the same key twice (a redelivered event
+        // in the same batch): keep the first.
+        let mut seen = BTreeSet::new();
+        puts.retain(|(table, key, _)| seen.insert((*table, key.clone())));
+        for chunk in puts.chunks(BATCH_WRITE_ITEMS_MAX) {
+            let mut requests: HashMap<String, Vec<WriteRequest>> = HashMap::new();
+            for (table, _, item) in chunk {
+                let put = PutRequest::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+                    .map_err(build)?;
+                requests
+                    .entry((*table).to_owned())
+                    .or_default()
+                    .push(WriteRequest::builder().put_request(put).build());
+            }
+            self.batch_write(requests).await?;
+        }
+        Ok(())
+    }
+
+    /// One `BatchWriteItem`, retrying what DynamoDB leaves unprocessed with
+    /// backoff.
+    async fn batch_write(
+        &self,
+        mut requests: HashMap<String, Vec<WriteRequest>>,
+    ) -> Result<(), StoreError> {
+        for attempt in 0..WRITE_ATTEMPTS_MAX {
+            let out = self
+                .client
+                .batch_write_item()
+                .set_request_items(Some(requests))
+                .send()
+                .await;
+            match out {
+                Ok(out) => match out.unprocessed_items {
+                    Some(left) if left.values().any(|v| !v.is_empty()) => {
+                        requests = left;
+                        backoff(attempt).await;
+                    }
+                    _ => return Ok(()),
+                },
+                Err(SdkError::ServiceError(e)) if crate::is_throttling(e.err().code()) => {
+                    return Err(StoreError::Busy {
+                        attempts: attempt + 1,
+                        detail: format!("batch write throttled: {}", DisplayErrorContext(e.err())),
+                    });
+                }
+                Err(e) => return Err(sdk("batch write projection items", e)),
+            }
+        }
+        Err(StoreError::Busy {
+            attempts: WRITE_ATTEMPTS_MAX,
+            detail: "projection puts kept being left unprocessed".to_owned(),
+        })
+    }
+
+    /// Keeps the latest payout profile snapshot of an affiliate beside its
+    /// balances (sort key `#profile`), never replacing a newer one with an
+    /// older redelivery.
+    async fn keep_profile(&self, planned: &PlannedProfile) -> Result<(), StoreError> {
+        let json = planned.json().map_err(build)?;
+        let version = AttributeValue::N(planned.version.to_string());
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.balances)
+            .item("owner", s(planned.owner.key()))
+            .item("currency", s(PROFILE_ROW))
+            .item("profile", s(json))
+            .item("profile_version", version.clone())
+            .condition_expression("attribute_not_exists(profile_version) OR profile_version <= :v")
+            .expression_attribute_values(":v", version)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(sdk("put payout profile", e)),
+        }
+    }
+
+    /// Applies units in one transaction, dropping those a previous delivery
+    /// applied, with bounded retries on contention.
+    async fn apply_units(
+        &self,
+        units: &[Unit],
+        report: &mut DynamoProjectionReport,
+    ) -> Result<(), StoreError> {
+        let mut live: Vec<&Unit> = units.iter().collect();
+        for attempt in 0..WRITE_ATTEMPTS_MAX {
+            if live.is_empty() {
+                return Ok(());
+            }
+            let mut rows: BTreeMap<(String, &'static str), FieldDeltas> = BTreeMap::new();
+            for unit in &live {
+                for (key, fields) in &unit.rows {
+                    let slot = rows.entry(key.clone()).or_default();
+                    for (field, delta) in fields {
+                        *slot.entry(field).or_insert(0) += delta;
+                    }
+                }
+            }
+            let mut items = Vec::with_capacity(live.len() + rows.len());
+            for unit in &live {
+                let put = Put::builder()
+                    .table_name(&self.tables.projected)
+                    .item("id", s(&unit.guard_id))
+                    .condition_expression("attribute_not_exists(id)")
+                    .build()
+                    .map_err(build)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            for ((owner, currency), fields) in &rows {
+                let mut names = HashMap::new();
+                let mut values = HashMap::new();
+                let mut adds = Vec::new();
+                for (i, (field, delta)) in fields.iter().enumerate() {
+                    names.insert(format!("#f{i}"), (*field).to_owned());
+                    values.insert(format!(":v{i}"), AttributeValue::N(delta.to_string()));
+                    adds.push(format!("#f{i} :v{i}"));
+                }
+                let update = Update::builder()
+                    .table_name(&self.tables.balances)
+                    .key("owner", s(owner))
+                    .key("currency", s(*currency))
+                    .update_expression(format!("ADD {}", adds.join(", ")))
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .map_err(build)?;
+                items.push(TransactWriteItem::builder().update(update).build());
+            }
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    report.transactions += 1;
+                    report.balance_writes += rows.len();
+                    return Ok(());
+                }
+                Err(SdkError::ServiceError(e)) => {
+                    let err = e.err();
+                    if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancel) = err {
+                        let reasons = cancel.cancellation_reasons();
+                        let done: BTreeSet<usize> = reasons
+                            .iter()
+                            .take(live.len())
+                            .enumerate()
+                            .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                            .map(|(i, _)| i)
+                            .collect();
+                        if !done.is_empty() {
+                            report.already_projected += done.len();
+                            live = live.into_iter().enumerate().filter(|(i, _)| !done.contains(i)).map(|(_, u)| u).collect();
+                            continue;
+                        }
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    if crate::is_throttling(err.code()) {
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    return Err(StoreError::Unavailable(format!(
+                        "project: {}",
+                        DisplayErrorContext(&e.into_err())
+                    )));
+                }
+                Err(e) => return Err(sdk("project", e)),
+            }
+        }
+        Err(StoreError::Busy {
+            attempts: WRITE_ATTEMPTS_MAX,
+            detail: "projection transaction kept being cancelled".to_owned(),
+        })
+    }
+}
+
+fn time_key(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
