@@ -168,16 +168,8 @@ pub(crate) async fn list<R: ApiReads + 'static>(
             )
         })?,
     };
-    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
-        None => AFFILIATE_PAGE_DEFAULT,
-        Some(Ok(n)) if (1..=AFFILIATE_PAGE_MAX).contains(&n) => n,
-        Some(_) => {
-            return Err(Problem::bad_request(
-                "limit",
-                &format!("must be a whole number from 1 to {AFFILIATE_PAGE_MAX}"),
-            ));
-        }
-    };
+    let limit = crate::page_limit(&params, AFFILIATE_PAGE_DEFAULT, AFFILIATE_PAGE_MAX)
+        .map_err(|e| Problem::bad_request(&e.field, &e.rule))?;
     let after = match params.get("after") {
         None => None,
         Some(t) => Some(

@@ -231,17 +231,11 @@ fn list_params(query: Option<&str>) -> Result<(Vec<Phase>, usize, Position), Pro
             vec![]
         }
     };
-    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
-        None => BATCH_PAGE_DEFAULT,
-        Some(Ok(n)) if (1..=BATCH_PAGE_MAX).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError {
-                field: "limit".into(),
-                rule: format!("must be a whole number from 1 to {BATCH_PAGE_MAX}"),
-            });
+    let limit =
+        crate::page_limit(&params, BATCH_PAGE_DEFAULT, BATCH_PAGE_MAX).unwrap_or_else(|e| {
+            errors.push(e);
             0
-        }
-    };
+        });
     let start = match params.get("after") {
         None => phases.first().map(|phase| Position {
             phase: *phase,

@@ -264,6 +264,23 @@ struct JournalBody {
     next: Option<String>,
 }
 
+/// The `limit` of a paged read: `default` when absent, else a whole
+/// number from 1 to `max`.
+pub(crate) fn page_limit(
+    params: &BTreeMap<String, String>,
+    default: usize,
+    max: usize,
+) -> Result<usize, FieldError> {
+    match params.get("limit").map(|l| l.parse::<usize>()) {
+        None => Ok(default),
+        Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(FieldError {
+            field: "limit".into(),
+            rule: format!("must be a whole number from 1 to {max}"),
+        }),
+    }
+}
+
 pub(crate) fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
     query
         .unwrap_or_default()
@@ -295,17 +312,10 @@ fn page_params(
             None
         }
     };
-    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
-        None => JOURNAL_PAGE_DEFAULT,
-        Some(Ok(n)) if (1..=JOURNAL_PAGE_MAX).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError {
-                field: "limit".into(),
-                rule: format!("must be a whole number from 1 to {JOURNAL_PAGE_MAX}"),
-            });
-            0
-        }
-    };
+    let limit = page_limit(params, JOURNAL_PAGE_DEFAULT, JOURNAL_PAGE_MAX).unwrap_or_else(|e| {
+        errors.push(e);
+        0
+    });
     // Page tokens are opaque to clients: hex of the backend's own token.
     let after = match params
         .get("after")

@@ -174,14 +174,8 @@ fn body_of(
 }
 
 fn limit_param(params: &std::collections::BTreeMap<String, String>) -> Result<usize, Problem> {
-    match params.get("limit").map(|l| l.parse::<usize>()) {
-        None => Ok(MISMATCH_PAGE_DEFAULT),
-        Some(Ok(n)) if (1..=MISMATCH_PAGE_MAX).contains(&n) => Ok(n),
-        Some(_) => Err(Problem::bad_request(
-            "limit",
-            &format!("must be a whole number from 1 to {MISMATCH_PAGE_MAX}"),
-        )),
-    }
+    crate::page_limit(params, MISMATCH_PAGE_DEFAULT, MISMATCH_PAGE_MAX)
+        .map_err(|e| Problem::bad_request(&e.field, &e.rule))
 }
 
 /// A page position: how many runs (newest first) are behind, and within
