@@ -514,7 +514,3 @@ impl DynamoProjection {
         })
     }
 }
-
-fn time_key(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}

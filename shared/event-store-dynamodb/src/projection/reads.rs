@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use event_store::StoreError;
 use ledger_domain::projection::BalanceOwner;
 
-use super::{DynamoProjection, PROFILE_ROW, s, sdk, time_key};
+use ledger_domain::projection::time_key;
+
+use super::{DynamoProjection, PROFILE_ROW, s, sdk};
 
 impl DynamoProjection {
     /// One balance item: signed minor units per field.

@@ -192,11 +192,6 @@ fn owner_key(tenant_id: &TenantId, affiliate_id: &AffiliateId) -> String {
     .key()
 }
 
-/// A time as a fixed-width UTC string, so text order is time order.
-fn time_key(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 fn read_after(
     tx: &Transaction<'_>,
     start: i64,
@@ -255,7 +250,8 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
         }
         None => unreadable,
     };
-    let Some(last) = decoded.get(batch.events.len().wrapping_sub(1)).map(|d| d.0) else {
+    let last_planned = batch.events.len().checked_sub(1);
+    let Some(last) = last_planned.and_then(|i| decoded.get(i)).map(|d| d.0) else {
         return match stop {
             Some(error) => Err(error),
             None => Ok(ProjectionReport {

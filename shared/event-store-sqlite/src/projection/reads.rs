@@ -8,7 +8,9 @@ use ledger_domain::projection::BalanceOwner;
 use ledger_domain::{AffiliateId, TenantId};
 use rusqlite::{OptionalExtension, params};
 
-use super::{BALANCE_FIELDS, BalanceRow, JOURNAL_PAGE_MAX, owner_key, time_key};
+use ledger_domain::projection::time_key;
+
+use super::{BALANCE_FIELDS, BalanceRow, JOURNAL_PAGE_MAX, owner_key};
 use crate::{SqliteEventStore, unavailable};
 
 impl SqliteEventStore {

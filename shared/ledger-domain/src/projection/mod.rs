@@ -200,5 +200,5 @@ impl BalanceDeltas {
 mod plan;
 pub use plan::{
     EventPlan, JOURNAL_LINE_VERSION_WIDTH, PlanError, PlannedLine, PlannedMaturity, PlannedProfile,
-    ProjectionBatch, plan, plan_event,
+    ProjectionBatch, plan, plan_event, time_key,
 };

@@ -157,8 +157,10 @@ impl ProjectionBatch {
     }
 }
 
-/// A time as fixed-width UTC text (microseconds), so text order is time order.
-fn time_key(t: DateTime<Utc>) -> String {
+/// A time as fixed-width UTC text (microseconds), so text order is time
+/// order: the form of maturity due times and journal line keys, which the
+/// stores compare against (a schedule read up to `time_key(now)`).
+pub fn time_key(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
