@@ -19,6 +19,7 @@ run() {
 run "ledger fold (1,000,000 mixed events)" cargo bench -q -p ledger-domain --bench fold
 run "embedded store append (1,000,000 commission events)" cargo bench -q -p event-store-sqlite --bench append
 run "DynamoDB writes per new commission (emulator)" cargo bench -q -p event-store-dynamodb --bench writes
+run "DynamoDB request units per commission, whole life (emulator)" cargo bench -q -p event-store-dynamodb --bench lifecycle
 run "embedded ledger projection of one hot affiliate (100,000 events)" cargo bench -q -p event-store-sqlite --bench projection
 run "payout drafting over 100,000 affiliates x 3 currencies (embedded store)" cargo bench -q -p ledger-app --bench drafting
 run "statements for 100,000 affiliates' months (embedded store)" cargo bench -q -p reporting --bench statements

@@ -76,7 +76,7 @@ struct MismatchesBody {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct RunBody {
+struct ReconciliationRunBody {
     run_id: String,
     processor: String,
     report: String,
@@ -88,7 +88,7 @@ struct RunBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct RunsBody {
-    runs: Vec<RunBody>,
+    runs: Vec<ReconciliationRunBody>,
     next: Option<String>,
 }
 
@@ -285,7 +285,7 @@ pub(crate) async fn list_runs<R: ApiReads + 'static>(
                 None => open += 1,
             }
         }
-        out.push(RunBody {
+        out.push(ReconciliationRunBody {
             run_id: r.run_id.to_string(),
             processor: r.processor.as_str().to_owned(),
             report: r.report.clone(),

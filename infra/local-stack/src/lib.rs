@@ -26,6 +26,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lambda_http::request::RequestContext;
 use serde::{Deserialize, Serialize};
 
+pub mod web;
+
 /// Who issues development tokens.
 pub const DEV_ISSUER: &str = "local-stack";
 /// How long a development token lives, in seconds.
@@ -212,6 +214,7 @@ impl Backend {
         reports: Option<Arc<reporting::ReportFiles>>,
     ) -> Router {
         let webhooks = self.webhooks(&key);
+        let page = web::routes(Arc::new(key.clone()));
         let files = reports.clone().map(file_routes).unwrap_or_default();
         let app = match self {
             Backend::Embedded(store) => {
@@ -226,7 +229,10 @@ impl Backend {
                 reports,
             ),
         };
-        app.merge(webhooks).merge(files).merge(openapi_routes())
+        app.merge(webhooks)
+            .merge(files)
+            .merge(openapi_routes())
+            .merge(page)
     }
 
     /// Reconciles the processor reports dropped in
@@ -598,6 +604,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     doc.merge(ingest_commissions::IngestApiDoc::openapi());
     doc.merge(processor_webhooks::WebhooksApiDoc::openapi());
     doc.merge(LocalApiDoc::openapi());
+    doc.merge(web::WebApiDoc::openapi());
     doc.info.title = "Affiliate payouts ledger".to_owned();
     doc.info.description = Some(
         "The ledger's HTTP API: ingest, balances and journal, payouts, statements, audit, processor webhooks, and the local stack's own routes (tag `local`).".to_owned(),

@@ -63,10 +63,19 @@ pub fn identity_from_claims(
         tenant_id,
         subject: subject.clone(),
         roles,
-        affiliate_id: claims.get("affiliate_id").cloned(),
+        affiliate_id: AFFILIATE_CLAIMS
+            .iter()
+            .find_map(|claim| claims.get(*claim))
+            .filter(|a| !a.is_empty())
+            .cloned(),
         request_id: None,
     })
 }
+
+/// The claims the affiliate is read from, first found wins: the issuer's
+/// `affiliate_id`, or the user pool's custom attribute (which users cannot
+/// write themselves: the app client's write attributes leave it out).
+pub const AFFILIATE_CLAIMS: [&str; 2] = ["affiliate_id", "custom:affiliate_id"];
 
 /// The claims roles are read from: the issuer's `roles` and the user pool's
 /// groups.

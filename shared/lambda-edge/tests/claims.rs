@@ -120,3 +120,32 @@ async fn no_authorizer_is_unauthenticated() {
     event["requestContext"]["authorizer"] = Value::Null;
     assert_eq!(roles_of(&event).await, Err(401));
 }
+
+#[test]
+fn the_affiliate_comes_from_the_issuer_claim_or_the_user_pool_attribute() {
+    use std::collections::HashMap;
+    let base = |extra: &[(&str, &str)]| {
+        let mut map: HashMap<String, String> = [("sub", "u-1"), ("custom:tenant_id", "acme")]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        map.insert("cognito:groups".to_owned(), "[affiliate]".to_owned());
+        map
+    };
+    let of = |claims| {
+        lambda_edge::identity_from_claims(&claims, "custom:tenant_id")
+            .unwrap()
+            .affiliate_id
+    };
+    assert_eq!(
+        of(base(&[("custom:affiliate_id", "aff-anna")])).as_deref(),
+        Some("aff-anna")
+    );
+    assert_eq!(
+        of(base(&[("affiliate_id", "aff-ben")])).as_deref(),
+        Some("aff-ben")
+    );
+    assert_eq!(of(base(&[("custom:affiliate_id", "")])), None);
+    assert_eq!(of(base(&[])), None);
+}
