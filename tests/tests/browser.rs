@@ -476,6 +476,12 @@ async fn finance_and_an_affiliate_do_their_work_in_the_browser() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    c.execute(
+        "document.querySelector(arguments[0]).scrollIntoView();",
+        vec![json!(card)],
+    )
+    .await
+    .unwrap();
     screenshot(&c, "finance-batches-paid").await;
     sign_out(&c).await;
 
