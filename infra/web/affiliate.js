@@ -58,17 +58,34 @@ async function activity(affiliate, currency) {
       Object.entries(l.changes).map(([k, v]) => `${k} ${v.startsWith("-") ? "" : "+"}${v}`).join(", ")]));
 }
 
+async function pendingTable(affiliate, currency) {
+  const r = await api("GET", `/v1/affiliates/${encodeURIComponent(affiliate)}/pending${query({ currency })}`);
+  if (!r.commissions.length) return null;
+  return h("div", {},
+    table(`Pending in ${currency}: ${r.pending_total} ${currency}, soonest to mature first`, ["Commission", "Pending", "Earned", "Becomes available"],
+      r.commissions.map((c) => [c.commission_id, c.pending, c.earned_at.slice(0, 10), c.matures_at.slice(0, 16).replace("T", " ")]), [1]),
+    r.complete ? null : h("p", { class: "muted" }, "More commissions are pending than are listed here."));
+}
+
 export async function portalView(root, affiliate) {
   const note = h("div", { "aria-live": "polite" });
   const balances = h("div", { class: "grid", id: "balances" });
+  const pending = h("div", { id: "pending" });
   const history = h("div", { id: "activity" });
   const statements = h("div", { id: "statements" });
   show(root, h("h1", {}, `Your earnings (${affiliate})`), note, balances,
+    h("section", { class: "card" }, h("h2", {}, "Pending commissions"), pending),
     h("section", { class: "card" }, h("h2", {}, "Statements"), statements),
     h("section", { class: "card" }, h("h2", {}, "Activity"), history));
   try {
     const r = await api("GET", `/v1/affiliates/${encodeURIComponent(affiliate)}/balances`);
     show(balances, r.balances.length ? r.balances.map((b) => balanceCard(affiliate, b, note)) : h("p", { class: "muted" }, "No earnings yet."));
+    const waiting = [];
+    for (const b of r.balances) {
+      if (b.pending !== "0" && !/^0(\.0+)?$/.test(b.pending)) waiting.push(await pendingTable(affiliate, b.currency));
+    }
+    const shown = waiting.filter(Boolean);
+    show(pending, shown.length ? shown : h("p", { class: "muted" }, "Nothing pending: every commission has matured."));
     const tables = [];
     for (const b of r.balances) tables.push(await activity(affiliate, b.currency));
     show(history, tables.length ? tables : h("p", { class: "muted" }, "No activity yet."));

@@ -312,6 +312,9 @@ async fn finance_and_an_affiliate_do_their_work_in_the_browser() {
         {"commission_id": "c-web-2", "affiliate_id": "aff-ben", "amount": "50.00", "currency": "EUR",
          "conversion_id": "conv-web-2", "hold_period_days": 0,
          "occurred_at": (now - chrono::Duration::hours(1)).to_rfc3339()},
+        {"commission_id": "c-web-3", "affiliate_id": "aff-anna", "amount": "25.00", "currency": "EUR",
+         "conversion_id": "conv-web-3", "hold_period_days": 30,
+         "occurred_at": (now - chrono::Duration::hours(1)).to_rfc3339()},
     ]});
     let (status, body) = call(
         &http,
@@ -358,6 +361,31 @@ async fn finance_and_an_affiliate_do_their_work_in_the_browser() {
     assert_eq!(status, 200, "{body}");
     assert!(body["created"].as_u64().unwrap() >= 1, "{body}");
 
+    // The pending list names the field it needs, and is the affiliate's own.
+    let anna = mint_token(&key, "acme", "affiliate", "anna", Some("aff-anna")).unwrap();
+    let (status, body) = call(
+        &http,
+        "GET",
+        &format!("{base}/v1/affiliates/aff-anna/pending"),
+        &anna,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["errors"][0]["field"]),
+        (400, &json!("currency")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &http,
+        "GET",
+        &format!("{base}/v1/affiliates/aff-ben/pending?currency=EUR"),
+        &anna,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+
     let driver = start_driver(&chromedriver).await;
     let downloads = dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
@@ -383,6 +411,14 @@ async fn finance_and_an_affiliate_do_their_work_in_the_browser() {
     wait_text(&c, "#balances", "100.00").await;
     wait_text(&c, "#statements", &period).await;
     wait_text(&c, "#activity", "commission matured").await;
+    let matures = (now - chrono::Duration::hours(1) + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let pending = wait_text(&c, "#pending", "c-web-3").await;
+    assert!(
+        pending.contains(&matures) && pending.contains("25.00"),
+        "{pending}"
+    );
     screenshot(&c, "affiliate-portal").await;
     click(&c, "#statements button[data-format='csv']").await;
     let statement = downloaded(&downloads, &format!("statement-aff-anna-EUR-{period}")).await;

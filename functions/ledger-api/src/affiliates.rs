@@ -99,7 +99,9 @@ fn boolean(params: &BTreeMap<String, String>, field: &str) -> Result<Option<bool
     }
 }
 
-fn currency_param(params: &BTreeMap<String, String>) -> Result<Option<Currency>, Problem> {
+pub(crate) fn currency_param(
+    params: &BTreeMap<String, String>,
+) -> Result<Option<Currency>, Problem> {
     params
         .get("currency")
         .map(|c| {

@@ -34,6 +34,7 @@ pub mod affiliates;
 pub mod finance;
 pub mod openapi;
 pub mod payouts;
+pub mod pending;
 pub mod reconciliation;
 pub mod statements;
 
@@ -123,6 +124,10 @@ pub fn router<R: ApiReads + 'static>(state: Arc<ApiState<R>>) -> Router {
         .route(
             "/v1/reconciliation/runs",
             get(reconciliation::list_runs::<R>),
+        )
+        .route(
+            "/v1/affiliates/{affiliate_id}/pending",
+            get(pending::pending::<R>),
         )
         .route(
             "/v1/affiliates/{affiliate_id}/journal/export.csv",

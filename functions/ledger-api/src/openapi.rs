@@ -26,6 +26,7 @@ impl Modify for BearerJwt {
     paths(
         crate::balances,
         crate::journal,
+        crate::pending::pending,
         crate::audit_batch,
         crate::audit_affiliate,
         crate::payouts::get_profile,

@@ -77,10 +77,7 @@ fn page_file(content_type: &'static str, body: &'static str) -> Response {
 
 /// The routes of the page and of the development sign-in.
 pub fn routes(key: Arc<Vec<u8>>) -> Router {
-    let mut router = Router::new().route(
-        "/",
-        axum::routing::get(|| async { page_file(FILES[0].1, FILES[0].2) }),
-    );
+    let mut router = Router::new().route("/", axum::routing::get(serve_index));
     for (path, kind, body) in FILES {
         router = router.route(
             path,
@@ -88,14 +85,23 @@ pub fn routes(key: Arc<Vec<u8>>) -> Router {
         );
     }
     router
-        .route(
-            "/config.json",
-            axum::routing::get(|| async {
-                page_file("application/json", r#"{"signIn":"local","apiBase":""}"#)
-            }),
-        )
+        .route("/config.json", axum::routing::get(serve_config))
         .route("/local/dev-sign-in", axum::routing::post(dev_sign_in))
         .with_state(key)
+}
+
+/// The finance console and affiliate portal (its scripts and styles beside
+/// it: `/app.js`, `/style.css`, ...).
+#[utoipa::path(get, path = "/", tag = "local", responses((status = 200, description = "the web app's page", content_type = "text/html")))]
+async fn serve_index() -> Response {
+    page_file(FILES[0].1, FILES[0].2)
+}
+
+/// The web app's configuration: locally, sign-in through the development
+/// sign-in and the API on the same origin.
+#[utoipa::path(get, path = "/config.json", tag = "local", responses((status = 200, description = "the web app's configuration", content_type = "application/json")))]
+async fn serve_config() -> Response {
+    page_file("application/json", r#"{"signIn":"local","apiBase":""}"#)
 }
 
 /// Who signs in locally.
@@ -208,5 +214,5 @@ async fn dev_sign_in(
 
 /// The OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(dev_sign_in))]
+#[openapi(paths(serve_index, serve_config, dev_sign_in))]
 pub struct WebApiDoc;
