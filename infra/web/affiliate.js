@@ -62,7 +62,7 @@ async function pendingTable(affiliate, currency) {
   const r = await api("GET", `/v1/affiliates/${encodeURIComponent(affiliate)}/pending${query({ currency })}`);
   if (!r.commissions.length) return null;
   return h("div", {},
-    table(`Pending in ${currency}: ${r.pending_total} ${currency}, soonest to mature first`, ["Commission", "Pending", "Earned", "Becomes available"],
+    table(`Pending in ${currency}: ${r.pending_total} ${currency}, soonest to mature first`, ["Commission", "Pending", "Earned (UTC)", "Becomes available (UTC)"],
       r.commissions.map((c) => [c.commission_id, c.pending, c.earned_at.slice(0, 10), c.matures_at.slice(0, 16).replace("T", " ")]), [1]),
     r.complete ? null : h("p", { class: "muted" }, "More commissions are pending than are listed here."));
 }
