@@ -82,7 +82,7 @@ export async function portalView(root, affiliate) {
     show(balances, r.balances.length ? r.balances.map((b) => balanceCard(affiliate, b, note)) : h("p", { class: "muted" }, "No earnings yet."));
     const waiting = [];
     for (const b of r.balances) {
-      if (b.pending !== "0" && !/^0(\.0+)?$/.test(b.pending)) waiting.push(await pendingTable(affiliate, b.currency));
+      if (!/^0(\.0+)?$/.test(b.pending)) waiting.push(await pendingTable(affiliate, b.currency));
     }
     const shown = waiting.filter(Boolean);
     show(pending, shown.length ? shown : h("p", { class: "muted" }, "Nothing pending: every commission has matured."));

@@ -25,9 +25,7 @@ use serde::Serialize;
 
 use crate::finance::{Cell, csv_bytes, csv_response};
 use crate::payouts::app_problem;
-use crate::{
-    ApiReads, ApiState, JOURNAL_PAGE_MAX, affiliate_sign, money_text, query_params, store_problem,
-};
+use crate::{ApiReads, ApiState, affiliate_sign, money_text, query_params, store_problem};
 
 /// The most affiliates one page returns.
 pub const AFFILIATE_PAGE_MAX: usize = 50;
@@ -305,20 +303,7 @@ pub(crate) async fn export_journal<R: ApiReads + 'static>(
     let params = query_params(query.as_deref());
     let currency =
         currency_param(&params)?.ok_or_else(|| Problem::bad_request("currency", "is required"))?;
-    let mut lines = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = state
-            .reads
-            .journal(&owner, currency.code(), after.as_deref(), JOURNAL_PAGE_MAX)
-            .await
-            .map_err(store_problem)?;
-        lines.extend(page.lines);
-        match page.next {
-            Some(next) if Some(&next) != after.as_ref() => after = Some(next),
-            _ => break,
-        }
-    }
+    let (lines, _) = crate::journal_lines(&state.reads, &owner, currency, usize::MAX).await?;
     // An affiliate the caller's tenant does not know (another tenant's
     // among them) is refused, not exported empty.
     if lines.is_empty()

@@ -189,6 +189,31 @@ fn affiliate_sign(field: &str, minor: i64) -> i64 {
     }
 }
 
+/// An owner's journal lines in one currency, oldest first, page after
+/// page until the end or until `max` lines are read; true when it read to
+/// the end.
+pub(crate) async fn journal_lines<R: ApiReads>(
+    reads: &R,
+    owner: &BalanceOwner,
+    currency: Currency,
+    max: usize,
+) -> Result<(Vec<event_store::JournalLine>, bool), Problem> {
+    let mut lines = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = reads
+            .journal(owner, currency.code(), after.as_deref(), JOURNAL_PAGE_MAX)
+            .await
+            .map_err(store_problem)?;
+        lines.extend(page.lines);
+        match page.next {
+            Some(_) if lines.len() >= max => return Ok((lines, false)),
+            Some(next) if Some(&next) != after.as_ref() => after = Some(next),
+            _ => return Ok((lines, true)),
+        }
+    }
+}
+
 /// Minor units as a decimal string at the currency's scale.
 fn money_text(minor: i64, currency: Currency) -> String {
     Money::from_minor(minor, currency)

@@ -16,8 +16,7 @@ use serde::Serialize;
 
 use crate::affiliates::currency_param;
 use crate::{
-    ApiReads, ApiState, JOURNAL_PAGE_MAX, affiliate_sign, authorize, money_text, query_params,
-    store_problem,
+    ApiReads, ApiState, affiliate_sign, authorize, money_text, query_params, store_problem,
 };
 
 /// The most journal lines one request reads; past it the answer says it is
@@ -66,35 +65,18 @@ pub(crate) async fn pending<R: ApiReads + 'static>(
     let params = query_params(query.as_deref());
     let currency =
         currency_param(&params)?.ok_or_else(|| Problem::bad_request("currency", "is required"))?;
+    let (lines, mut complete) =
+        crate::journal_lines(&state.reads, &owner, currency, PENDING_SCAN_MAX).await?;
     // What is still pending per commission stream, and when it was earned.
     let mut streams: BTreeMap<String, (i64, String)> = BTreeMap::new();
-    let mut after: Option<String> = None;
-    let mut scanned = 0;
-    let mut complete = true;
-    loop {
-        let page = state
-            .reads
-            .journal(&owner, currency.code(), after.as_deref(), JOURNAL_PAGE_MAX)
-            .await
-            .map_err(store_problem)?;
-        for line in page.lines {
-            scanned += 1;
-            let Some(delta) = line.deltas.get("pending") else {
-                continue;
-            };
-            let entry = streams
-                .entry(line.stream)
-                .or_insert_with(|| (0, line.effective_at.clone()));
-            entry.0 += affiliate_sign("pending", *delta);
-        }
-        match page.next {
-            Some(next) if scanned < PENDING_SCAN_MAX => after = Some(next),
-            Some(_) => {
-                complete = false;
-                break;
-            }
-            None => break,
-        }
+    for line in lines {
+        let Some(delta) = line.deltas.get("pending") else {
+            continue;
+        };
+        let entry = streams
+            .entry(line.stream)
+            .or_insert_with(|| (0, line.effective_at.clone()));
+        entry.0 += affiliate_sign("pending", *delta);
     }
     let mut open: Vec<(String, i64, String)> = streams
         .into_iter()

@@ -153,7 +153,7 @@ fn sign_in_errors(body: &SignInBody) -> Vec<FieldError> {
     if !crate::ROLES.contains(&body.role.as_str()) {
         fail(
             "role",
-            "must be one of ingest, affiliate, finance-maker, finance-approver, admin",
+            &format!("must be one of {}", crate::ROLES.join(", ")),
         );
     }
     match (&body.role[..], body.affiliate_id.as_deref()) {
