@@ -9,5 +9,6 @@ bin="$(bash "$root/infra/tools.sh")"
 cd "$root"
 "$bin/cargo-lambda" lambda build --compiler cargo \
   -p ingest-commissions -p project-ledger -p ledger-api -p mature-commissions \
-  -p dispatch-payouts -p draft-payouts -p processor-webhooks -p statements -p reconcile "$@"
+  -p dispatch-payouts -p draft-payouts -p processor-webhooks -p statements -p reconcile \
+  -p publish-events "$@"
 ls target/lambda

@@ -15,9 +15,10 @@ import yaml
 USES = {
     "IngestCommissionsHttpFunction": {"EventsTable", "IdempotencyTable"},
     "IngestCommissionsQueueFunction": {"EventsTable", "IdempotencyTable", "CommissionsQueue"},
-    "ProjectLedgerFunction": {"EventsTable", "BalancesTable", "JournalTable", "ProjectedTable", "MaturitiesTable", "ProjectionFailuresQueue"},
+    "ProjectLedgerFunction": {"EventsTable", "BalancesTable", "JournalTable", "ProjectedTable", "MaturitiesTable"},
     "MatureCommissionsFunction": {"EventsTable", "IdempotencyTable", "MaturitiesTable", "AsyncFailuresQueue"},
-    "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable", "IdempotencyTable", "DispatchQueue", "ReportsBucket"},
+    "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable", "IdempotencyTable", "DispatchQueue", "ReportsBucket", "WebhooksTable"},
+    "PublishEventsFunction": {"EventsTable", "WebhooksTable", "LedgerEventBus", "AsyncFailuresQueue"},
     "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket"},
     "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "AsyncFailuresQueue"},
     "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable"},

@@ -37,6 +37,7 @@ pub mod payouts;
 pub mod pending;
 pub mod reconciliation;
 pub mod statements;
+pub mod webhooks;
 
 /// Everything the API reads from the projection.
 pub trait ApiReads: LedgerReads + event_store::PayoutReads {}

@@ -14,13 +14,21 @@ async fn main() -> Result<(), lambda_http::Error> {
     let queue = Arc::new(lambda_edge::config::dispatch_queue_from_env().await?);
     let limits = lambda_edge::config::approval_limits_from_env()?;
     let reports = reporting::ReportFiles::from_env().await?.map(Arc::new);
-    lambda_http::run(router(Arc::new(ApiState {
-        reads,
-        events,
+    let webhooks = ledger_api::webhooks::router(Arc::new(ledger_api::webhooks::WebhookApi {
+        store: ledger_api::webhooks::store_from_env().await?,
         tenant_claim: tenant_claim(),
-        queue,
-        limits,
-        reports,
-    })))
+        policy: tenant_webhooks::UrlPolicy::Production,
+    }));
+    lambda_http::run(
+        router(Arc::new(ApiState {
+            reads,
+            events,
+            tenant_claim: tenant_claim(),
+            queue,
+            limits,
+            reports,
+        }))
+        .merge(webhooks),
+    )
     .await
 }

@@ -51,6 +51,15 @@ impl Modify for BearerJwt {
         crate::statements::list,
         crate::statements::download,
         crate::statements::run,
+        crate::webhooks::create,
+        crate::webhooks::list,
+        crate::webhooks::read,
+        crate::webhooks::update,
+        crate::webhooks::rotate,
+        crate::webhooks::deliveries,
+        crate::webhooks::delivery,
+        crate::webhooks::replay,
+        crate::webhooks::replay_parked,
     ),
     modifiers(&BearerJwt),
     tags(
@@ -59,6 +68,15 @@ impl Modify for BearerJwt {
         (name = "statements", description = "affiliate statements"),
         (name = "audit", description = "who did what"),
         (name = "reconciliation", description = "processor report mismatches and their resolution"),
+        (name = "webhooks", description = "Tenant webhooks: public events POSTed to the tenant's endpoints. \
+Each delivery is the public event's JSON (schemas under events/schemas/, one per type: id, type, version, tenant_id, created_at, occurred_at, stream, stream_version, data). \
+Headers: Ledger-Event-Id (deduplicate on it: delivery is at least once), Ledger-Event-Type, Ledger-Delivery-Attempt, and \
+Ledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 keyed with the endpoint's secret (the whole whsec_ string) over \"<t>.<exact body bytes>\">; \
+during a secret rotation one v1 per valid secret. Verify in constant time and refuse a t more than 5 minutes from now. \
+A 2xx answer within 10 seconds delivers; anything else is retried after 30 s, doubling to at most 1 hour, each wait scaled by a random 0.8 to 1.2, \
+for 3 days from when it was queued; then the delivery is parked (listed with status=parked, replayed on request). \
+When an endpoint answers again, its waiting deliveries are sent at once. Endpoints must be https to public addresses; \
+private, loopback, link-local and other special addresses are refused at registration and before every delivery."),
     )
 )]
 pub struct LedgerApiDoc;

@@ -111,9 +111,9 @@ pub(crate) fn app_problem(e: AppError) -> Problem {
                 rule: t.to_string(),
             }])
         }
-        AppError::PayoutBatch(_) | AppError::DraftSequenceMoved { .. } => {
-            Problem::conflict(&e.to_string())
-        }
+        AppError::PayoutBatch(_)
+        | AppError::DraftSequenceMoved { .. }
+        | AppError::ProjectionParked { .. } => Problem::conflict(&e.to_string()),
         AppError::Store(event_store::StoreError::InvalidCursor { .. }) => {
             Problem::bad_request("after", "is not a continuation token of this API")
         }
@@ -617,4 +617,28 @@ struct ApprovedBody {
 #[derive(Serialize, utoipa::ToSchema)]
 struct DispatchedBody {
     dispatch_messages: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parked_projection_refuses_drafting_with_a_conflict_naming_stream_and_command() {
+        let problem = app_problem(AppError::ProjectionParked {
+            tenant: "acme".into(),
+            stream: "acme/commission/c-1".into(),
+            version: 2,
+            count: 1,
+        });
+        assert_eq!(problem.status, 409);
+        assert!(
+            problem.detail.contains("acme/commission/c-1 version 2")
+                && problem
+                    .detail
+                    .contains("ledger-admin projection retry --tenant acme"),
+            "{}",
+            problem.detail
+        );
+    }
 }

@@ -11,7 +11,11 @@ async fn main() -> Result<(), Error> {
     let projection = projection_from_env(&aws_from_env().await)?;
     let projection = &projection;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<DynamoDbEventResponse, Error>(project_ledger::handle(projection, event.payload).await)
+        Ok::<DynamoDbEventResponse, Error>(
+            project_ledger::handle(projection, event.payload)
+                .await
+                .response,
+        )
     }))
     .await
 }

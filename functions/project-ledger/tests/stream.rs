@@ -25,41 +25,71 @@ fn owner(affiliate: &str) -> BalanceOwner {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stream_batches_project_once_and_unreadable_records_are_reported() {
+async fn stream_batches_project_once_and_unreadable_records_are_parked() {
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
     let client = aws_sdk_dynamodb::Client::new(&emulator.sdk_config());
     let tables = ProjectionTables::with_prefix("stream-");
     create_projection_tables(&client, &tables).await.unwrap();
     let projection = DynamoProjection::new(client, tables);
 
-    let response = project_ledger::handle(&projection, fixture("stream-batch.json")).await;
-    assert!(response.batch_item_failures.is_empty());
+    let outcome = project_ledger::handle(&projection, fixture("stream-batch.json")).await;
+    assert!(outcome.response.batch_item_failures.is_empty());
+    assert!(outcome.parked.is_empty());
     let anna = projection.balance(&owner("aff-anna"), "EUR").await.unwrap();
     assert_eq!((anna["pending"], anna["available"]), (0, -12000));
     let ben = projection.balance(&owner("aff-ben"), "EUR").await.unwrap();
     assert_eq!(ben["pending"], -8000);
 
-    // Redelivered with an unreadable record after it: the known events do not
-    // move twice, the unreadable one is reported, nothing after it is taken.
-    let response = project_ledger::handle(
+    // Redelivered with an unreadable record (no payload) after it: the
+    // known events do not move twice, the unreadable one is parked for its
+    // tenant rather than skipped or retried forever, and the record after
+    // it is projected.
+    let outcome = project_ledger::handle(
         &projection,
         fixture("stream-batch-with-unreadable-record.json"),
     )
     .await;
-    let failed: Vec<_> = response
-        .batch_item_failures
+    assert!(
+        outcome.response.batch_item_failures.is_empty(),
+        "{:?}",
+        outcome.response
+    );
+    let parked: Vec<_> = outcome
+        .parked
         .iter()
-        .map(|f| f.item_identifier.clone())
+        .map(|p| {
+            (
+                p.tenant.as_str(),
+                p.event.stream.as_str(),
+                p.event.version,
+                p.sequence_number.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
-        failed,
-        vec![Some("4421584500000000017450439094".to_owned())]
+        parked,
+        vec![(
+            "acme",
+            "acme/commission/c-7003",
+            1,
+            Some("4421584500000000017450439094")
+        )]
     );
+    assert!(
+        outcome.parked[0]
+            .event
+            .reason
+            .contains("payload is missing"),
+        "{:?}",
+        outcome.parked
+    );
+    let tenant = TenantId::new("acme").unwrap();
+    assert_eq!(projection.parked(&tenant).await.unwrap().len(), 1);
     let anna = projection.balance(&owner("aff-anna"), "EUR").await.unwrap();
     assert_eq!((anna["pending"], anna["available"]), (0, -12000));
     let ben = projection.balance(&owner("aff-ben"), "EUR").await.unwrap();
     assert_eq!(
-        ben["pending"], -8000,
-        "c-7004 comes after the unreadable record and waits for the retry"
+        ben["pending"], -16000,
+        "c-7004 comes after the unreadable record and is projected"
     );
 }

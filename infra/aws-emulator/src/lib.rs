@@ -175,7 +175,8 @@ pub fn sdk_config_for(endpoint_url: &str) -> SdkConfig {
 
 /// The event store and the ledger projection on DynamoDB at `config`'s
 /// endpoint, with every table created (if missing) under `prefix`, by the
-/// same code the bootstrap command runs.
+/// same code the bootstrap command runs (the webhooks table too:
+/// `event_store_dynamodb::webhooks::DynamoWebhooks` reads it).
 pub async fn ledger_on_dynamodb(
     config: &SdkConfig,
     prefix: &str,
@@ -194,6 +195,8 @@ pub async fn ledger_on_dynamodb(
     event_store_dynamodb::schema::create_tables(store.client(), &tables).await?;
     let projection_tables = ProjectionTables::with_prefix(prefix);
     create_projection_tables(store.client(), &projection_tables).await?;
+    let webhooks = event_store_dynamodb::webhooks::WebhookTable::with_prefix(prefix);
+    event_store_dynamodb::webhooks::create_webhook_table(store.client(), &webhooks.name).await?;
     let projection = DynamoProjection::new(store.client().clone(), projection_tables);
     Ok((store, projection))
 }

@@ -17,10 +17,12 @@ use axum::body::Body;
 use axum::response::Response;
 use event_store_sqlite::SqliteEventStore;
 
+pub mod events_out;
 mod files;
 mod queues;
 mod tokens;
 pub mod web;
+pub use events_out::EventsOut;
 
 pub use files::download_link_secret;
 pub use queues::*;
@@ -95,6 +97,22 @@ impl Backend {
         Ok(Backend::Aws { store, projection })
     }
 
+    /// Where tenants' webhook endpoints and deliveries are kept: beside
+    /// the events (the SQLite file, or the `{prefix}webhooks` table).
+    pub fn webhook_store(&self) -> Arc<dyn event_store::webhooks::WebhookStore> {
+        match self {
+            Backend::Embedded(store) => Arc::new(store.clone()),
+            Backend::Aws { store, .. } => {
+                let events = &store.tables().events;
+                let prefix = events.strip_suffix("events").unwrap_or(events);
+                Arc::new(event_store_dynamodb::webhooks::DynamoWebhooks::new(
+                    store.client().clone(),
+                    event_store_dynamodb::webhooks::WebhookTable::with_prefix(prefix),
+                ))
+            }
+        }
+    }
+
     /// The whole HTTP surface, behind the development authorizer (the
     /// webhook routes check the processors' signatures instead).
     pub fn app(
@@ -103,14 +121,21 @@ impl Backend {
         queue: LocalQueue,
         dispatch: LocalDispatchQueue,
         reports: Option<Arc<reporting::ReportFiles>>,
+        events_out: &EventsOut,
     ) -> Router {
         let webhooks = self.webhooks(&key);
         let page = web::routes(Arc::new(key.clone()));
         let files = reports.clone().map(files::file_routes).unwrap_or_default();
         let app = match self {
-            Backend::Embedded(store) => {
-                app_for(store.clone(), store.clone(), key, queue, dispatch, reports)
-            }
+            Backend::Embedded(store) => app_for(
+                store.clone(),
+                store.clone(),
+                key,
+                queue,
+                dispatch,
+                reports,
+                events_out.routes(),
+            ),
             Backend::Aws { store, projection } => app_for(
                 store.clone(),
                 projection.clone(),
@@ -118,6 +143,7 @@ impl Backend {
                 queue,
                 dispatch,
                 reports,
+                events_out.routes(),
             ),
         };
         app.merge(webhooks)
@@ -385,6 +411,7 @@ fn app_for<S, R>(
     queue: LocalQueue,
     dispatch: LocalDispatchQueue,
     reports: Option<Arc<reporting::ReportFiles>>,
+    events_out: Router,
 ) -> Router
 where
     S: event_store::EventStore + Clone + 'static,
@@ -414,6 +441,7 @@ where
         .merge(reads)
         .merge(queue_routes(queue))
         .merge(dispatch_routes(dispatch))
+        .merge(events_out)
         .layer(axum::middleware::from_fn(move |request, next| {
             tokens::authorize(key.clone(), request, next)
         }))
@@ -430,7 +458,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     doc.merge(web::WebApiDoc::openapi());
     doc.info.title = "Affiliate payouts ledger".to_owned();
     doc.info.description = Some(
-        "The ledger's HTTP API: ingest, balances and journal, payouts, statements, audit, processor webhooks, and the local stack's own routes (tag `local`).".to_owned(),
+        "The ledger's HTTP API: ingest, balances and journal, payouts, statements, audit, processor webhooks, tenant webhooks (events out), and the local stack's own routes (tag `local`).".to_owned(),
     );
     doc
 }
@@ -438,7 +466,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// The local stack's own routes.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(queues::enqueue, queues::dead_letters, queues::redrive_commissions, queues::dispatch_dead_letters, queues::redrive_dispatch, files::download_file, serve_openapi),
+    paths(queues::enqueue, queues::dead_letters, queues::redrive_commissions, queues::dispatch_dead_letters, queues::redrive_dispatch, files::download_file, events_out::stream, serve_openapi),
     tags((name = "local", description = "the local stack only: in-process queues, file links, this document"))
 )]
 struct LocalApiDoc;
@@ -510,13 +538,17 @@ pub const MATURE_EVERY_MS: u64 = 2_000;
 /// every acknowledged event is projected before the stack exits.
 pub async fn run_projector(
     backend: Backend,
-    queue: LocalQueue,
-    dispatch: LocalDispatchQueue,
+    workers: Workers,
     processors: Arc<processors::Processors>,
     notifications: Option<(Vec<u8>, Option<PathBuf>)>,
     reports: Option<(Arc<reporting::ReportFiles>, PathBuf)>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<u64, StackError> {
+    let Workers {
+        queue,
+        dispatch,
+        events_out,
+    } = workers;
     let webhooks = notifications
         .as_ref()
         .map(|(key, _)| (backend.webhooks(key), sandbox_webhook_secret(key)));
@@ -579,7 +611,15 @@ pub async fn run_projector(
         if let Some((reports, files_dir)) = &reports {
             notified += backend.reconcile_inbox(reports, files_dir).await;
         }
-        if events > 0 || delivered > 0 || dispatched > 0 || notified > 0 {
+        // Public events out: webhooks and the live feed.
+        let sent = match events_out.step(&backend).await {
+            Ok(step) => step.public_events + step.queued + step.delivered,
+            Err(e) => {
+                tracing::error!(error = %e, "webhook fan-out stopped; retrying");
+                0
+            }
+        };
+        if events > 0 || delivered > 0 || dispatched > 0 || notified > 0 || sent > 0 {
             continue;
         }
         if *stop.borrow() {
@@ -590,6 +630,15 @@ pub async fn run_projector(
             _ = stop.changed() => {}
         }
     }
+}
+
+/// What the stack's background loop works through besides projecting: the
+/// in-process queues, as their event sources would poll them on AWS, and
+/// public events out.
+pub struct Workers {
+    pub queue: LocalQueue,
+    pub dispatch: LocalDispatchQueue,
+    pub events_out: EventsOut,
 }
 
 /// A running stack.
@@ -708,12 +757,19 @@ pub async fn start_full(
     };
     let queue = LocalQueue::default();
     let dispatch = LocalDispatchQueue::default();
+    let events_out = EventsOut::new(backend.webhook_store());
     let (stop_server, mut server_stopped) = tokio::sync::watch::channel(false);
     let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(
         axum::serve(
             listener,
-            backend.app(key, queue.clone(), dispatch.clone(), reports.clone()),
+            backend.app(
+                key,
+                queue.clone(),
+                dispatch.clone(),
+                reports.clone(),
+                &events_out,
+            ),
         )
         .with_graceful_shutdown(async move {
             let _ = server_stopped.wait_for(|s| *s).await;
@@ -722,8 +778,11 @@ pub async fn start_full(
     );
     let projector = tokio::spawn(run_projector(
         backend,
-        queue.clone(),
-        dispatch.clone(),
+        Workers {
+            queue: queue.clone(),
+            dispatch: dispatch.clone(),
+            events_out,
+        },
         processors.clone(),
         notifications,
         reports.zip(files_dir),

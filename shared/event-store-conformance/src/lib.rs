@@ -7,6 +7,8 @@
 //! event_store_conformance::conformance_suite!(my_adapter_factory().await);
 //! ```
 
+pub mod webhooks;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};

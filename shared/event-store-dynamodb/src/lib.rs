@@ -39,6 +39,7 @@ pub mod counter;
 pub mod projection;
 pub mod schema;
 pub mod table_scan;
+pub mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

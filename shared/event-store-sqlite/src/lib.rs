@@ -11,6 +11,7 @@
 //! stream's version order and never goes backwards.
 
 pub mod projection;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -116,6 +117,7 @@ impl SqliteEventStore {
             .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         projection::create_schema(&conn)?;
+        conn.execute_batch(webhooks::SCHEMA).map_err(unavailable)?;
         Ok(SqliteEventStore {
             conn: Arc::new(Mutex::new(conn)),
         })

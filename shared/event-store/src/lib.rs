@@ -28,6 +28,8 @@
 //! - **Global reads** in an order consistent with every stream's order, from
 //!   a resumable [`Cursor`], and projection checkpoints that hold a cursor.
 
+pub mod webhooks;
+
 use std::fmt;
 
 use async_trait::async_trait;
@@ -785,10 +787,24 @@ pub struct CandidatePage {
     pub next: Option<String>,
 }
 
+/// An event of a tenant the ledger projection could not project and set
+/// aside ("parked") instead of skipping it: its balances miss the event
+/// until an operator projects it again (`ledger-admin projection retry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedEvent {
+    pub stream: String,
+    pub version: u64,
+    /// Why it could not be projected.
+    pub reason: String,
+    /// When it was parked (RFC 3339).
+    pub parked_at: String,
+}
+
 /// What payout drafting reads from the ledger projection: one tenant's
 /// affiliate balances with money available, each with the affiliate's
-/// payout profile, and how many drafted batches the projection has applied
-/// (the draft sequence a new draft must follow).
+/// payout profile, how many drafted batches the projection has applied
+/// (the draft sequence a new draft must follow), and the events it parked
+/// (drafting refuses while there are any).
 #[async_trait]
 pub trait PayoutReads: Send + Sync {
     /// Up to `limit` (affiliate, currency) balances with a positive
@@ -803,7 +819,18 @@ pub trait PayoutReads: Send + Sync {
     /// How many of the tenant's drafted batches the projection has applied.
     async fn batches_drafted(&self, tenant_id: &ledger_domain::TenantId)
     -> Result<u64, StoreError>;
+
+    /// The tenant's parked events, oldest stream first (at most
+    /// [`PARKED_EVENTS_MAX`]). A projection that stops at an event it cannot
+    /// project instead of parking it has none.
+    async fn parked_events(
+        &self,
+        tenant_id: &ledger_domain::TenantId,
+    ) -> Result<Vec<ParkedEvent>, StoreError>;
 }
+
+/// The most parked events one `parked_events` read returns.
+pub const PARKED_EVENTS_MAX: usize = 1000;
 
 #[async_trait]
 impl<T: PayoutReads + ?Sized> PayoutReads for std::sync::Arc<T> {
@@ -820,6 +847,12 @@ impl<T: PayoutReads + ?Sized> PayoutReads for std::sync::Arc<T> {
         tenant_id: &ledger_domain::TenantId,
     ) -> Result<u64, StoreError> {
         (**self).batches_drafted(tenant_id).await
+    }
+    async fn parked_events(
+        &self,
+        tenant_id: &ledger_domain::TenantId,
+    ) -> Result<Vec<ParkedEvent>, StoreError> {
+        (**self).parked_events(tenant_id).await
     }
 }
 

@@ -52,6 +52,9 @@ pub enum Action<'a> {
     ReadReconciliation,
     /// Resolve a reconciliation mismatch, with a note.
     ResolveMismatches,
+    /// Register and change the tenant's webhook endpoints, read and replay
+    /// their deliveries (admin).
+    ManageWebhooks,
 }
 
 impl Action<'_> {
@@ -64,7 +67,7 @@ impl Action<'_> {
                 role::FINANCE_APPROVER,
                 role::ADMIN,
             ],
-            Action::ReadAudit => &[role::ADMIN],
+            Action::ReadAudit | Action::ManageWebhooks => &[role::ADMIN],
             Action::ManagePayoutProfile | Action::DraftPayouts => {
                 &[role::FINANCE_MAKER, role::ADMIN]
             }
@@ -106,6 +109,7 @@ pub fn authorize(identity: &Identity, action: Action<'_>) -> Result<&'static str
             "an affiliate reads only its own ledger; finance and admins read their tenant's"
         }
         Action::ReadAudit => "the audit trail is for admins",
+        Action::ManageWebhooks => "webhook endpoints are managed by admins",
         Action::ManagePayoutProfile => "payout profiles are set by finance makers and admins",
         Action::HoldPayouts => "payout holds are placed and lifted by finance and admins",
         Action::DraftPayouts => "payout batches are drafted by finance makers and admins",

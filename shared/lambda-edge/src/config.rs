@@ -138,6 +138,18 @@ pub fn projection_from_env(config: &aws_config::SdkConfig) -> Result<DynamoProje
     ))
 }
 
+/// The tenants' webhook endpoints and deliveries: the DynamoDB table
+/// `WEBHOOKS_TABLE`.
+pub fn webhooks_from_env(
+    config: &aws_config::SdkConfig,
+) -> Result<event_store_dynamodb::webhooks::DynamoWebhooks, String> {
+    let name = required_env("WEBHOOKS_TABLE")?;
+    Ok(event_store_dynamodb::webhooks::DynamoWebhooks::new(
+        aws_sdk_dynamodb::Client::new(config),
+        event_store_dynamodb::webhooks::WebhookTable { name },
+    ))
+}
+
 /// The dispatch queue named by `DISPATCH_QUEUE_URL`.
 pub async fn dispatch_queue_from_env() -> Result<SqsDispatchQueue, String> {
     let url = required_env("DISPATCH_QUEUE_URL")?;

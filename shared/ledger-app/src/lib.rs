@@ -44,6 +44,15 @@ pub enum AppError {
         "the payout draft sequence moved past the {applied} drafted batches the balances projection has applied: an earlier draft is not projected yet or another draft ran; retry shortly"
     )]
     DraftSequenceMoved { applied: u64 },
+    #[error(
+        "the balances projection parked {count} event(s) of tenant {tenant} it could not project, the first {stream} version {version}: the balances miss them, so drafting refuses until an operator projects them (`ledger-admin projection parked --tenant {tenant}`, then `ledger-admin projection retry --tenant {tenant}`)"
+    )]
+    ProjectionParked {
+        tenant: String,
+        stream: String,
+        version: u64,
+        count: usize,
+    },
     #[error("stream {stream} has more than {max} events")]
     StreamTooLong { stream: String, max: usize },
 }

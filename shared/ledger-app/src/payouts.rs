@@ -10,6 +10,11 @@
 //!   version and nothing is written;
 //! - within one run, each (affiliate, currency) is read once.
 //!
+//! Nor from balances that miss an event: while the projection has parked
+//! one of the tenant's events (could not project it and set it aside, see
+//! `PayoutReads::parked_events`), drafting refuses with
+//! `AppError::ProjectionParked`.
+//!
 //! Dispatch never pays an item twice: an item already submitted is not
 //! submitted again, every processor call carries the item's idempotency
 //! key, and an unknown outcome (timeout, 5xx) is resolved by asking the
@@ -188,6 +193,16 @@ where
         }));
     }
     let tenant_id = &ctx.tenant_id;
+    // Balances that miss a parked event would be paid from wrongly.
+    let parked = reads.parked_events(tenant_id).await?;
+    if let Some(first) = parked.first() {
+        return Err(AppError::ProjectionParked {
+            tenant: tenant_id.to_string(),
+            stream: first.stream.clone(),
+            version: first.version,
+            count: parked.len(),
+        });
+    }
     let drafts_stream = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
     let run_stream = StreamId::new(stream_name(
         tenant_id,

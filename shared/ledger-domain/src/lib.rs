@@ -15,6 +15,7 @@ pub mod money;
 pub mod payout;
 pub mod profile;
 pub mod projection;
+pub mod public;
 /// Seeded event histories for tests, benchmarks and simulations; not part of
 /// the domain, compiled only with the `test-support` feature.
 #[cfg(feature = "test-support")]

@@ -28,7 +28,11 @@ use ledger_domain::projection::{
     BATCHES_DRAFTED_FIELD, DRAFTS_ROW, EventPlan, FieldDeltas, PlannedProfile, plan,
 };
 
+mod parked;
 mod reads;
+pub use parked::{
+    PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_owner, tenant_of_stream,
+};
 pub use reads::MATURITY_LOOKBACK_DAYS_MAX;
 
 /// The most puts one `BatchWriteItem` takes.
@@ -78,6 +82,19 @@ pub struct ProjectionFailure {
     pub first_unprojected: usize,
     pub error: StoreError,
     pub report: DynamoProjectionReport,
+}
+
+impl ProjectionFailure {
+    /// Whether projecting the same event again later may succeed: DynamoDB
+    /// throttling or contention ([`StoreError::Busy`]) and every request
+    /// that failed in the SDK, the network or the service
+    /// ([`StoreError::Unavailable`]: also a missing table or a permission,
+    /// which an operator fixes without touching the event). Not transient:
+    /// an event that cannot be read or that the projection refuses
+    /// ([`StoreError::CorruptEvent`]): it fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        self.error.is_retryable()
+    }
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {

@@ -328,6 +328,13 @@ impl event_store::PayoutReads for DynamoProjection {
             .unwrap_or(0)
             .max(0) as u64)
     }
+
+    async fn parked_events(
+        &self,
+        tenant_id: &ledger_domain::TenantId,
+    ) -> Result<Vec<event_store::ParkedEvent>, StoreError> {
+        self.parked(tenant_id).await
+    }
 }
 
 /// A filtered scan of the balances table over the rows whose owner starts

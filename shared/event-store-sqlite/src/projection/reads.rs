@@ -298,6 +298,15 @@ impl event_store::PayoutReads for SqliteEventStore {
         })
         .await
     }
+
+    /// None, ever: the embedded projector stops at an event it cannot
+    /// project (and reports it) rather than parking it.
+    async fn parked_events(
+        &self,
+        _tenant_id: &TenantId,
+    ) -> Result<Vec<event_store::ParkedEvent>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 impl SqliteEventStore {

@@ -1,0 +1,15 @@
+//! How a command fails: a refused or invalid request, or a failure.
+
+/// A refused or invalid request (exit 2), or a failure (exit 1).
+pub(crate) enum Failure {
+    Refused(String),
+    Failed(String),
+}
+
+pub(crate) fn failed(e: impl std::fmt::Display) -> Failure {
+    Failure::Failed(e.to_string())
+}
+
+pub(crate) fn refused(e: impl std::fmt::Display) -> Failure {
+    Failure::Refused(e.to_string())
+}
