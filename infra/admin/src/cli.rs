@@ -10,7 +10,7 @@ use crate::failure::{Failure, refused};
 #[derive(Parser)]
 #[command(
     name = "ledger-admin",
-    about = "Operate the affiliate ledger: tokens, replay, verify, show, dead letters"
+    about = "Operate the affiliate ledger: tokens, replay, verify, show, dead letters, parked projections, webhooks"
 )]
 pub(crate) struct Cli {
     /// The embedded store's data directory.
@@ -91,6 +91,11 @@ pub(crate) enum Command {
     Projection {
         #[command(subcommand)]
         action: crate::parked::Projection,
+    },
+    /// Tenants' webhook endpoints and deliveries: list, parked, replay.
+    Webhooks {
+        #[command(subcommand)]
+        action: crate::webhooks::Webhooks,
     },
 }
 

@@ -17,6 +17,7 @@ mod replay;
 mod show;
 mod token;
 mod verify;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -114,6 +115,10 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         }
         Command::Projection { action } => {
             parked::projection(&backend(&cli).await?, action).await?;
+            Ok(true)
+        }
+        Command::Webhooks { action } => {
+            webhooks::webhooks(&backend(&cli).await?, action).await?;
             Ok(true)
         }
     }
