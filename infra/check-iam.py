@@ -24,7 +24,7 @@ USES = {
     "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable"},
     "PollPayoutsFunction": {"EventsTable", "IdempotencyTable", "AsyncFailuresQueue"},
     "SepaStatusFilesFunction": {"EventsTable", "IdempotencyTable", "PayoutFilesBucket", "AsyncFailuresQueue"},
-    "StatementsFunction": {"BalancesTable", "JournalTable", "ReportsBucket", "AsyncFailuresQueue"},
+    "StatementsFunction": {"EventsTable", "BalancesTable", "JournalTable", "ReportsBucket", "AsyncFailuresQueue"},
     "ReconcileFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "ReportsBucket", "AsyncFailuresQueue"},
 }
 

@@ -3,7 +3,9 @@
 //! projected, finance generates the month's statements, an affiliate lists
 //! and downloads its own through a short-lived link, and can reach neither
 //! another affiliate's nor another tenant's; a processor report dropped in
-//! the inbox is reconciled (or quarantined) and the report written.
+//! the inbox is reconciled (or quarantined) and the report written. Each
+//! statement version written reaches a receiver registered for
+//! `statement.published`, signed, once, however often the month is run.
 
 use axum::body::Body;
 use http_body_util::BodyExt;
@@ -15,7 +17,7 @@ use local_stack::{
 use serde_json::{Value, json};
 
 mod support;
-use support::{HttpClient, call, eventually};
+use support::{HttpClient, call, eventually, receiver};
 
 async fn fetch(client: &HttpClient, url: &str) -> (u16, String) {
     let request = axum::http::Request::builder()
@@ -78,6 +80,20 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
     })
     .await;
 
+    // A receiver for statement.published.
+    let admin = token("acme", "admin", "ada", None);
+    let (hook_url, hooked) = receiver().await;
+    let (status, endpoint) = call(
+        &client,
+        "POST",
+        &format!("{base}/v1/webhook-endpoints"),
+        &admin,
+        Some(json!({"url": hook_url, "event_types": ["statement.published"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{endpoint}");
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+
     // Bad runs: a malformed period names the field; an affiliate may not run.
     let runs = format!("{base}/v1/statement-runs");
     let (status, body) = call(
@@ -123,6 +139,36 @@ async fn flow(backend: Backend, dir: &std::path::Path) {
         (json!(0), json!(2)),
         "{again}"
     );
+
+    // One signed statement.published per version written: two, not four.
+    eventually(30, || async {
+        (hooked.lock().unwrap().len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let deliveries = hooked.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    let mut published = Vec::new();
+    for (signature, event_id, body) in &deliveries {
+        tenant_webhooks::signing::verify(
+            signature,
+            &secret,
+            body.as_bytes(),
+            chrono::Utc::now().timestamp(),
+            300,
+        )
+        .expect("signed with the endpoint's secret");
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(event["type"], "statement.published");
+        assert_eq!(&event["id"], event_id);
+        assert_eq!(event["tenant_id"], "acme");
+        assert_eq!(event["data"]["period"], period.as_str());
+        assert_eq!(event["data"]["version"], 1);
+        assert_eq!(event["data"]["closing_available"]["amount"], "0.00");
+        published.push(event["data"]["affiliate_id"].as_str().unwrap().to_owned());
+    }
+    published.sort();
+    assert_eq!(published, ["aff-anna", "aff-ben"]);
 
     // The affiliate lists and downloads its own statement.
     let (status, body) = call(

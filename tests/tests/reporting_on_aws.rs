@@ -18,7 +18,7 @@ use ledger_domain::{AffiliateId, Processor, TenantId};
 use reporting::fixture::{paid_batch, sample_day, sample_items, sample_mismatches};
 use reporting::reconcile::reconcile_report;
 use reporting::statement::{Period, time_zone};
-use reporting::statements::{RunScope, generate_statements, list_statements};
+use reporting::statements::{RunScope, StatementStores, generate_statements, list_statements};
 
 async fn project(store: &DynamoEventStore, projection: &DynamoProjection) {
     let mut cursor: Option<Cursor> = None;
@@ -131,24 +131,34 @@ async fn every_mismatch_class_on_dynamodb_and_statements_in_s3() {
             // Statements of November for every affiliate of the batch, in S3.
             let period = Period::month("2026-11", time_zone("Europe/Berlin").unwrap()).unwrap();
             let run = generate_statements(
-                &projection,
-                &files,
+                &StatementStores {
+                    reads: &projection,
+                    files: &files,
+                    events: &store,
+                },
                 &acme,
                 &period,
                 &RunScope::default(),
                 "month end",
+                &ledger_domain::Actor::new(ledger_domain::ActorKind::Scheduler, "statements")
+                    .unwrap(),
                 Utc::now(),
             )
             .await
             .unwrap();
             assert_eq!((run.created, run.failed.len()), (6, 0), "{run:?}");
             let again = generate_statements(
-                &projection,
-                &files,
+                &StatementStores {
+                    reads: &projection,
+                    files: &files,
+                    events: &store,
+                },
                 &acme,
                 &period,
                 &RunScope::default(),
                 "month end",
+                &ledger_domain::Actor::new(ledger_domain::ActorKind::Scheduler, "statements")
+                    .unwrap(),
                 Utc::now(),
             )
             .await

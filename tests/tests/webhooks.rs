@@ -7,47 +7,15 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::http::HeaderMap;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use local_stack::{Backend, local_processors, mint_token, signing_key, start_full};
 use serde_json::{Value, json};
-use support::{HttpClient, call, eventually};
-use tenant_webhooks::signing::{SIGNATURE_HEADER, verify};
-
-type Received = Arc<Mutex<Vec<(String, String, String)>>>;
-
-/// A receiver that answers 200 and keeps (signature, event id, body).
-async fn receiver() -> (String, Received) {
-    let got: Received = Arc::default();
-    let kept = got.clone();
-    let app = axum::Router::new().route(
-        "/hooks/ledger",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let kept = kept.clone();
-            async move {
-                let h = |n: &str| {
-                    headers
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                kept.lock()
-                    .unwrap()
-                    .push((h(SIGNATURE_HEADER), h("ledger-event-id"), body));
-                "thanks"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/ledger", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
-}
+use support::{HttpClient, call, eventually, receiver};
+use tenant_webhooks::signing::verify;
 
 async fn flow(backend: Backend, dir: &std::path::Path) {
     let key = signing_key(dir).unwrap();

@@ -25,7 +25,7 @@ use lambda_edge::problem::{FieldError, Problem};
 use ledger_domain::AffiliateId;
 use ledger_domain::money::currency_from_code;
 use reporting::statement::Period;
-use reporting::statements::{RunScope, generate_statements, list_statements};
+use reporting::statements::{RunScope, StatementStores, generate_statements, list_statements};
 use reporting::{DOWNLOAD_LINK_TTL, ReportError, ReportFiles};
 use serde::{Deserialize, Serialize};
 
@@ -212,8 +212,9 @@ pub(crate) async fn run<R: ApiReads + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&identity, Action::RunStatements)?;
+    let role = authorize(&identity, Action::RunStatements)?;
     let run: StatementRunBody = crate::payouts::json_body(&headers, body).await?;
+    let actor = crate::payouts::ctx(&identity, role)?.actor;
     let files = files(&state)?;
     let tz = files.time_zones.of(&identity.tenant_id);
     let now = Utc::now();
@@ -267,13 +268,18 @@ pub(crate) async fn run<R: ApiReads + 'static>(
         after,
         max_rows: RUN_ROWS_MAX,
     };
+    let stores = StatementStores {
+        reads: &state.reads,
+        files: &files.files,
+        events: state.events.as_ref(),
+    };
     let report = generate_statements(
-        &state.reads,
-        &files.files,
+        &stores,
         &identity.tenant_id,
         &period,
         &scope,
         &reason,
+        &actor,
         now,
     )
     .await

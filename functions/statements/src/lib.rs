@@ -7,11 +7,10 @@
 //! writes only what is missing.
 
 use chrono::{DateTime, Utc};
-use event_store::LedgerReads;
-use file_store::FileStore;
-use ledger_domain::{AffiliateId, TenantId};
+use event_store::{EventStore, LedgerReads};
+use ledger_domain::{Actor, ActorKind, AffiliateId, TenantId};
 use reporting::statement::{Period, TimeZones};
-use reporting::statements::{RunScope, StatementRunReport, generate_statements};
+use reporting::statements::{RunScope, StatementRunReport, StatementStores, generate_statements};
 use serde::Deserialize;
 
 /// What an invocation asks for. An empty object (the schedule's) means
@@ -51,9 +50,8 @@ pub fn request(payload: &serde_json::Value) -> Result<StatementRequest, String> 
 }
 
 /// Runs a request; returns one report per tenant.
-pub async fn handle<R: LedgerReads + ?Sized>(
-    reads: &R,
-    files: &FileStore,
+pub async fn handle<R: LedgerReads + ?Sized, S: EventStore + ?Sized>(
+    stores: &StatementStores<'_, R, S>,
     zones: &TimeZones,
     configured: &[TenantId],
     request: &StatementRequest,
@@ -89,7 +87,8 @@ pub async fn handle<R: LedgerReads + ?Sized>(
             after: None,
             max_rows: 0,
         };
-        let report = generate_statements(reads, files, &tenant_id, &period, &scope, &reason, now)
+        let actor = Actor::new(ActorKind::Scheduler, "statements").map_err(|e| e.to_string())?;
+        let report = generate_statements(stores, &tenant_id, &period, &scope, &reason, &actor, now)
             .await
             .map_err(|e| format!("{tenant_id}: {e}"))?;
         tracing::info!(tenant = %tenant_id, period = %report.period, created = report.created, unchanged = report.unchanged, empty = report.empty, failed = report.failed.len(), "statements generated");

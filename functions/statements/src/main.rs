@@ -1,8 +1,9 @@
 //! The statements Lambda: a monthly EventBridge schedule, or invoked with
 //! `{"tenant_id": "acme", "period": "2026-10", "reason": "…"}`.
 
-use lambda_edge::config::{aws_from_env, projection_from_env};
+use lambda_edge::config::{aws_from_env, dynamo_store_from_env, projection_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use reporting::statements::StatementStores;
 use serde_json::Value;
 
 #[tokio::main]
@@ -12,13 +13,19 @@ async fn main() -> Result<(), Error> {
     let reports = reporting::ReportFiles::from_env()
         .await?
         .ok_or("REPORTS_BUCKET is not set")?;
-    let reads = projection_from_env(&aws_from_env().await)?;
-    let (reads, reports, tenants) = (&reads, &reports, &tenants);
+    let aws = aws_from_env().await;
+    let reads = projection_from_env(&aws)?;
+    let events = dynamo_store_from_env(&aws)?;
+    let stores = StatementStores {
+        reads: &reads,
+        files: &reports.files,
+        events: &events,
+    };
+    let (stores, reports, tenants) = (&stores, &reports, &tenants);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let request = statements::request(&event.payload)?;
         let done = statements::handle(
-            reads,
-            &reports.files,
+            stores,
             &reports.time_zones,
             tenants,
             &request,

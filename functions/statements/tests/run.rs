@@ -3,11 +3,13 @@
 //! time zone; requests are checked; reruns write nothing new.
 
 use chrono::{TimeZone, Utc};
+use event_store::EventStore;
 use event_store_sqlite::SqliteEventStore;
 use file_store::FileStore;
 use ledger_domain::{Processor, TenantId};
 use reporting::fixture::{paid_batch, sample_day, sample_items};
 use reporting::statement::TimeZones;
+use reporting::statements::StatementStores;
 use statements::{handle, request, tenants};
 
 #[tokio::test]
@@ -26,14 +28,18 @@ async fn the_schedule_writes_last_months_statements_once() {
     while store.project_ledger(10_000).await.unwrap().events > 0 {}
     let dir = tempfile::tempdir().unwrap();
     let files = FileStore::Directory(dir.path().to_owned());
+    let stores = StatementStores {
+        reads: &store,
+        files: &files,
+        events: &store,
+    };
     let zones = TimeZones::parse(None, Some(r#"{"acme": "America/New_York"}"#)).unwrap();
     let configured = tenants("acme, globex").unwrap();
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap();
     // 03:00 UTC on 1 December is still November in New York: last month
     // there is October, which holds nothing.
     let early = handle(
-        &store,
-        &files,
+        &stores,
         &zones,
         &configured,
         &request(&serde_json::json!({})).unwrap(),
@@ -45,8 +51,7 @@ async fn the_schedule_writes_last_months_statements_once() {
     assert_eq!(early[0].1.created, 0);
     let later = now + chrono::Duration::hours(6);
     let done = handle(
-        &store,
-        &files,
+        &stores,
         &zones,
         &configured,
         &request(&serde_json::Value::Null).unwrap(),
@@ -61,8 +66,7 @@ async fn the_schedule_writes_last_months_statements_once() {
     assert!(done[0].1.failed.is_empty());
     assert_eq!(done[1].1.created, 0, "globex has no ledger");
     let again = handle(
-        &store,
-        &files,
+        &stores,
         &zones,
         &configured,
         &request(&serde_json::json!({})).unwrap(),
@@ -88,10 +92,26 @@ async fn the_schedule_writes_last_months_statements_once() {
 
     // On demand, for one affiliate and period.
     let one = request(&serde_json::json!({"tenant_id": "acme", "affiliate_id": "aff-1", "period": "2026-11", "reason": "dispute 42"})).unwrap();
-    let done = handle(&store, &files, &zones, &configured, &one, later)
+    let done = handle(&stores, &zones, &configured, &one, later)
         .await
         .unwrap();
     assert_eq!((done[0].1.created, done[0].1.unchanged), (0, 1));
+
+    // Each version written is one `statement.published` event in the
+    // statement's stream, however often the period is run again.
+    let stream = event_store::StreamId::new("acme/statement/aff-5/EUR/2026-11").unwrap();
+    let recorded = store.read_stream(&stream, 1, 100).await.unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    let event = recorded[0].decode().unwrap();
+    let public = ledger_domain::public::public_events(stream.as_str(), 1, &event);
+    assert_eq!(public.len(), 1);
+    assert_eq!(public[0].event_type, "statement.published");
+    assert_eq!(public[0].data["version"], 1);
+    assert_eq!(public[0].data["period"], "2026-11");
+    assert_eq!(public[0].data["time_zone"], "America/New_York");
+    assert_eq!(public[0].data["closing_available"]["amount"], "30.00");
+    assert_eq!(public[0].data["content_sha256"], json["content_sha256"]);
+    assert_eq!(event.actor().kind, ledger_domain::ActorKind::Scheduler);
 }
 
 #[test]
@@ -119,19 +139,24 @@ async fn bad_periods_and_lone_affiliates_are_refused() {
     let store = SqliteEventStore::in_memory().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let files = FileStore::Directory(dir.path().to_owned());
+    let stores = StatementStores {
+        reads: &store,
+        files: &files,
+        events: &store,
+    };
     let zones = TimeZones::default();
     let now = Utc::now();
     let bad_period =
         request(&serde_json::json!({"tenant_id": "acme", "period": "2026-13"})).unwrap();
     assert!(
-        handle(&store, &files, &zones, &[], &bad_period, now)
+        handle(&stores, &zones, &[], &bad_period, now)
             .await
             .unwrap_err()
             .contains("2026-13")
     );
     let lone = request(&serde_json::json!({"affiliate_id": "aff-1"})).unwrap();
     assert!(
-        handle(&store, &files, &zones, &[], &lone, now)
+        handle(&stores, &zones, &[], &lone, now)
             .await
             .unwrap_err()
             .contains("needs tenant_id")

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ledger_domain::events::{
     ApprovalAuthority, CommissionAdjusted, CommissionMatured, CommissionRecorded,
     CommissionReversed, PayoutBatchApproved, PayoutBatchDrafted, PayoutBatchRejected,
-    PayoutItemOutcome, PayoutItemSubmitted, ReconciliationMismatchFound,
+    PayoutItemOutcome, PayoutItemSubmitted, ReconciliationMismatchFound, StatementPublished,
 };
 use ledger_domain::ids::{
     AffiliateId, CommissionId, PayoutBatchId, PayoutItemId, PayoutRunId, ReconciliationRunId,
@@ -377,6 +377,28 @@ fn events() -> Result<Vec<Event>, Error> {
             item_id: Some("pb-000007.1".into()),
             ledger_amount: Some(eur("145.00")?),
             report_amount: Some(eur("154.00")?),
+        }),
+    )?);
+
+    // October's statement of one affiliate, written on the 1st.
+    out.push(event(
+        &Actor::new(ActorKind::Scheduler, "statements")?,
+        "2026-11-01T12:00:03.118Z",
+        "2026-11-01T12:00:03.118Z",
+        EventBody::StatementPublished(StatementPublished {
+            affiliate_id: AffiliateId::new("aff-anna")?,
+            currency: "EUR".into(),
+            period: "2026-10".into(),
+            time_zone: "Europe/Berlin".into(),
+            period_start: at("2026-09-30T22:00:00Z")?,
+            period_end: at("2026-10-31T23:00:00Z")?,
+            version: 1,
+            supersedes: None,
+            reason: "scheduled month end".into(),
+            closing_available: eur("85.00")?,
+            closing_receivable: eur("0.00")?,
+            content_sha256: "5d1a0f6c2b9e8e4f0a7c3d2b1e6f9a8c7b5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"
+                .into(),
         }),
     )?);
     Ok(out)

@@ -22,7 +22,7 @@ use ledger_domain::public::{
     CommissionReversedData, PUBLIC_EVENT_TYPES, PUBLIC_EVENT_VERSION, PayoutBatchApprovedData,
     PayoutBatchDraftedData, PayoutBatchRejectedData, PayoutItemOutcomeData,
     PayoutItemSubmittedData, PublicEvent, ReceivableNettedData, ReceivableOpenedData,
-    ReconciliationMismatchFoundData,
+    ReconciliationMismatchFoundData, StatementPublishedData,
 };
 use serde_json::{Map, Value, json};
 
@@ -117,6 +117,10 @@ fn type_info(event_type: &str) -> Option<TypeInfo> {
         "reconciliation.mismatch_found" => (
             schema_value::<ReconciliationMismatchFoundData>(),
             "a processor's report and the ledger disagree",
+        ),
+        "statement.published" => (
+            schema_value::<StatementPublishedData>(),
+            "a new version of an affiliate's monthly statement was written (the first, or a restatement after late events)",
         ),
         _ => return None,
     };

@@ -459,6 +459,33 @@ pub struct ReconciliationRunRecorded {
     pub mismatches: u64,
 }
 
+/// A statement version was written: one affiliate's statement of one
+/// currency and month (in the tenant's time zone), kept as files beside
+/// this event. Moves no money; kept in the statement's own stream, one
+/// event per version written, so the statement's history is auditable and
+/// a receiver hears when an affiliate has something new to read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementPublished {
+    pub affiliate_id: AffiliateId,
+    /// ISO 4217 code of the statement's currency.
+    pub currency: String,
+    /// `YYYY-MM`.
+    pub period: String,
+    /// The IANA zone the month is taken in.
+    pub time_zone: String,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    /// The statement version (1, 2, ...) and the one it supersedes.
+    pub version: u32,
+    pub supersedes: Option<u32>,
+    pub reason: String,
+    /// The closing available and receivable balances it states.
+    pub closing_available: Money,
+    pub closing_receivable: Money,
+    /// SHA-256 (hex) of the CSV rendering, as the JSON file records it.
+    pub content_sha256: String,
+}
+
 /// Every fact the ledger knows. The serde names are the stable wire names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -507,6 +534,8 @@ pub enum EventBody {
     ReconciliationMismatchResolved(ReconciliationMismatchResolved),
     #[serde(rename = "reconciliation.run_recorded")]
     ReconciliationRunRecorded(ReconciliationRunRecorded),
+    #[serde(rename = "statement.published")]
+    StatementPublished(StatementPublished),
 }
 
 impl EventBody {
@@ -535,6 +564,7 @@ impl EventBody {
             EventBody::ReconciliationMismatchFound(_) => "reconciliation.mismatch_found",
             EventBody::ReconciliationMismatchResolved(_) => "reconciliation.mismatch_resolved",
             EventBody::ReconciliationRunRecorded(_) => "reconciliation.run_recorded",
+            EventBody::StatementPublished(_) => "statement.published",
         }
     }
 
@@ -567,6 +597,9 @@ impl EventBody {
                 AggregateRef::ReconciliationMismatch(&e.run_id, e.mismatch)
             }
             EventBody::ReconciliationRunRecorded(_) => AggregateRef::ReconciliationRuns,
+            EventBody::StatementPublished(e) => {
+                AggregateRef::Statement(&e.affiliate_id, &e.currency, &e.period)
+            }
         }
     }
 }
@@ -588,6 +621,8 @@ pub enum AggregateRef<'a> {
     ReconciliationMismatch(&'a ReconciliationRunId, u64),
     /// The tenant's list of reconciliation runs with mismatches.
     ReconciliationRuns,
+    /// One affiliate's statement of one currency and period: its versions.
+    Statement(&'a AffiliateId, &'a str, &'a str),
 }
 
 impl fmt::Display for AggregateRef<'_> {
@@ -607,6 +642,9 @@ impl fmt::Display for AggregateRef<'_> {
                 write!(f, "reconciliation-mismatch/{id}/{n}")
             }
             AggregateRef::ReconciliationRuns => f.write_str("reconciliation-runs"),
+            AggregateRef::Statement(affiliate, currency, period) => {
+                write!(f, "statement/{affiliate}/{currency}/{period}")
+            }
         }
     }
 }

@@ -293,7 +293,8 @@ pub fn journal_entry(event: &Event) -> Result<JournalEntry, PostingError> {
         | EventBody::PayoutApprovalTallied(_)
         | EventBody::ReconciliationMismatchFound(_)
         | EventBody::ReconciliationMismatchResolved(_)
-        | EventBody::ReconciliationRunRecorded(_) => {}
+        | EventBody::ReconciliationRunRecorded(_)
+        | EventBody::StatementPublished(_) => {}
         EventBody::PayoutItemPaid(o)
         | EventBody::PayoutItemFailed(o)
         | EventBody::PayoutItemReturned(o)

@@ -43,6 +43,7 @@ pub const PUBLIC_EVENT_TYPES: &[&str] = &[
     "receivable.opened",
     "receivable.netted",
     "reconciliation.mismatch_found",
+    "statement.published",
 ];
 
 /// Whether `name` is a public event type.
@@ -280,6 +281,32 @@ pub struct ReconciliationMismatchFoundData {
     pub ledger_amount: Option<Amount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_amount: Option<Amount>,
+}
+
+/// `statement.published`: a new version of an affiliate's statement of
+/// one currency and month was written; fetch it with
+/// `GET /v1/affiliates/{affiliate_id}/statements/{currency}/{period}?version=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
+pub struct StatementPublishedData {
+    pub affiliate_id: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `YYYY-MM`, in `time_zone`.
+    pub period: String,
+    pub time_zone: String,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    /// 1 for the first statement of the period; a later version restates
+    /// it after late or corrected events and names the one it supersedes.
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<u32>,
+    pub reason: String,
+    pub closing_available: Amount,
+    pub closing_receivable: Amount,
+    /// SHA-256 (hex) of the statement's CSV file.
+    pub content_sha256: String,
 }
 
 /// One public event as it is sent: the envelope and its type's `data`.
@@ -522,6 +549,23 @@ pub fn public_events(stream: &str, version: u64, event: &Event) -> Vec<PublicEve
                 item_id: e.item_id.clone(),
                 ledger_amount: e.ledger_amount.as_ref().map(Into::into),
                 report_amount: e.report_amount.as_ref().map(Into::into),
+            },
+        )),
+        EventBody::StatementPublished(e) => out.push(data(
+            "statement.published",
+            StatementPublishedData {
+                affiliate_id: e.affiliate_id.to_string(),
+                currency: e.currency.clone(),
+                period: e.period.clone(),
+                time_zone: e.time_zone.clone(),
+                period_start: e.period_start,
+                period_end: e.period_end,
+                version: e.version,
+                supersedes: e.supersedes,
+                reason: e.reason.clone(),
+                closing_available: (&e.closing_available).into(),
+                closing_receivable: (&e.closing_receivable).into(),
+                content_sha256: e.content_sha256.clone(),
             },
         )),
         EventBody::PayoutItemPaid(_)

@@ -62,7 +62,8 @@ fn event_currency(event: &Event) -> Option<ledger_domain::Currency> {
         | EventBody::ProcessorNoticeUnmatched(_)
         | EventBody::ReconciliationMismatchFound(_)
         | EventBody::ReconciliationMismatchResolved(_)
-        | EventBody::ReconciliationRunRecorded(_) => None,
+        | EventBody::ReconciliationRunRecorded(_)
+        | EventBody::StatementPublished(_) => None,
     }
 }
 

@@ -26,7 +26,7 @@ fn samples() -> Vec<(String, serde_json::Value)> {
 #[test]
 fn every_event_type_has_a_sample_that_round_trips() {
     let samples = samples();
-    assert_eq!(samples.len(), 19, "one sample per event type");
+    assert_eq!(samples.len(), 20, "one sample per event type");
     for (name, value) in samples {
         let event: Event =
             serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -324,6 +324,29 @@ impl Statement {
             .unwrap_or_else(|_| minor.to_string())
     }
 
+    /// The closing available balance as money, as the statement shows it.
+    pub fn closing_available(&self) -> Result<Money, StatementError> {
+        self.closing_money(1)
+    }
+
+    /// The closing receivable (what the affiliate owes back) as money.
+    pub fn closing_receivable(&self) -> Result<Money, StatementError> {
+        self.closing_money(3)
+    }
+
+    fn closing_money(&self, field: usize) -> Result<Money, StatementError> {
+        let minor = if field < 3 {
+            self.closing[field].checked_neg()
+        } else {
+            Some(self.closing[field])
+        };
+        minor
+            .and_then(|m| Money::from_minor(m, self.currency).ok())
+            .ok_or(StatementError::Overflow {
+                field: STATEMENT_FIELDS[field],
+            })
+    }
+
     fn shown_all(&self, values: &[i64; 5]) -> BTreeMap<&'static str, String> {
         STATEMENT_FIELDS
             .iter()

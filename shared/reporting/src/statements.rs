@@ -4,13 +4,18 @@
 //! and `.json`. Each version is created once (conditional put) and never
 //! replaced. Regenerating a period whose ledger has not changed writes
 //! nothing; if it changed (a late event), the next version is written with
-//! the reason and the version it supersedes.
+//! the reason and the version it supersedes. Each version written is also
+//! recorded as a `statement.published` event in the statement's stream
+//! (`statement/{affiliate}/{currency}/{YYYY-MM}`), after its files: a run
+//! that stops between the two records it when it runs again (the period
+//! is then unchanged, and its latest version has no event yet).
 
 use chrono::{DateTime, Utc};
-use event_store::{Fields, JournalLine, LedgerReads};
+use event_store::{AppendRequest, EventStore, Fields, JournalLine, LedgerReads, StreamId};
 use file_store::FileStore;
+use ledger_domain::events::{AggregateRef, EventBody, StatementPublished, stream_name};
 use ledger_domain::projection::BalanceOwner;
-use ledger_domain::{AffiliateId, TenantId};
+use ledger_domain::{Actor, AffiliateId, Event, TenantId};
 use serde::Serialize;
 
 use crate::ReportError;
@@ -106,6 +111,17 @@ pub async fn store_statement(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Stored, ReportError> {
+    Ok(store_version(files, statement, reason, now).await?.0)
+}
+
+/// [`store_statement`], also answering what the latest version says about
+/// itself (the one written, or the unchanged one's stored metadata).
+async fn store_version(
+    files: &FileStore,
+    statement: &Statement,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(Stored, VersionMeta), ReportError> {
     let csv = statement.to_csv();
     let content_sha256 = sha256_hex(&csv);
     // Two attempts: a concurrent writer may take the version we chose.
@@ -134,10 +150,12 @@ pub async fn store_statement(
                 .read(&version_key(statement, version, "json"))
                 .await?
                 .unwrap_or_default();
-            let stored: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let stored_hash = stored["content_sha256"].as_str().unwrap_or_default();
-            if stored_hash == content_sha256 {
-                return Ok(Stored::Unchanged { version });
+            // The JSON's top level carries the version's metadata.
+            if let Ok(meta) = serde_json::from_slice::<VersionMeta>(&bytes)
+                && meta.content_sha256 == content_sha256
+                && meta.version == version
+            {
+                return Ok((Stored::Unchanged { version }, meta));
             }
             supersedes = Some(version);
         }
@@ -171,7 +189,7 @@ pub async fn store_statement(
             )
             .await?
         {
-            return Ok(Stored::Created { version });
+            return Ok((Stored::Created { version }, meta));
         }
     }
     Err(ReportError::Contended(format!(
@@ -265,15 +283,20 @@ pub struct RunScope {
 /// resumable), or one affiliate's. A statement that does not tie to the
 /// ledger is not written; it is reported (and logged) as a failure, and
 /// the run goes on.
-pub async fn generate_statements<R: LedgerReads + ?Sized>(
-    reads: &R,
-    files: &FileStore,
+pub async fn generate_statements<R: LedgerReads + ?Sized, S: EventStore + ?Sized>(
+    stores: &StatementStores<'_, R, S>,
     tenant_id: &TenantId,
     period: &Period,
     scope: &RunScope,
     reason: &str,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<StatementRunReport, ReportError> {
+    let StatementStores {
+        reads,
+        files,
+        events,
+    } = *stores;
     let mut report = StatementRunReport {
         period: period.label.clone(),
         time_zone: period.time_zone.name().to_owned(),
@@ -333,12 +356,96 @@ pub async fn generate_statements<R: LedgerReads + ?Sized>(
             report.empty += 1;
             continue;
         }
-        match store_statement(files, &statement, reason, now).await? {
+        let (stored, meta) = store_version(files, &statement, reason, now).await?;
+        match stored {
             Stored::Created { .. } => report.created += 1,
             Stored::Unchanged { .. } => report.unchanged += 1,
         }
+        record_published(events, &statement, &meta, actor, now).await?;
     }
     Ok(report)
+}
+
+/// Where a statement run reads and writes: the projection it builds from,
+/// the files it writes, and the event log it records each version in.
+pub struct StatementStores<'a, R: ?Sized, S: ?Sized> {
+    pub reads: &'a R,
+    pub files: &'a FileStore,
+    pub events: &'a S,
+}
+
+impl<R: ?Sized, S: ?Sized> Clone for StatementStores<'_, R, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R: ?Sized, S: ?Sized> Copy for StatementStores<'_, R, S> {}
+
+/// The `statement.published` event of a statement version.
+pub fn published_event(
+    statement: &Statement,
+    meta: &VersionMeta,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Event, ReportError> {
+    let body = StatementPublished {
+        affiliate_id: statement.affiliate_id.clone(),
+        currency: statement.currency.code().to_owned(),
+        period: statement.period.label.clone(),
+        time_zone: statement.period.time_zone.name().to_owned(),
+        period_start: statement.period.start,
+        period_end: statement.period.end,
+        version: meta.version,
+        supersedes: meta.supersedes,
+        reason: meta.reason.clone(),
+        closing_available: statement.closing_available()?,
+        closing_receivable: statement.closing_receivable()?,
+        content_sha256: meta.content_sha256.clone(),
+    };
+    Ok(Event::new(
+        statement.tenant_id.clone(),
+        actor.clone(),
+        now,
+        now,
+        EventBody::StatementPublished(body),
+    ))
+}
+
+/// Records a statement version in its stream unless it already is: one
+/// `statement.published` event per version written.
+async fn record_published<S: EventStore + ?Sized>(
+    events: &S,
+    statement: &Statement,
+    meta: &VersionMeta,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), ReportError> {
+    let stream = StreamId::new(stream_name(
+        &statement.tenant_id,
+        AggregateRef::Statement(
+            &statement.affiliate_id,
+            statement.currency.code(),
+            &statement.period.label,
+        ),
+    ))?;
+    let recorded = ledger_app::load(events, &stream)
+        .await
+        .map_err(|e| ReportError::Invalid(e.to_string()))?;
+    let already = recorded
+        .iter()
+        .any(|e| matches!(e.body(), EventBody::StatementPublished(p) if p.version == meta.version));
+    if already {
+        return Ok(());
+    }
+    let event = published_event(statement, meta, actor, now)?;
+    let request = AppendRequest::from_domain(recorded.len() as u64, &[event])?;
+    match events.append(request).await {
+        Ok(_) => Ok(()),
+        // A concurrent run of the same period recorded it first.
+        Err(event_store::StoreError::VersionConflict { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

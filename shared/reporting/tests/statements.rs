@@ -17,7 +17,8 @@ use ledger_domain::{
 use proptest::prelude::*;
 use reporting::statement::{Period, time_zone};
 use reporting::statements::{
-    RunScope, Stored, generate_statements, list_statements, statement_for, store_statement,
+    RunScope, StatementStores, Stored, generate_statements, list_statements, statement_for,
+    store_statement,
 };
 
 fn op() -> impl Strategy<Value = Op> {
@@ -110,12 +111,16 @@ async fn a_broken_balance_row_is_refused_not_written() {
     let acme = TenantId::new("acme").unwrap();
     let period = Period::month("2026-01", time_zone("UTC").unwrap()).unwrap();
     let report = generate_statements(
-        &store,
-        &files,
+        &StatementStores {
+            reads: &store,
+            files: &files,
+            events: &store,
+        },
         &acme,
         &period,
         &RunScope::default(),
         "test",
+        &ledger_domain::Actor::new(ledger_domain::ActorKind::Scheduler, "statements").unwrap(),
         Utc::now(),
     )
     .await
@@ -172,24 +177,32 @@ async fn statements_are_versions_never_overwritten_and_late_events_make_a_new_on
     let now = Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap();
 
     let first = generate_statements(
-        &store,
-        &files,
+        &StatementStores {
+            reads: &store,
+            files: &files,
+            events: &store,
+        },
         &acme,
         &period,
         &RunScope::default(),
         "month end",
+        &ledger_domain::Actor::new(ledger_domain::ActorKind::Scheduler, "statements").unwrap(),
         now,
     )
     .await
     .unwrap();
     assert_eq!((first.created, first.unchanged), (1, 0));
     let again = generate_statements(
-        &store,
-        &files,
+        &StatementStores {
+            reads: &store,
+            files: &files,
+            events: &store,
+        },
         &acme,
         &period,
         &RunScope::default(),
         "month end",
+        &ledger_domain::Actor::new(ledger_domain::ActorKind::Scheduler, "statements").unwrap(),
         now,
     )
     .await
@@ -203,8 +216,11 @@ async fn statements_are_versions_never_overwritten_and_late_events_make_a_new_on
     // A conversion of October recorded late, in November.
     earn(&store, "c-2", 2_500, october + Duration::days(5)).await;
     let third = generate_statements(
-        &store,
-        &files,
+        &StatementStores {
+            reads: &store,
+            files: &files,
+            events: &store,
+        },
         &acme,
         &period,
         &RunScope {
@@ -212,6 +228,7 @@ async fn statements_are_versions_never_overwritten_and_late_events_make_a_new_on
             ..RunScope::default()
         },
         "on demand by finance",
+        &ledger_domain::Actor::new(ledger_domain::ActorKind::Scheduler, "statements").unwrap(),
         now + Duration::days(2),
     )
     .await

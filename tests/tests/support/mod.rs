@@ -65,3 +65,36 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+/// A receiver that answers 200 and keeps (signature, event id, body).
+pub async fn receiver() -> (String, Received) {
+    let got: Received = Received::default();
+    let kept = got.clone();
+    let app = axum::Router::new().route(
+        "/hooks/ledger",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let kept = kept.clone();
+            async move {
+                let h = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                kept.lock().unwrap().push((
+                    h(tenant_webhooks::signing::SIGNATURE_HEADER),
+                    h("ledger-event-id"),
+                    body,
+                ));
+                "thanks"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/ledger", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
