@@ -23,6 +23,7 @@ run "DynamoDB request units per commission, whole life (emulator)" cargo bench -
 run "embedded ledger projection of one hot affiliate (100,000 events)" cargo bench -q -p event-store-sqlite --bench projection
 run "payout drafting over 100,000 affiliates x 3 currencies (embedded store)" cargo bench -q -p ledger-app --bench drafting
 run "statements for 100,000 affiliates' months (embedded store)" cargo bench -q -p reporting --bench statements
+run "bulk HTTP ingest through the local stack (embedded store)" cargo bench -q -p local-stack --bench ingest
 run "webhook deliveries through the local stack (embedded store)" cargo bench -q -p local-stack --bench webhooks
 echo "== release bootstraps (cargo lambda build --release) =="
 bash infra/build-functions.sh --release > /dev/null

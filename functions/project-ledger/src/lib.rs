@@ -22,21 +22,6 @@ use event_store_dynamodb::projection::{DynamoProjection, tenant_of_stream};
 use lambda_edge::metrics::Metrics;
 use serde_json::Value;
 
-/// Reads one stream record's new image as a stored event.
-pub fn stored_event(image: &Value) -> Result<StoredEvent, StoreError> {
-    let get = |name: &str, kind: &str| {
-        image
-            .get(name)
-            .and_then(|v| v.get(kind))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    event_store_dynamodb::stored_event(
-        |name| get(name, "S"),
-        |name| get(name, "N").and_then(|n| n.parse().ok()),
-    )
-}
-
 /// One parked event of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parked {
@@ -286,7 +271,7 @@ fn read(record: EventRecord) -> (Record, Option<String>, Value) {
     let image = serde_json::to_value(&record.change.new_image).unwrap_or(Value::Null);
     let keys = serde_json::to_value(&record.change.keys).unwrap_or(Value::Null);
     let sequence_number = record.change.sequence_number;
-    match stored_event(&image) {
+    match event_store_dynamodb::stored_event_from_stream_image(&image) {
         Ok(stored) => (Record::Event(stored), sequence_number, keys),
         Err(e) => (Record::Unreadable(e), sequence_number, keys),
     }

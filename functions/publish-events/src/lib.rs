@@ -23,28 +23,17 @@ const ENTRIES_PER_PUT: usize = 10;
 /// Deliveries one invocation sends at most.
 pub const DELIVERIES_PER_RUN: usize = 500;
 
-/// Reads one stream record's new image as a stored event.
-pub fn stored_event(image: &Value) -> Result<StoredEvent, StoreError> {
-    let get = |name: &str, kind: &str| {
-        image
-            .get(name)
-            .and_then(|v| v.get(kind))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    event_store_dynamodb::stored_event(
-        |name| get(name, "S"),
-        |name| get(name, "N").and_then(|n| n.parse().ok()),
-    )
-}
-
 /// The stored events of a stream batch (inserts only), in order.
 pub fn stored_events(event: &StreamEvent) -> Result<Vec<StoredEvent>, StoreError> {
     event
         .records
         .iter()
         .filter(|r| r.event_name == "INSERT")
-        .map(|r| stored_event(&serde_json::to_value(&r.change.new_image).unwrap_or(Value::Null)))
+        .map(|r| {
+            event_store_dynamodb::stored_event_from_stream_image(
+                &serde_json::to_value(&r.change.new_image).unwrap_or(Value::Null),
+            )
+        })
         .collect()
 }
 

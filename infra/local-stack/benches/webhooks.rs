@@ -9,10 +9,13 @@
 //!
 //! `BURST` (default 5,000) and `PACED` (default 500) set the sizes.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use common::{env_size, percentile};
 use local_stack::{Backend, mint_token, signing_key, start};
 use serde_json::{Value, json};
 
@@ -25,13 +28,6 @@ type Seen = Arc<
         )>,
     >,
 >;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 async fn receiver() -> (String, Seen) {
     let seen: Seen = Arc::default();
@@ -90,15 +86,10 @@ async fn wait_for(seen: &Seen, n: usize) {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let (burst, paced) = (env("BURST", 5_000), env("PACED", 500));
+    let (burst, paced) = (env_size("BURST", 5_000), env_size("PACED", 500));
     let dir = tempfile::tempdir().expect("tempdir");
     let key = signing_key(dir.path()).expect("key");
     let store = event_store_sqlite::SqliteEventStore::open(local_stack::database_path(dir.path()))

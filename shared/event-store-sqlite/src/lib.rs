@@ -498,6 +498,36 @@ impl EventStore for SqliteEventStore {
         .await
     }
 
+    /// One blocking call for every stream: a bulk ingest of 99 commissions
+    /// takes the connection once, not 99 times.
+    async fn read_streams(
+        &self,
+        streams: &[StreamId],
+        limit: usize,
+    ) -> Result<Vec<Vec<StoredEvent>>, StoreError> {
+        let streams = streams.to_vec();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT stream, version, event_type, schema_version, payload, payload_hash, recorded_at \
+                     FROM events WHERE stream = ?1 ORDER BY version LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            streams
+                .iter()
+                .map(|stream| {
+                    statement
+                        .query_map(params![stream.as_str(), limit], row_to_event)
+                        .map_err(unavailable)?
+                        .map(|r| r.map_err(unavailable).and_then(to_stored))
+                        .collect()
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn read_all(&self, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
         check_read_limit(limit)?;
         let start = parse_cursor(after)?;

@@ -1,0 +1,68 @@
+//! DynamoDB SDK helpers shared by the stores of this crate: attribute
+//! values in and out, SDK errors, throttling, and the backoff between write
+//! attempts.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use event_store::StoreError;
+
+/// Attempts at one write before giving up as busy.
+pub const WRITE_ATTEMPTS_MAX: u32 = 6;
+/// The first backoff; it doubles per attempt.
+pub const BACKOFF_BASE_MS: u64 = 25;
+
+pub(crate) fn sdk_error<
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+>(
+    what: &str,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> StoreError {
+    StoreError::Unavailable(format!("{what}: {}", DisplayErrorContext(e)))
+}
+
+pub(crate) fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TransactionInProgressException"
+        )
+    )
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn build_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("dynamodb request could not be built: {e}"))
+}
+
+pub(crate) async fn backoff(attempt: u32) {
+    // Exponential with a little spread from the clock, so contending writers
+    // do not retry in lockstep.
+    let spread = u64::from(Utc::now().timestamp_subsec_micros() % 1000) / 100;
+    let ms = BACKOFF_BASE_MS.saturating_mul(1 << attempt.min(8)) + spread;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+pub(crate) fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+pub(crate) fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}

@@ -1,0 +1,348 @@
+//! Dispatching one payout item to its processor, exactly once: claiming
+//! it, asking the processor, and recording what it answered.
+
+use event_store::EventStore;
+use ledger_domain::events::DraftedItem;
+use ledger_domain::payout::ItemStatus;
+use ledger_domain::{
+    CommandContext, ItemOutcome, OutcomeFacts, PayoutBatchCommand, PayoutBatchId, PayoutMethod,
+    TenantId,
+};
+
+use super::batches::load_batch;
+use super::file_dispatch::dispatch_by_file;
+use super::ports::{
+    DispatchMessage, FetchPaymentStatus, PaymentOrder, PaymentStatus, ProcessorError,
+    ProcessorPorts, ProcessorRegistry, SubmitPayment,
+};
+use super::profile::load_profile;
+use crate::AppError;
+
+/// What dispatching one item did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatched {
+    /// Sent (accepted, or already paid by the processor's answer).
+    Submitted { reference: String, paid: bool },
+    /// The processor refused it, or it cannot be paid as drafted: the
+    /// money went back to available.
+    Failed { reason: String },
+    /// Already sent or settled earlier (a redelivered message), or its
+    /// batch is not payable: nothing done.
+    AlreadyHandled,
+}
+
+/// Why dispatching must be retried later (the message stays queued).
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("payment outcome unknown, will ask again: {0}")]
+    Unknown(String),
+    /// Another dispatcher holds the item (a redelivery racing the first
+    /// delivery): left to it; the message comes back after the queue's
+    /// visibility timeout and finds the item settled or the lease over.
+    #[error("item is being sent by another dispatcher until {0}")]
+    InFlight(chrono::DateTime<chrono::Utc>),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// Pays one item, exactly once (see the module documentation). `ctx`'s
+/// actor is the dispatcher. The processor is always asked first: an
+/// earlier attempt (a redelivery, a re-drive, a second message for the same
+/// item) may have reached it with an outcome nobody recorded.
+pub async fn dispatch_item<S, P>(
+    store: &S,
+    processors: &P,
+    message: &DispatchMessage,
+    ctx: &CommandContext,
+) -> Result<Dispatched, DispatchError>
+where
+    S: EventStore + ?Sized,
+    P: ProcessorRegistry + ?Sized,
+{
+    let batch = load_batch(store, &message.tenant_id, &message.batch_id).await?;
+    let Some(state) = batch.state() else {
+        return Ok(Dispatched::AlreadyHandled);
+    };
+    if state.status != ledger_domain::payout::BatchStatus::Approved {
+        return Ok(Dispatched::AlreadyHandled);
+    }
+    let Some(item) = state
+        .items
+        .iter()
+        .find(|i| i.drafted.item_id == message.item_id)
+    else {
+        return Ok(Dispatched::AlreadyHandled);
+    };
+    if item.status != ItemStatus::Awaiting {
+        return Ok(Dispatched::AlreadyHandled);
+    }
+    let drafted = &item.drafted;
+    let profile = load_profile(store, &message.tenant_id, &drafted.affiliate_id).await?;
+    let method = match profile.profile().method.clone() {
+        Some(method) if method.processor() == drafted.processor => method,
+        Some(_) => {
+            return fail(
+                store,
+                message,
+                ctx,
+                "the payout method changed to another processor after drafting",
+            )
+            .await;
+        }
+        None => return fail(store, message, ctx, "the affiliate has no payout method").await,
+    };
+    // The money goes where the approver saw it go, or nowhere.
+    if let Some(destination) = &drafted.destination {
+        if method.fingerprint() != destination.fingerprint {
+            return fail(
+                store,
+                message,
+                ctx,
+                &format!(
+                    "the payout method changed after drafting: this item pays only the approved destination {}",
+                    destination.masked
+                ),
+            )
+            .await;
+        }
+    }
+    // Take the item before any processor call, so that two deliveries of
+    // the same message never both submit.
+    let claim_id = claim_id(ctx);
+    match claim(store, message, &claim_id, ctx).await {
+        Ok(()) => {}
+        Err(AppError::PayoutBatch(ledger_domain::PayoutBatchError::Claimed {
+            lease_until,
+            ..
+        })) => {
+            return Err(DispatchError::InFlight(lease_until));
+        }
+        Err(AppError::PayoutBatch(ledger_domain::PayoutBatchError::AlreadySubmitted(_))) => {
+            return Ok(Dispatched::AlreadyHandled);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let result = dispatch_claimed(store, processors, message, state, drafted, method, ctx).await;
+    if matches!(result, Err(DispatchError::Unknown(_))) {
+        // Let the retry take it at once; if this fails, the lease ends.
+        let _ = crate::run_payout_batch(
+            store,
+            &message.batch_id,
+            PayoutBatchCommand::Release {
+                item_id: message.item_id.clone(),
+                claim_id,
+            },
+            ctx,
+            None,
+        )
+        .await;
+    }
+    result
+}
+
+/// The processor part of a dispatch, once the item is claimed.
+async fn dispatch_claimed<S, P>(
+    store: &S,
+    processors: &P,
+    message: &DispatchMessage,
+    state: &ledger_domain::payout::DraftedBatch,
+    drafted: &DraftedItem,
+    method: PayoutMethod,
+    ctx: &CommandContext,
+) -> Result<Dispatched, DispatchError>
+where
+    S: EventStore + ?Sized,
+    P: ProcessorRegistry + ?Sized,
+{
+    let Some(ports) = processors.ports(drafted.processor) else {
+        return fail(
+            store,
+            message,
+            ctx,
+            &format!("processor {} is not configured", drafted.processor.as_str()),
+        )
+        .await;
+    };
+    let order = order_for(&message.tenant_id, &message.batch_id, drafted, method);
+    let (submit, status) = match ports {
+        ProcessorPorts::Api { submit, status } => (submit, status),
+        ProcessorPorts::File(file) => {
+            return dispatch_by_file(store, file, message, state, &order, ctx).await;
+        }
+    };
+    let ports = ApiPorts { submit, status };
+    // A previous attempt may have paid and crashed before recording it:
+    // ask first, so a retry never pays twice even without the key.
+    let answer = match ports.status.status(&order).await {
+        Ok(Some(status)) => status,
+        Ok(None) => match ports.submit.submit(&order).await {
+            Ok(status) => status,
+            Err(ProcessorError::Unknown(detail)) => match ports.status.status(&order).await {
+                Ok(Some(status)) => status,
+                Ok(None) | Err(ProcessorError::Unknown(_)) => {
+                    return Err(DispatchError::Unknown(detail));
+                }
+                Err(ProcessorError::Invalid(reason)) => {
+                    return fail(store, message, ctx, &reason).await;
+                }
+            },
+            Err(ProcessorError::Invalid(reason)) => {
+                return fail(store, message, ctx, &reason).await;
+            }
+        },
+        Err(ProcessorError::Unknown(detail)) => return Err(DispatchError::Unknown(detail)),
+        Err(ProcessorError::Invalid(reason)) => return fail(store, message, ctx, &reason).await,
+    };
+    record(store, message, ctx, answer).await
+}
+
+struct ApiPorts<'a> {
+    submit: &'a dyn SubmitPayment,
+    status: &'a dyn FetchPaymentStatus,
+}
+
+pub(super) fn order_for(
+    tenant_id: &TenantId,
+    batch_id: &PayoutBatchId,
+    drafted: &DraftedItem,
+    method: PayoutMethod,
+) -> PaymentOrder {
+    PaymentOrder {
+        tenant_id: tenant_id.clone(),
+        batch_id: batch_id.clone(),
+        item_id: drafted.item_id.clone(),
+        affiliate_id: drafted.affiliate_id.clone(),
+        amount: drafted.amount,
+        method,
+        idempotency_key: format!("{tenant_id}:{}", drafted.item_id),
+        reference: None,
+    }
+}
+
+/// How long a dispatcher holds an item: longer than one dispatch
+/// function's run (its timeout), so a live call is never overtaken.
+pub const DISPATCH_LEASE_SECONDS: i64 = 300;
+
+/// One id per dispatch attempt: the actor and request, the time and a
+/// counter of this process, so two attempts never share a claim.
+fn claim_id(ctx: &CommandContext) -> String {
+    static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = ctx.now.timestamp_nanos_opt().unwrap_or_default();
+    let id: String = format!(
+        "{}:{}:{nanos}:{n}:{}",
+        ctx.actor.id,
+        ctx.actor.request_id.as_deref().unwrap_or("-"),
+        std::process::id()
+    );
+    id.chars()
+        .take(ledger_domain::events::TEXT_LEN_MAX)
+        .collect()
+}
+
+async fn claim<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    claim_id: &str,
+    ctx: &CommandContext,
+) -> Result<(), AppError> {
+    crate::run_payout_batch(
+        store,
+        &message.batch_id,
+        PayoutBatchCommand::Claim {
+            item_id: message.item_id.clone(),
+            claim_id: claim_id.to_owned(),
+            lease_until: ctx.now + chrono::Duration::seconds(DISPATCH_LEASE_SECONDS),
+        },
+        ctx,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn record<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    ctx: &CommandContext,
+    answer: PaymentStatus,
+) -> Result<Dispatched, DispatchError> {
+    match answer {
+        PaymentStatus::Accepted { reference } => {
+            submit(store, message, ctx, &reference).await?;
+            Ok(Dispatched::Submitted {
+                reference,
+                paid: false,
+            })
+        }
+        PaymentStatus::Paid { reference } => {
+            submit(store, message, ctx, &reference).await?;
+            crate::run_payout_batch(
+                store,
+                &message.batch_id,
+                PayoutBatchCommand::RecordOutcome {
+                    item_id: message.item_id.clone(),
+                    outcome: ItemOutcome::Paid,
+                    processor_event_id: None,
+                    reason: None,
+                    facts: OutcomeFacts::default(),
+                },
+                ctx,
+                None,
+            )
+            .await?;
+            Ok(Dispatched::Submitted {
+                reference,
+                paid: true,
+            })
+        }
+        PaymentStatus::Failed { reason, .. } => fail(store, message, ctx, &reason).await,
+    }
+}
+
+pub(super) async fn submit<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    ctx: &CommandContext,
+    reference: &str,
+) -> Result<(), AppError> {
+    crate::run_payout_batch(
+        store,
+        &message.batch_id,
+        PayoutBatchCommand::Submit {
+            item_id: message.item_id.clone(),
+            processor_reference: Some(reference.to_owned()),
+        },
+        ctx,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn fail<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    ctx: &CommandContext,
+    reason: &str,
+) -> Result<Dispatched, DispatchError> {
+    let reason: String = reason
+        .chars()
+        .take(ledger_domain::events::TEXT_LEN_MAX / 4)
+        .collect();
+    crate::run_payout_batch(
+        store,
+        &message.batch_id,
+        PayoutBatchCommand::RecordOutcome {
+            item_id: message.item_id.clone(),
+            outcome: ItemOutcome::Failed,
+            processor_event_id: None,
+            reason: Some(reason.clone()),
+            facts: OutcomeFacts::default(),
+        },
+        ctx,
+        None,
+    )
+    .await?;
+    Ok(Dispatched::Failed { reason })
+}

@@ -1,0 +1,319 @@
+//! Drafting runs: walking the payout candidates, planning each one, and
+//! recording the affiliates left out.
+
+use event_store::{AppendRequest, EventStore, PayoutReads, StoreError, StreamId};
+use ledger_domain::events::{
+    AggregateRef, DraftedItem, EventBody, PayoutRunSkipped, SkippedPayee, stream_name,
+};
+use ledger_domain::payout::PAYOUT_ITEMS_PER_BATCH_MAX;
+use ledger_domain::{
+    AffiliateId, CommandContext, Currency, Event, Money, PayoutBatchId, PayoutItemId, PayoutRunId,
+    Planned, TenantId, plan_payout,
+};
+use serde::Serialize;
+
+use super::draft_sequence::{batch_id_for, flush_batch};
+use crate::{AppError, load};
+
+/// Skip records per `payout_run.skipped` event.
+pub const SKIPS_PER_EVENT_MAX: usize = 500;
+/// Candidates read per page while drafting.
+const CANDIDATES_PER_PAGE: usize = 1000;
+
+/// What a drafting run is asked to do.
+#[derive(Debug, Clone)]
+pub struct DraftOptions {
+    pub run_id: PayoutRunId,
+    /// Only this currency, if set.
+    pub currency: Option<Currency>,
+    /// Minimums for affiliates whose profile sets none.
+    pub default_minimums: Vec<Money>,
+    /// Resume after this token (the `next` of an earlier run).
+    pub after: Option<String>,
+    /// Stop after this many batches; `next` says where to resume.
+    pub max_batches: usize,
+    /// Items per batch (at most `PAYOUT_ITEMS_PER_BATCH_MAX`).
+    pub items_per_batch: usize,
+}
+
+impl DraftOptions {
+    pub fn new(run_id: PayoutRunId) -> Self {
+        DraftOptions {
+            run_id,
+            currency: None,
+            default_minimums: Vec::new(),
+            after: None,
+            max_batches: 20,
+            items_per_batch: PAYOUT_ITEMS_PER_BATCH_MAX,
+        }
+    }
+}
+
+/// One batch a run drafted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DraftedBatchSummary {
+    pub batch_id: PayoutBatchId,
+    pub sequence: u64,
+    pub items: usize,
+    /// Total per currency.
+    pub totals: Vec<Money>,
+}
+
+/// What a drafting run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DraftReport {
+    pub run_id: PayoutRunId,
+    pub batches: Vec<DraftedBatchSummary>,
+    pub items: usize,
+    /// Affiliates left out (each with its reason in the run's skip records).
+    pub skipped: usize,
+    /// Where to resume; `None` when every candidate was considered.
+    pub next: Option<String>,
+}
+
+pub(super) struct Pending {
+    pub(super) items: Vec<DraftedItem>,
+    pub(super) skipped: Vec<SkippedPayee>,
+    /// Where to resume after the last candidate considered: the resume
+    /// token given, or (affiliate, currency), formatted only when needed.
+    pub(super) resume: Option<String>,
+    pub(super) last: Option<(AffiliateId, Currency)>,
+    /// The id of the batch being filled.
+    pub(super) batch_id: Option<PayoutBatchId>,
+}
+
+impl Pending {
+    pub(super) fn token(&self, tenant_id: &TenantId) -> Option<String> {
+        match &self.last {
+            Some((affiliate, currency)) => Some(format!(
+                "{tenant_id}/affiliate/{affiliate} {}",
+                currency.code()
+            )),
+            None => self.resume.clone(),
+        }
+    }
+}
+
+/// Drafts batches for every affiliate and currency whose available balance
+/// reaches its minimum: bounded, resumable, and never twice for the same
+/// money (see the module documentation).
+pub async fn draft_payouts<S, R>(
+    store: &S,
+    reads: &R,
+    ctx: &CommandContext,
+    options: &DraftOptions,
+) -> Result<DraftReport, AppError>
+where
+    S: EventStore + ?Sized,
+    R: PayoutReads + ?Sized,
+{
+    if options.items_per_batch == 0 || options.items_per_batch > PAYOUT_ITEMS_PER_BATCH_MAX {
+        return Err(AppError::Store(StoreError::InvalidInput {
+            field: "items_per_batch",
+            reason: format!("must be 1 to {PAYOUT_ITEMS_PER_BATCH_MAX}"),
+        }));
+    }
+    if options.max_batches == 0 {
+        return Err(AppError::Store(StoreError::InvalidInput {
+            field: "max_batches",
+            reason: "must be at least 1".to_owned(),
+        }));
+    }
+    let tenant_id = &ctx.tenant_id;
+    // Balances that miss a parked event would be paid from wrongly.
+    let parked = reads.parked_events(tenant_id).await?;
+    if let Some(first) = parked.first() {
+        return Err(AppError::ProjectionParked {
+            tenant: tenant_id.to_string(),
+            stream: first.stream.clone(),
+            version: first.version,
+            count: parked.len(),
+        });
+    }
+    let drafts_stream = StreamId::new(stream_name(tenant_id, AggregateRef::PayoutDrafts))?;
+    let run_stream = StreamId::new(stream_name(
+        tenant_id,
+        AggregateRef::PayoutRun(&options.run_id),
+    ))?;
+    let mut run_version = load(store, &run_stream).await?.len() as u64;
+    let mut sequence = reads.batches_drafted(tenant_id).await?;
+    let mut report = DraftReport {
+        run_id: options.run_id.clone(),
+        batches: Vec::new(),
+        items: 0,
+        skipped: 0,
+        next: options.after.clone(),
+    };
+    let mut pending = Pending {
+        items: Vec::with_capacity(options.items_per_batch),
+        skipped: Vec::new(),
+        resume: options.after.clone(),
+        last: None,
+        batch_id: None,
+    };
+    let mut after = options.after.clone();
+    loop {
+        let page = reads
+            .payout_candidates(tenant_id, after.as_deref(), CANDIDATES_PER_PAGE)
+            .await?;
+        for candidate in &page.candidates {
+            let currency = candidate.available.currency();
+            pending.last = Some((candidate.affiliate_id.clone(), currency));
+            if options.currency.is_some_and(|c| c != currency) {
+                continue;
+            }
+            let default_minimum = options
+                .default_minimums
+                .iter()
+                .find(|m| m.currency() == currency)
+                .copied();
+            match plan_payout(candidate, default_minimum) {
+                Planned::Nothing => {}
+                Planned::Skip(reason) => {
+                    pending.skipped.push(SkippedPayee {
+                        affiliate_id: candidate.affiliate_id.clone(),
+                        available: candidate.available,
+                        reason,
+                    });
+                    if pending.skipped.len() >= SKIPS_PER_EVENT_MAX {
+                        record_skips(
+                            store,
+                            ctx,
+                            options,
+                            &run_stream,
+                            &mut run_version,
+                            &mut pending,
+                            &mut report,
+                        )
+                        .await?;
+                    }
+                }
+                Planned::Pay {
+                    amount,
+                    receivable_netted,
+                    processor,
+                    destination,
+                } => {
+                    let batch_id = match &pending.batch_id {
+                        Some(id) => id,
+                        None => pending.batch_id.insert(batch_id_for(sequence + 1)?),
+                    };
+                    let item_id =
+                        PayoutItemId::new(format!("{batch_id}.{}", pending.items.len() + 1))?;
+                    pending.items.push(DraftedItem {
+                        item_id,
+                        affiliate_id: candidate.affiliate_id.clone(),
+                        amount,
+                        receivable_netted,
+                        processor,
+                        destination: Some(destination),
+                    });
+                    if pending.items.len() >= options.items_per_batch {
+                        let first = report.batches.is_empty();
+                        match flush_batch(
+                            store,
+                            ctx,
+                            options,
+                            &drafts_stream,
+                            &run_stream,
+                            &mut run_version,
+                            &mut sequence,
+                            &mut pending,
+                            &mut report,
+                        )
+                        .await
+                        {
+                            Ok(()) => {}
+                            // A later batch lost the sequence to a concurrent
+                            // draft: stop here, resumable from what landed.
+                            Err(AppError::DraftSequenceMoved { .. }) if !first => {
+                                return Ok(report);
+                            }
+                            Err(e) => return Err(e),
+                        }
+                        if report.batches.len() >= options.max_batches {
+                            return Ok(report);
+                        }
+                    }
+                }
+            }
+        }
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    if !pending.items.is_empty() {
+        let first = report.batches.is_empty();
+        match flush_batch(
+            store,
+            ctx,
+            options,
+            &drafts_stream,
+            &run_stream,
+            &mut run_version,
+            &mut sequence,
+            &mut pending,
+            &mut report,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(AppError::DraftSequenceMoved { .. }) if !first => return Ok(report),
+            Err(e) => return Err(e),
+        }
+    }
+    if !pending.skipped.is_empty() {
+        record_skips(
+            store,
+            ctx,
+            options,
+            &run_stream,
+            &mut run_version,
+            &mut pending,
+            &mut report,
+        )
+        .await?;
+    }
+    report.next = None;
+    Ok(report)
+}
+
+pub(super) fn skip_request(
+    ctx: &CommandContext,
+    options: &DraftOptions,
+    run_stream: &StreamId,
+    run_version: u64,
+    skipped: Vec<SkippedPayee>,
+) -> Result<AppendRequest, AppError> {
+    let event = Event::new(
+        ctx.tenant_id.clone(),
+        ctx.actor.clone(),
+        ctx.now,
+        ctx.effective_at,
+        EventBody::PayoutRunSkipped(PayoutRunSkipped {
+            run_id: options.run_id.clone(),
+            skipped,
+        }),
+    );
+    debug_assert_eq!(event.stream_name(), run_stream.as_str());
+    Ok(AppendRequest::from_domain(run_version, &[event])?)
+}
+
+async fn record_skips<S: EventStore + ?Sized>(
+    store: &S,
+    ctx: &CommandContext,
+    options: &DraftOptions,
+    run_stream: &StreamId,
+    run_version: &mut u64,
+    pending: &mut Pending,
+    report: &mut DraftReport,
+) -> Result<(), AppError> {
+    let skipped = std::mem::take(&mut pending.skipped);
+    let n = skipped.len();
+    let request = skip_request(ctx, options, run_stream, *run_version, skipped)?;
+    store.append(request).await?;
+    *run_version += 1;
+    report.skipped += n;
+    Ok(())
+}
