@@ -3,9 +3,6 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ledger_domain::TenantId;
-
-use crate::failure::{Failure, refused};
 
 #[derive(Parser)]
 #[command(
@@ -192,8 +189,4 @@ pub(crate) enum DeadLetters {
         #[arg(long)]
         dry_run: bool,
     },
-}
-
-pub(crate) fn tenant(value: &str) -> Result<TenantId, Failure> {
-    TenantId::new(value).map_err(|e| refused(format!("--tenant: {e}")))
 }

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cli::{Cli, DeadLetters, tenant};
+use crate::cli::{Cli, DeadLetters};
+use crate::failure::tenant;
 use crate::failure::{Failure, failed, refused};
 
 pub(crate) async fn dead_letters(cli: &Cli, action: &DeadLetters) -> Result<(), Failure> {

@@ -25,9 +25,10 @@ use clap::Parser;
 use local_stack::Backend;
 
 use backend::{backend, check_source};
-use cli::{Cli, Command, Show, tenant};
+use cli::{Cli, Command, Show};
 use dead_letters::dead_letters;
 use failure::Failure;
+use failure::tenant;
 use replay::replay;
 use show::{show_affiliate, show_batch};
 use token::token;

@@ -1,6 +1,7 @@
 //! `token`: minting a development token of the local stack's issuer.
 
-use crate::cli::{Cli, tenant};
+use crate::cli::Cli;
+use crate::failure::tenant;
 use crate::failure::{Failure, failed, refused};
 
 pub(crate) fn token(

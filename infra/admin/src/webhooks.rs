@@ -7,7 +7,7 @@ use event_store::webhooks::{DELIVERY_PAGE_MAX, DeliveryStatus};
 use local_stack::Backend;
 use tenant_webhooks::endpoints;
 
-use crate::cli::tenant;
+use crate::failure::tenant;
 use crate::failure::{Failure, failed, refused};
 
 #[derive(Subcommand)]

@@ -24,8 +24,6 @@ mod approve;
 mod batches;
 mod dispatch;
 mod draft;
-mod draft_sequence;
-mod file_dispatch;
 mod memory_queue;
 mod notice;
 mod overdue;
@@ -37,9 +35,9 @@ pub use approve::{approve, approve_batch, enqueue_awaiting};
 pub use batches::load_batch;
 pub use dispatch::{DISPATCH_LEASE_SECONDS, DispatchError, Dispatched, dispatch_item};
 pub use draft::{
-    DraftOptions, DraftReport, DraftedBatchSummary, SKIPS_PER_EVENT_MAX, draft_payouts,
+    DraftOptions, DraftReport, DraftedBatchSummary, SKIPS_PER_EVENT_MAX, draft_batch,
+    draft_payouts, drafts_sequence,
 };
-pub use draft_sequence::{draft_batch, drafts_sequence};
 pub use memory_queue::MemoryQueue;
 pub use notice::{NoticeRecorded, ProcessorNotice, UNMATCHED_TENANT, record_notice};
 pub use overdue::{OverdueItem, business_days_between, overdue_file_items};
