@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the local AWS API emulator (moto's server) into the repository's
 # own virtualenv, .venv/, if it is not there yet. The Rust tests start it on a
-# free loopback port themselves (see infra/aws-emulator).
+# free loopback port themselves (see shared/aws-emulator).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"

@@ -106,9 +106,10 @@ async fn embedded_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_emulator() {
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "e2e-")
-        .await
-        .unwrap();
+    let (store, projection) =
+        event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "e2e-")
+            .await
+            .unwrap();
     let store = Arc::new(store);
     // The events table's DynamoDB Stream feeds the projector, as the
     // stream mapping does on AWS (read here through the store's cursor).

@@ -54,7 +54,7 @@ fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> aws_lambda_events::eve
 async fn approval_to_sqs_to_dispatch_to_s3() {
     let emulator = aws_emulator::Emulator::start().expect("the AWS tests need the emulator");
     let config = emulator.sdk_config();
-    let (store, projection) = aws_emulator::ledger_on_dynamodb(&config, "payaws-")
+    let (store, projection) = event_store_dynamodb::ledger_on_dynamodb(&config, "payaws-")
         .await
         .unwrap();
     let sqs = aws_sdk_sqs::Client::new(&config);

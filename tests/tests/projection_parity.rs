@@ -111,10 +111,12 @@ async fn both_stores_project_random_histories_to_the_same_rows() {
             events.len()
         );
 
-        let (_, dynamo) =
-            aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), &format!("parity{seed}-"))
-                .await
-                .unwrap();
+        let (_, dynamo) = event_store_dynamodb::ledger_on_dynamodb(
+            &emulator.sdk_config(),
+            &format!("parity{seed}-"),
+        )
+        .await
+        .unwrap();
         // Random batch sizes, and now and then a batch delivered again.
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut start = 0;

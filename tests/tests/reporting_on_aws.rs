@@ -75,7 +75,7 @@ async fn every_mismatch_class_on_dynamodb_and_statements_in_s3() {
         (Processor::Sepa, "sepa-camt053.xml"),
     ] {
         let prefix = format!("rec{}-", processor.as_str());
-        let (store, projection) = aws_emulator::ledger_on_dynamodb(&config, &prefix)
+        let (store, projection) = event_store_dynamodb::ledger_on_dynamodb(&config, &prefix)
             .await
             .unwrap();
         paid_batch(

@@ -391,9 +391,10 @@ async fn affiliate_reads_on_the_embedded_store() {
 #[tokio::test]
 async fn affiliate_reads_on_dynamodb() {
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let (events, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "aff-")
-        .await
-        .unwrap();
+    let (events, projection) =
+        event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "aff-")
+            .await
+            .unwrap();
     populate(&events).await;
     let mut after = None;
     loop {

@@ -562,9 +562,10 @@ async fn finance_reads_on_the_embedded_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finance_reads_on_dynamodb() {
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let (events, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "fin-")
-        .await
-        .unwrap();
+    let (events, projection) =
+        event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "fin-")
+            .await
+            .unwrap();
     populate(&events).await;
     // The events table's stream feeds the projector, as Lambda would.
     let mut after = None;

@@ -188,9 +188,10 @@ async fn posted_commissions_read_back_on_the_embedded_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posted_commissions_read_back_on_dynamodb() {
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "api-")
-        .await
-        .unwrap();
+    let (store, projection) =
+        event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "api-")
+            .await
+            .unwrap();
     let store = Arc::new(store);
     ingest(store.clone()).await;
     // The events table's stream feeds the projector, as Lambda would.

@@ -236,7 +236,7 @@ macro_rules! on_dynamodb {
     ($prefix:literal, $scenario:ident $(, $arg:expr)*) => {{
         let emulator =
             aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-        let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), $prefix)
+        let (store, projection) = event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), $prefix)
             .await
             .unwrap();
         let store = Arc::new(store);

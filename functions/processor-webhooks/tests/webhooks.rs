@@ -736,9 +736,10 @@ proptest::proptest! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_on_dynamodb() {
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "hooks-")
-        .await
-        .unwrap();
+    let (store, projection) =
+        event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "hooks-")
+            .await
+            .unwrap();
     let cursor = std::sync::Mutex::new(None::<event_store::Cursor>);
     let project = || async {
         loop {

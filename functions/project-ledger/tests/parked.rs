@@ -179,9 +179,10 @@ async fn draft(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_record_is_parked_drafting_refuses_for_its_tenant_until_it_is_retried() {
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
-    let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "parked-")
-        .await
-        .unwrap();
+    let (store, projection) =
+        event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "parked-")
+            .await
+            .unwrap();
     program(&store, "acme").await;
     program(&store, "globex").await;
     let events = all_events(&store).await;
@@ -321,7 +322,7 @@ async fn a_poison_record_is_parked_drafting_refuses_for_its_tenant_until_it_is_r
 async fn transient_failures_and_records_naming_no_tenant_are_reported_not_parked() {
     let emulator = aws_emulator::Emulator::start().expect("the DynamoDB tests need the emulator");
     let (store, projection) =
-        aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "transient-")
+        event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "transient-")
             .await
             .unwrap();
     program(&store, "acme").await;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Parser)]
 #[command(
     name = "ledger-admin",
-    about = "Operate the affiliate ledger: tokens, replay, verify, show, dead letters, parked projections, webhooks"
+    about = "Operate the affiliate ledger: tables, tokens, replay, verify, show, dead letters, parked projections, webhooks"
 )]
 pub(crate) struct Cli {
     /// The embedded store's data directory.
@@ -32,6 +32,12 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
+    /// Create the ledger's DynamoDB tables (events, idempotency,
+    /// checkpoints, projection, webhooks) under --table-prefix where they
+    /// are missing: at --aws-endpoint (an emulator) or with --aws (an
+    /// account where SAM does not create them). Tables that exist are left
+    /// as they are.
+    CreateTables,
     /// Mint a development token of the local stack's issuer.
     Token {
         #[arg(long)]

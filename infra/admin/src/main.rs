@@ -15,6 +15,7 @@ mod failure;
 mod parked;
 mod replay;
 mod show;
+mod tables;
 mod token;
 mod verify;
 mod webhooks;
@@ -36,6 +37,10 @@ use verify::verify;
 
 async fn run(cli: Cli) -> Result<bool, Failure> {
     match &cli.command {
+        Command::CreateTables => {
+            tables::create_tables(&cli).await?;
+            Ok(true)
+        }
         Command::Token {
             tenant: t,
             role,

@@ -342,7 +342,7 @@ async fn replay_from_the_events_table_rebuilds_the_streams_projection() {
     use event_store_dynamodb::projection::{ProjectionTables, create_projection_tables};
     let emulator = aws_emulator::Emulator::start().expect("the AWS tests need the emulator");
     let endpoint = emulator.endpoint_url();
-    let (store, _) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "adm-")
+    let (store, _) = event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "adm-")
         .await
         .unwrap();
     // Commissions, a refund, maturities, a payout batch drafted, approved,
@@ -500,4 +500,67 @@ async fn replay_from_the_events_table_rebuilds_the_streams_projection() {
     let (code, _, err) = admin(dir.path(), &["verify", "--source", "table"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--source table is for DynamoDB"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_tables_makes_every_table_once_and_only_on_dynamodb() {
+    let emulator = aws_emulator::Emulator::start().expect("the AWS tests need the emulator");
+    let endpoint = emulator.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let run = move |args: Vec<String>| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            admin(&path, &args)
+        })
+    };
+    let args: Vec<String> = [
+        "--aws-endpoint",
+        &endpoint,
+        "--table-prefix",
+        "mk-",
+        "create-tables",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let (code, out, err) = run(args.clone()).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("mk-webhooks"), "{out}");
+    let store = event_store_dynamodb::DynamoEventStore::from_config(
+        &emulator.sdk_config(),
+        event_store_dynamodb::schema::Tables::with_prefix("mk-"),
+        None,
+    );
+    let mut names = store
+        .client()
+        .list_tables()
+        .send()
+        .await
+        .unwrap()
+        .table_names()
+        .to_vec();
+    names.retain(|n| n.starts_with("mk-"));
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "mk-balances",
+            "mk-checkpoints",
+            "mk-events",
+            "mk-idempotency",
+            "mk-journal",
+            "mk-maturities",
+            "mk-projected",
+            "mk-webhooks"
+        ]
+    );
+    // Again: the tables exist, nothing changes.
+    let (code, _, err) = run(args).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    // The embedded store has no tables to create: refused, exit 2.
+    let (code, _, err) = run(vec!["create-tables".to_owned()]).await.unwrap();
+    assert_eq!(code, 2);
+    assert!(err.contains("--aws-endpoint"), "{err}");
 }

@@ -28,9 +28,10 @@ fn admin(dir: &Path, args: &[&str]) -> (i32, String, String) {
 async fn parked_events_are_listed_and_retried_and_cleared_only_when_projected() {
     let emulator = aws_emulator::Emulator::start().expect("the AWS tests need the emulator");
     let endpoint = emulator.endpoint_url();
-    let (store, projection) = aws_emulator::ledger_on_dynamodb(&emulator.sdk_config(), "prk-")
-        .await
-        .unwrap();
+    let (store, projection) =
+        event_store_dynamodb::ledger_on_dynamodb(&emulator.sdk_config(), "prk-")
+            .await
+            .unwrap();
     ledger_demo::run_sample_program(&store).await.unwrap();
     let acme = TenantId::new("acme").unwrap();
     // Every event projected but one of acme's, parked as the stream

@@ -33,7 +33,7 @@ impl Backend {
         use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
         if create_tables {
             let (store, projection) =
-                aws_emulator::ledger_on_dynamodb(config, table_prefix).await?;
+                event_store_dynamodb::ledger_on_dynamodb(config, table_prefix).await?;
             return Ok(Backend::Aws { store, projection });
         }
         let store = event_store_dynamodb::DynamoEventStore::from_config(

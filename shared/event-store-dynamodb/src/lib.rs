@@ -43,6 +43,7 @@ pub mod table_scan;
 pub mod webhooks;
 
 mod append;
+mod bootstrap;
 mod checkpoints;
 mod idempotency;
 mod items;
@@ -50,6 +51,7 @@ mod reads;
 mod sdk;
 mod store;
 
+pub use bootstrap::ledger_on_dynamodb;
 pub use counter::{WriteCounter, WriteCounts};
 pub use items::{stored_event, stored_event_from_stream_image};
 pub use reads::STREAM_READ_PAGES_MAX;

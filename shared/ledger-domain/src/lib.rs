@@ -13,6 +13,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod payout;
+mod processor;
 pub mod profile;
 pub mod projection;
 pub mod public;
@@ -21,6 +22,7 @@ pub mod public;
 #[cfg(feature = "test-support")]
 pub mod sample;
 pub mod sepa_text;
+mod text;
 pub mod units;
 
 pub use balances::{AffiliateBalances, BalanceOverflow, Balances};

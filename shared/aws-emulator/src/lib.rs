@@ -172,31 +172,3 @@ pub fn sdk_config_for(endpoint_url: &str) -> SdkConfig {
         ))
         .build()
 }
-
-/// The event store and the ledger projection on DynamoDB at `config`'s
-/// endpoint, with every table created (if missing) under `prefix`, by the
-/// same code the bootstrap command runs (the webhooks table too:
-/// `event_store_dynamodb::webhooks::DynamoWebhooks` reads it).
-pub async fn ledger_on_dynamodb(
-    config: &SdkConfig,
-    prefix: &str,
-) -> Result<
-    (
-        event_store_dynamodb::DynamoEventStore,
-        event_store_dynamodb::projection::DynamoProjection,
-    ),
-    event_store::StoreError,
-> {
-    use event_store_dynamodb::projection::{
-        DynamoProjection, ProjectionTables, create_projection_tables,
-    };
-    let tables = event_store_dynamodb::schema::Tables::with_prefix(prefix);
-    let store = event_store_dynamodb::DynamoEventStore::from_config(config, tables.clone(), None);
-    event_store_dynamodb::schema::create_tables(store.client(), &tables).await?;
-    let projection_tables = ProjectionTables::with_prefix(prefix);
-    create_projection_tables(store.client(), &projection_tables).await?;
-    let webhooks = event_store_dynamodb::webhooks::WebhookTable::with_prefix(prefix);
-    event_store_dynamodb::webhooks::create_webhook_table(store.client(), &webhooks.name).await?;
-    let projection = DynamoProjection::new(store.client().clone(), projection_tables);
-    Ok((store, projection))
-}
