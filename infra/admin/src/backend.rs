@@ -39,16 +39,23 @@ pub(crate) fn check_source(backend: &Backend, source: SourceArgs) -> Result<(), 
     Ok(())
 }
 
-async fn store_backend(cli: &Cli) -> Result<Backend, Failure> {
-    if let Some(endpoint) = &cli.aws_endpoint {
-        let config = aws_emulator::sdk_config_for(endpoint);
-        return Backend::aws(&config, &cli.table_prefix, false)
-            .await
-            .map_err(failed);
+/// The SDK configuration of `--aws-endpoint` (an emulator), or else of the
+/// account and region in the environment.
+pub(crate) async fn sdk_config(cli: &Cli) -> aws_config::SdkConfig {
+    match &cli.aws_endpoint {
+        Some(endpoint) => aws_emulator::sdk_config_for(endpoint),
+        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
     }
-    if cli.aws {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        return Backend::aws(&config, &cli.table_prefix, false)
+}
+
+/// Whether the command works on DynamoDB (`--aws-endpoint` or `--aws`).
+pub(crate) fn on_dynamodb(cli: &Cli) -> bool {
+    cli.aws_endpoint.is_some() || cli.aws
+}
+
+async fn store_backend(cli: &Cli) -> Result<Backend, Failure> {
+    if on_dynamodb(cli) {
+        return Backend::aws(&sdk_config(cli).await, &cli.table_prefix, false)
             .await
             .map_err(failed);
     }

@@ -118,11 +118,7 @@ async fn sqs_dead_letters(
     dlq: &str,
     dry_run: bool,
 ) -> Result<(), Failure> {
-    let config = match &cli.aws_endpoint {
-        Some(endpoint) => aws_emulator::sdk_config_for(endpoint),
-        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-    };
-    let sqs = aws_sdk_sqs::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&crate::backend::sdk_config(cli).await);
     // Received with a short visibility timeout: listed messages reappear.
     let mut seen = BTreeMap::new();
     for _ in 0..10 {

@@ -95,29 +95,13 @@ pub async fn load_many<S: EventStore + ?Sized>(
         .collect()
 }
 
+/// A stream's events, decoded, in order (at most [`STREAM_EVENTS_MAX`]).
 pub async fn load<S: EventStore + ?Sized>(
     store: &S,
     stream: &StreamId,
 ) -> Result<Vec<Event>, AppError> {
-    let mut events = Vec::new();
-    loop {
-        let page = store
-            .read_stream(stream, events.len() as u64 + 1, READ_LIMIT_MAX)
-            .await?;
-        let done = page.len() < READ_LIMIT_MAX;
-        for stored in page {
-            events.push(stored.decode()?);
-        }
-        if events.len() > STREAM_EVENTS_MAX {
-            return Err(AppError::StreamTooLong {
-                stream: stream.to_string(),
-                max: STREAM_EVENTS_MAX,
-            });
-        }
-        if done {
-            return Ok(events);
-        }
-    }
+    let mut loaded = load_many(store, std::slice::from_ref(stream)).await?;
+    Ok(loaded.pop().unwrap_or_default())
 }
 
 /// The aggregates the use cases drive.

@@ -35,6 +35,11 @@ pub enum ReportError {
     Invalid(String),
 }
 
+/// A use case's failure, as a report's.
+pub(crate) fn app(e: ledger_app::AppError) -> ReportError {
+    ReportError::Invalid(e.to_string())
+}
+
 /// How long a statement download link works.
 pub const DOWNLOAD_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 

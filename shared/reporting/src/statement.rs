@@ -212,6 +212,16 @@ pub struct Statement {
     pub later_lines: usize,
 }
 
+/// A field's minor units as the affiliate reads them: pending, available
+/// and reserved are owed to the affiliate (credits), shown positive.
+fn shown_minor(field: usize, minor: i64) -> Option<i64> {
+    if field < 3 {
+        minor.checked_neg()
+    } else {
+        Some(minor)
+    }
+}
+
 fn field_index(field: &str) -> Option<usize> {
     STATEMENT_FIELDS.iter().position(|f| *f == field)
 }
@@ -318,7 +328,9 @@ impl Statement {
     /// The amount as the affiliate reads it: pending, available and
     /// reserved are owed to the affiliate (credits), shown positive.
     fn shown(&self, field: usize, minor: i64) -> String {
-        let minor = if field < 3 { -minor } else { minor };
+        let Some(minor) = shown_minor(field, minor) else {
+            return minor.to_string();
+        };
         Money::from_minor(minor, self.currency)
             .map(|m| m.amount().to_string())
             .unwrap_or_else(|_| minor.to_string())
@@ -335,13 +347,8 @@ impl Statement {
     }
 
     fn closing_money(&self, field: usize) -> Result<Money, StatementError> {
-        let minor = if field < 3 {
-            self.closing[field].checked_neg()
-        } else {
-            Some(self.closing[field])
-        };
-        minor
-            .and_then(|m| Money::from_minor(m, self.currency).ok())
+        shown_minor(field, self.closing[field])
+            .and_then(|minor| Money::from_minor(minor, self.currency).ok())
             .ok_or(StatementError::Overflow {
                 field: STATEMENT_FIELDS[field],
             })

@@ -431,7 +431,7 @@ async fn record_published<S: EventStore + ?Sized>(
     ))?;
     let recorded = ledger_app::load(events, &stream)
         .await
-        .map_err(|e| ReportError::Invalid(e.to_string()))?;
+        .map_err(crate::app)?;
     let already = recorded
         .iter()
         .any(|e| matches!(e.body(), EventBody::StatementPublished(p) if p.version == meta.version));

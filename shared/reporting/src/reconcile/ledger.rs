@@ -7,8 +7,7 @@ use ledger_domain::payout::{ItemStatus, PayoutBatch};
 use ledger_domain::{Money, TenantId};
 use serde::Serialize;
 
-use super::app;
-use crate::ReportError;
+use crate::{ReportError, app};
 
 /// Where one payout item stands in the ledger, for matching.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -104,10 +104,6 @@ pub fn parse_report(processor: Processor, bytes: &[u8]) -> Result<ParsedReport, 
     }
 }
 
-fn app(e: ledger_app::AppError) -> ReportError {
-    ReportError::Invalid(e.to_string())
-}
-
 /// The reconciliation report written for one processor report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReconciliationReport {

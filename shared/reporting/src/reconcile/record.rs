@@ -9,8 +9,9 @@ use ledger_domain::events::{
 };
 use ledger_domain::{Actor, ActorKind, Event, ReconciliationRunId, TenantId};
 
-use super::{Mismatch, app};
+use super::Mismatch;
 use crate::ReportError;
+use crate::app;
 
 /// The most mismatch events appended in one request.
 const EVENTS_PER_APPEND: usize = 50;
