@@ -56,6 +56,8 @@ struct MismatchBody {
     id: String,
     run_id: String,
     processor: String,
+    /// As the reconciliation wrote it (one of `MismatchKind`'s names).
+    #[schema(value_type = reporting::reconcile::MismatchKind)]
     kind: String,
     report: String,
     line: Option<u64>,

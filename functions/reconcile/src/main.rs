@@ -29,7 +29,9 @@ async fn main() -> Result<(), Error> {
                 tracing::warn!(report = %key, "the report is gone; nothing to reconcile");
                 continue;
             };
-            let report = reporting::reconcile::reconcile_report(
+            // The processor's own parser (the registry's), behind the port.
+            let report = reporting::reconcile::reconcile_report_with(
+                &processors::ProcessorReports,
                 &**store,
                 reads,
                 &reports.files,
@@ -38,7 +40,7 @@ async fn main() -> Result<(), Error> {
                 chrono::Utc::now(),
             )
             .await?;
-            tracing::info!(report = %key, status = report.status, matched = report.matching.matched.len(), mismatches = report.matching.mismatches.len(), "reconciled");
+            tracing::info!(report = %key, status = report.status.as_str(), matched = report.matching.matched.len(), mismatches = report.matching.mismatches.len(), "reconciled");
             done.push(serde_json::json!({
                 "source": key,
                 "run_id": report.run_id,

@@ -6,6 +6,7 @@
 pub mod adjustments;
 mod maturity;
 pub mod payouts;
+pub mod reports;
 
 pub use maturity::{
     MATURE_CONCURRENCY, MATURE_FAILED_MAX, MATURE_PER_RUN_MAX, MatureReport, mature_due,

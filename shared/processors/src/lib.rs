@@ -7,19 +7,26 @@
 //! | SEPA | pain.001.001.03 file per batch and currency | end-to-end id = item; the file is never overwritten | the file is read back |
 //! | Sandbox | in memory, for the local stack and tests | the key | remembered |
 //!
+//! Each processor is one folder (`stripe/`, `paypal/`, `sepa/`,
+//! `sandbox/`) holding its payout adapter, its notifications (webhooks or
+//! status files) and its settlement-report parser; [`webhooks`] and
+//! [`report`] hold what they share, [`registry`] wires them to the ports
+//! (`ledger_app::payouts` for payouts, `ledger_app::reports` for reports).
+//!
 //! Amounts go to processors in their own units: Stripe in minor units
 //! (integers), PayPal and SEPA as decimal strings with the currency's
 //! decimals. No float is ever involved.
 
 pub mod paypal;
 pub mod registry;
+pub mod report;
 pub mod sandbox;
 pub mod sepa;
 pub mod sepa_status;
 pub mod stripe;
 pub mod webhooks;
 
-pub use registry::Processors;
+pub use registry::{ProcessorReports, Processors};
 
 /// Selects the TLS crypto provider (aws-lc-rs, the one async-stripe uses)
 /// for every HTTPS client of the process. Idempotent.

@@ -1,15 +1,18 @@
-//! The processors of one deployment, configured from the environment.
+//! The processors of one deployment: the payout adapters configured from
+//! the environment, and every processor's settlement-report parser. A new
+//! processor is its folder plus its lines here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ledger_app::payouts::{ProcessorPorts, ProcessorRegistry};
+use ledger_app::reports::{ReportParser, ReportParsers};
 use ledger_domain::Processor;
 
-use crate::paypal::{PAYPAL_LIVE, PaypalPayouts};
-use crate::sandbox::Sandbox;
-use crate::sepa::{Debtor, FileStore, SepaFiles};
-use crate::stripe::StripeTransfers;
+use crate::paypal::{PAYPAL_LIVE, PaypalPayouts, PaypalSettlementReport};
+use crate::sandbox::{NoSandboxReports, Sandbox};
+use crate::sepa::{Camt053Statement, Debtor, FileStore, SepaFiles};
+use crate::stripe::{StripeBalanceReport, StripeTransfers};
 
 /// The configured adapters; a processor left unconfigured fails its items
 /// with a clear reason (their money goes back to available).
@@ -52,6 +55,36 @@ impl ProcessorRegistry for Processors {
                 .as_ref()
                 .map(|s| ProcessorPorts::File(s as &dyn ledger_app::payouts::SubmitBatchFile)),
         }
+    }
+}
+
+/// The settlement-report parser of `processor` (they need no
+/// configuration): Stripe's balance change from activity CSV, PayPal's
+/// settlement report (STL), the bank's camt.053 for SEPA; the sandbox's
+/// rejects every file.
+pub fn report_parser(processor: Processor) -> &'static dyn ReportParser {
+    match processor {
+        Processor::Stripe => &StripeBalanceReport,
+        Processor::Paypal => &PaypalSettlementReport,
+        Processor::Sepa => &Camt053Statement,
+        Processor::Sandbox => &NoSandboxReports,
+    }
+}
+
+/// Every processor's report parser, as the reconciliation use case's port.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessorReports;
+
+impl ReportParsers for ProcessorReports {
+    fn report_parser(&self, processor: Processor) -> Option<&dyn ReportParser> {
+        Some(report_parser(processor))
+    }
+}
+
+/// The configured deployment parses reports as [`ProcessorReports`] does.
+impl ReportParsers for Processors {
+    fn report_parser(&self, processor: Processor) -> Option<&dyn ReportParser> {
+        Some(report_parser(processor))
     }
 }
 

@@ -6,9 +6,10 @@
 //!   ledger), rendered as CSV and JSON;
 //! - [`statements`]: generating a tenant's statements for a period, storing
 //!   them as immutable versions, listing them;
-//! - [`reconcile`]: parsing Stripe, PayPal and camt.053 reports, matching
-//!   them with paid payout items, writing the report and recording every
-//!   mismatch as an event;
+//! - [`reconcile`]: matching processor reports (Stripe, PayPal STL,
+//!   camt.053, read by the processors' own parsers behind the port of
+//!   `ledger_app::reports`) with paid payout items, writing the report and
+//!   recording every mismatch as an event;
 //! - [`trial`]: the trial balance of a tenant per currency.
 
 /// A small paid ledger for tests and benchmarks; compiled only with the

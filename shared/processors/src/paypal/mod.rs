@@ -21,15 +21,26 @@
 //! with a link to) the original payout, and the poller leaves the item for
 //! later; neither pays twice or releases money.
 
+//!
+//! Beside the payout adapter (`client`, `answers`, `ports`, `wire`):
+//! [`webhook`], the transmission checks and payout item events, and
+//! [`report`], the settlement report (STL) reconciled.
+
 mod answers;
 mod client;
 mod ports;
+pub mod report;
+pub mod webhook;
 mod wire;
 
 use std::time::Duration;
 
 pub use answers::item_status;
 pub use client::PaypalPayouts;
+pub use report::{PaypalSettlementReport, parse_paypal_stl};
+pub use webhook::{
+    PAYPAL_CERT_HOSTS, PaypalEndpointVerifier, PaypalTransmission, PaypalVerifier, parse_paypal,
+};
 pub use wire::{
     BatchHeader, CreatePayout, CreatePayoutResponse, ItemError, Link, PayoutAmount, PayoutBatch,
     PayoutBatchHeader, PayoutBatchItem, PayoutItem, PayoutItemDetail, PaypalError,

@@ -2,12 +2,65 @@
 
 use chrono::{DateTime, Utc};
 use event_store::{EventStore, StreamId};
+use ledger_domain::ItemOutcome;
 use ledger_domain::events::{AggregateRef, EventBody, MoneyMovement, Processor, stream_name};
 use ledger_domain::payout::{ItemStatus, PayoutBatch};
 use ledger_domain::{Money, TenantId};
 use serde::Serialize;
 
 use crate::{ReportError, app};
+
+/// Where a payout item stands in the ledger; written as its lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerItemStatus {
+    Awaiting,
+    Submitted,
+    Paid,
+    Failed,
+    Returned,
+    Unclaimed,
+    Reversed,
+}
+
+impl LedgerItemStatus {
+    /// The name written for it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LedgerItemStatus::Awaiting => "awaiting",
+            LedgerItemStatus::Submitted => "submitted",
+            LedgerItemStatus::Paid => "paid",
+            LedgerItemStatus::Failed => "failed",
+            LedgerItemStatus::Returned => "returned",
+            LedgerItemStatus::Unclaimed => "unclaimed",
+            LedgerItemStatus::Reversed => "reversed",
+        }
+    }
+
+    fn of(status: ItemStatus) -> LedgerItemStatus {
+        match status {
+            ItemStatus::Awaiting => LedgerItemStatus::Awaiting,
+            ItemStatus::Submitted => LedgerItemStatus::Submitted,
+            ItemStatus::Paid | ItemStatus::Final(ItemOutcome::Paid) => LedgerItemStatus::Paid,
+            ItemStatus::Final(ItemOutcome::Failed) => LedgerItemStatus::Failed,
+            ItemStatus::Final(ItemOutcome::Returned) => LedgerItemStatus::Returned,
+            ItemStatus::Final(ItemOutcome::Unclaimed) => LedgerItemStatus::Unclaimed,
+            ItemStatus::Final(ItemOutcome::Reversed) => LedgerItemStatus::Reversed,
+        }
+    }
+}
+
+impl std::fmt::Display for LedgerItemStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for LedgerItemStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// Where one payout item stands in the ledger, for matching.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,8 +69,9 @@ pub struct LedgerItem {
     pub item_id: String,
     pub affiliate_id: String,
     pub amount: Money,
-    /// `paid`, `submitted`, `awaiting`, `failed`, `returned`, `unclaimed`.
-    pub status: String,
+    /// `paid`, `submitted`, `awaiting`, `failed`, `returned`, `unclaimed`,
+    /// `reversed`.
+    pub status: LedgerItemStatus,
     pub reference: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     #[serde(skip)]
@@ -66,12 +120,7 @@ pub async fn ledger_items<S: EventStore + ?Sized>(
                     _ => {}
                 }
             }
-            let status = match item.status {
-                ItemStatus::Awaiting => "awaiting".to_owned(),
-                ItemStatus::Submitted => "submitted".to_owned(),
-                ItemStatus::Paid => "paid".to_owned(),
-                ItemStatus::Final(outcome) => format!("{outcome:?}").to_lowercase(),
-            };
+            let status = LedgerItemStatus::of(item.status);
             let mut keys = vec![format!("{tenant_id}/{}", item.drafted.item_id)];
             if let Some(r) = &reference {
                 keys.push(r.clone());

@@ -1,12 +1,14 @@
 //! Matching report lines with ledger items, and what the matching found.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::ops::Deref;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ledger_domain::Money;
 use serde::Serialize;
 
-use super::{DATE_WINDOW_DAYS, LedgerItem, ParsedReport};
+use super::{DATE_WINDOW_DAYS, LedgerItem, LedgerItemStatus, ParsedReport};
 
 /// A line and the item it matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -17,16 +19,123 @@ pub struct Matched {
     pub amount: Money,
 }
 
+/// What kind of difference a mismatch is; written (JSON, events, the
+/// API) as its snake_case name.
+///
+/// Deliberately neither `Clone` nor `Copy`: it dereferences to its name,
+/// so `kind.to_owned()` still gives the `String` it gave when the kind was
+/// a `&'static str`. [`MismatchKind::copied`] copies it.
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+pub enum MismatchKind {
+    /// A payout line no paid item explains.
+    #[serde(rename = "missing_in_ledger")]
+    MissingInLedger,
+    /// An item paid in the report's period that the report does not show.
+    #[serde(rename = "missing_at_processor")]
+    MissingAtProcessor,
+    #[serde(rename = "amount_mismatch")]
+    AmountMismatch,
+    #[serde(rename = "currency_mismatch")]
+    CurrencyMismatch,
+    /// Same reference, but dated more than the window away from the
+    /// ledger's payment.
+    #[serde(rename = "outside_date_window")]
+    OutsideDateWindow,
+    /// The report shows a payment of an item the ledger holds as not paid,
+    /// failed or returned.
+    #[serde(rename = "not_paid_in_ledger")]
+    NotPaidInLedger,
+}
+
+impl MismatchKind {
+    pub const ALL: [MismatchKind; 6] = [
+        MismatchKind::MissingInLedger,
+        MismatchKind::MissingAtProcessor,
+        MismatchKind::AmountMismatch,
+        MismatchKind::CurrencyMismatch,
+        MismatchKind::OutsideDateWindow,
+        MismatchKind::NotPaidInLedger,
+    ];
+
+    /// The name written for it.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            MismatchKind::MissingInLedger => "missing_in_ledger",
+            MismatchKind::MissingAtProcessor => "missing_at_processor",
+            MismatchKind::AmountMismatch => "amount_mismatch",
+            MismatchKind::CurrencyMismatch => "currency_mismatch",
+            MismatchKind::OutsideDateWindow => "outside_date_window",
+            MismatchKind::NotPaidInLedger => "not_paid_in_ledger",
+        }
+    }
+
+    /// The same kind (what `Clone` would do; see the type's note).
+    pub const fn copied(&self) -> MismatchKind {
+        match self {
+            MismatchKind::MissingInLedger => MismatchKind::MissingInLedger,
+            MismatchKind::MissingAtProcessor => MismatchKind::MissingAtProcessor,
+            MismatchKind::AmountMismatch => MismatchKind::AmountMismatch,
+            MismatchKind::CurrencyMismatch => MismatchKind::CurrencyMismatch,
+            MismatchKind::OutsideDateWindow => MismatchKind::OutsideDateWindow,
+            MismatchKind::NotPaidInLedger => MismatchKind::NotPaidInLedger,
+        }
+    }
+
+    /// The kind written as `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<MismatchKind> {
+        MismatchKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl Deref for MismatchKind {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for MismatchKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for MismatchKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for MismatchKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A difference between the report and the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct Mismatch {
-    pub kind: &'static str,
+    pub kind: MismatchKind,
     pub line: Option<u64>,
     pub processor_reference: Option<String>,
     pub batch_id: Option<String>,
     pub item_id: Option<String>,
     pub ledger_amount: Option<Money>,
     pub report_amount: Option<Money>,
+}
+
+impl Clone for Mismatch {
+    fn clone(&self) -> Self {
+        Mismatch {
+            kind: self.kind.copied(),
+            line: self.line,
+            processor_reference: self.processor_reference.clone(),
+            batch_id: self.batch_id.clone(),
+            item_id: self.item_id.clone(),
+            ledger_amount: self.ledger_amount,
+            report_amount: self.report_amount,
+        }
+    }
 }
 
 /// Totals of one currency, in minor units.
@@ -76,7 +185,7 @@ pub fn match_report(report: &ParsedReport, items: &[LedgerItem]) -> Matching {
             .keys
             .iter()
             .find_map(|k| by_key.get(k.as_str()).copied());
-        let mismatch = |kind, item: Option<&LedgerItem>| Mismatch {
+        let mismatch = |kind: MismatchKind, item: Option<&LedgerItem>| Mismatch {
             kind,
             line: Some(line.line),
             processor_reference: line.keys.first().cloned(),
@@ -87,22 +196,23 @@ pub fn match_report(report: &ParsedReport, items: &[LedgerItem]) -> Matching {
         };
         let Some(index) = found else {
             totals.mismatches += 1;
-            out.mismatches.push(mismatch("missing_in_ledger", None));
+            out.mismatches
+                .push(mismatch(MismatchKind::MissingInLedger, None));
             continue;
         };
         explained.insert(index);
         let item = &items[index];
-        let kind = if item.status != "paid" {
-            Some("not_paid_in_ledger")
+        let kind = if item.status != LedgerItemStatus::Paid {
+            Some(MismatchKind::NotPaidInLedger)
         } else if item.amount.currency() != line.amount.currency() {
-            Some("currency_mismatch")
+            Some(MismatchKind::CurrencyMismatch)
         } else if item.amount != line.amount {
-            Some("amount_mismatch")
+            Some(MismatchKind::AmountMismatch)
         } else if item
             .paid_at
             .is_some_and(|at| line.date < at - window || line.date > at + window)
         {
-            Some("outside_date_window")
+            Some(MismatchKind::OutsideDateWindow)
         } else {
             None
         };
@@ -140,7 +250,10 @@ pub fn match_report(report: &ParsedReport, items: &[LedgerItem]) -> Matching {
         out.period_from = Some(from);
         out.period_to = Some(to);
         for (index, item) in items.iter().enumerate() {
-            let Some(paid_at) = item.paid_at.filter(|_| item.status == "paid") else {
+            let Some(paid_at) = item
+                .paid_at
+                .filter(|_| item.status == LedgerItemStatus::Paid)
+            else {
                 continue;
             };
             if paid_at < from || paid_at >= to {
@@ -156,7 +269,7 @@ pub fn match_report(report: &ParsedReport, items: &[LedgerItem]) -> Matching {
             }
             totals.mismatches += 1;
             out.mismatches.push(Mismatch {
-                kind: "missing_at_processor",
+                kind: MismatchKind::MissingAtProcessor,
                 line: None,
                 processor_reference: item.reference.clone(),
                 batch_id: Some(item.batch_id.clone()),

@@ -1,7 +1,12 @@
 //! Reconciliation: a processor's own report, line by line, against the
 //! payout items the ledger paid through that processor.
 //!
-//! Reports read:
+//! The reports are read by their processors' parsers (the `processors`
+//! crate, one folder per processor), behind the port of
+//! `ledger_app::reports`: this module matches what they read, writes the
+//! report and records the mismatches. [`reconcile_report_with`] takes the
+//! parsers; [`reconcile_report`] uses the `processors` registry's (the
+//! `processor-reports` feature, on by default). Reports read:
 //!
 //! - Stripe: the itemized "balance change from activity" CSV
 //!   (`balance_transaction_id, created_utc, currency, gross, fee, net,
@@ -33,29 +38,25 @@
 
 mod ledger;
 mod matching;
-mod parse;
-mod paypal;
 mod record;
-mod sepa;
-mod stripe;
 
 use chrono::{DateTime, Utc};
 use event_store::{EventStore, LedgerReads};
 use file_store::FileStore;
+use ledger_domain::TenantId;
 use ledger_domain::events::Processor;
-use ledger_domain::{Money, TenantId};
 use serde::Serialize;
 
 use crate::ReportError;
 use crate::statement::sha256_hex;
 use crate::trial::{TrialBalanceLine, trial_balance};
 
-pub use ledger::{LedgerItem, ledger_items};
-pub use matching::{CurrencyTotals, Matched, Matching, Mismatch, match_report};
-pub use parse::Rejection;
-pub use paypal::parse_paypal_stl;
-pub use sepa::parse_camt053;
-pub use stripe::parse_stripe_csv;
+pub use ledger::{LedgerItem, LedgerItemStatus, ledger_items};
+pub use ledger_app::reports::{ParsedReport, Rejection, ReportLine, ReportParser, ReportParsers};
+pub use matching::{CurrencyTotals, Matched, Matching, Mismatch, MismatchKind, match_report};
+/// The parsers of each processor's report, at their old paths.
+#[cfg(feature = "processor-reports")]
+pub use processors::{paypal::parse_paypal_stl, sepa::parse_camt053, stripe::parse_stripe_csv};
 
 use record::record_mismatches;
 
@@ -64,43 +65,70 @@ pub const DATE_WINDOW_DAYS: i64 = 5;
 /// The largest report accepted.
 pub const REPORT_BYTES_MAX: usize = 50 * 1024 * 1024;
 
-/// One payout as the processor reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReportLine {
-    /// 1-based line (CSV row or camt.053 entry) in the file.
-    pub line: u64,
-    /// The processor's identifiers of this payout, any of which may match.
-    pub keys: Vec<String>,
-    /// What was paid out, positive.
-    pub amount: Money,
-    pub date: DateTime<Utc>,
-}
-
-/// A report read whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedReport {
-    pub processor: Processor,
-    pub lines: Vec<ReportLine>,
-    /// Lines read that are not payouts (charges, fees, credits).
-    pub other_lines: usize,
-    /// The period the report covers, if it says (camt.053 `FrToDt`).
-    pub period: Option<(DateTime<Utc>, DateTime<Utc>)>,
-}
-
-/// Parses a report of `processor`'s kind.
-pub fn parse_report(processor: Processor, bytes: &[u8]) -> Result<ParsedReport, Rejection> {
+/// Parses a report of `processor`'s kind with the parser `parsers` give.
+pub fn parse_report_with(
+    parsers: &dyn ReportParsers,
+    processor: Processor,
+    bytes: &[u8],
+) -> Result<ParsedReport, Rejection> {
     if bytes.len() > REPORT_BYTES_MAX {
         return Err(Rejection::NotAReport {
             reason: format!("larger than {REPORT_BYTES_MAX} bytes"),
         });
     }
-    match processor {
-        Processor::Stripe => parse_stripe_csv(bytes),
-        Processor::Paypal => parse_paypal_stl(bytes),
-        Processor::Sepa => parse_camt053(bytes),
-        Processor::Sandbox => Err(Rejection::NotAReport {
-            reason: "the sandbox has no reports".to_owned(),
+    match parsers.report_parser(processor) {
+        Some(parser) => parser.parse(bytes),
+        None => Err(Rejection::NotAReport {
+            reason: format!("no report parser for {}", processor.as_str()),
         }),
+    }
+}
+
+/// Parses a report of `processor`'s kind with the `processors` registry's
+/// parser.
+#[cfg(feature = "processor-reports")]
+pub fn parse_report(processor: Processor, bytes: &[u8]) -> Result<ParsedReport, Rejection> {
+    parse_report_with(&processors::ProcessorReports, processor, bytes)
+}
+
+/// How a run ended; written as its lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every line matched and nothing the ledger paid is missing.
+    Reconciled,
+    /// Matched, with mismatches (each recorded as an event).
+    Mismatches,
+    /// The report could not be read whole: nothing was matched.
+    Quarantined,
+}
+
+impl RunStatus {
+    /// The name written for it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Reconciled => "reconciled",
+            RunStatus::Mismatches => "mismatches",
+            RunStatus::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RunStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for RunStatus {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
     }
 }
 
@@ -116,7 +144,7 @@ pub struct ReconciliationReport {
     pub source_sha256: String,
     pub generated_at: DateTime<Utc>,
     /// `reconciled`, `mismatches`, or `quarantined`.
-    pub status: &'static str,
+    pub status: RunStatus,
     pub rejection: Option<Rejection>,
     pub other_lines: usize,
     #[serde(flatten)]
@@ -160,11 +188,40 @@ pub fn source_of(key: &str) -> Result<(TenantId, Processor), ReportError> {
     Ok((tenant, processor))
 }
 
-/// Reconciles one processor report: parse it whole, match it, add the
-/// trial balance, write the report (once: a run id is the report's hash),
-/// and record every mismatch as a `reconciliation.mismatch_found` event.
-/// Running the same report again writes and records nothing new.
+/// Reconciles one processor report with the `processors` registry's
+/// parsers: [`reconcile_report_with`] and [`processors::ProcessorReports`].
+#[cfg(feature = "processor-reports")]
 pub async fn reconcile_report<S, R>(
+    store: &S,
+    reads: &R,
+    files: &FileStore,
+    source_key: &str,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Result<ReconciliationReport, ReportError>
+where
+    S: EventStore + ?Sized,
+    R: LedgerReads + ?Sized,
+{
+    reconcile_report_with(
+        &processors::ProcessorReports,
+        store,
+        reads,
+        files,
+        source_key,
+        bytes,
+        now,
+    )
+    .await
+}
+
+/// Reconciles one processor report: parse it whole (with the parser
+/// `parsers` give for the key's processor), match it, add the trial
+/// balance, write the report (once: a run id is the report's hash), and
+/// record every mismatch as a `reconciliation.mismatch_found` event.
+/// Running the same report again writes and records nothing new.
+pub async fn reconcile_report_with<S, R>(
+    parsers: &dyn ReportParsers,
     store: &S,
     reads: &R,
     files: &FileStore,
@@ -180,19 +237,25 @@ where
     let source_sha256 = sha256_hex(bytes);
     let run_id = format!("rr-{}", &source_sha256[..16]);
     let trial = trial_balance(reads, &tenant_id).await?;
-    let (status, rejection, matching, other_lines) = match parse_report(processor, bytes) {
-        Err(rejection) => ("quarantined", Some(rejection), Matching::default(), 0),
-        Ok(parsed) => {
-            let items = ledger_items(store, &tenant_id, processor).await?;
-            let matching = match_report(&parsed, &items);
-            let status = if matching.mismatches.is_empty() {
-                "reconciled"
-            } else {
-                "mismatches"
-            };
-            (status, None, matching, parsed.other_lines)
-        }
-    };
+    let (status, rejection, matching, other_lines) =
+        match parse_report_with(parsers, processor, bytes) {
+            Err(rejection) => (
+                RunStatus::Quarantined,
+                Some(rejection),
+                Matching::default(),
+                0,
+            ),
+            Ok(parsed) => {
+                let items = ledger_items(store, &tenant_id, processor).await?;
+                let matching = match_report(&parsed, &items);
+                let status = if matching.mismatches.is_empty() {
+                    RunStatus::Reconciled
+                } else {
+                    RunStatus::Mismatches
+                };
+                (status, None, matching, parsed.other_lines)
+            }
+        };
     let report = ReconciliationReport {
         format: "reconciliation-report/1",
         run_id: run_id.clone(),
@@ -219,7 +282,12 @@ where
         now,
     )
     .await?;
-    let key = report_key(&tenant_id, processor, &run_id, status == "quarantined");
+    let key = report_key(
+        &tenant_id,
+        processor,
+        &run_id,
+        status == RunStatus::Quarantined,
+    );
     let body =
         serde_json::to_vec_pretty(&report).map_err(|e| ReportError::Invalid(e.to_string()))?;
     files.create(&key, "application/json", body).await?;

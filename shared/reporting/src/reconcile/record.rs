@@ -49,7 +49,7 @@ pub(super) async fn record_mismatches<S: EventStore + ?Sized>(
                     EventBody::ReconciliationMismatchFound(ReconciliationMismatchFound {
                         run_id: run.clone(),
                         processor,
-                        kind: m.kind.to_owned(),
+                        kind: m.kind.as_str().to_owned(),
                         report: source_key.chars().take(200).collect(),
                         line: m.line,
                         processor_reference: m

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ledger_domain::events::Processor;
 
-use super::parse::{Rejection, bad, check_duplicate, currency, decimal_money, utf8};
-use super::{ParsedReport, ReportLine};
+use crate::report::{ParsedReport, ReportLine, ReportParser};
+use crate::report::{Rejection, bad, check_duplicate, currency, decimal_money, utf8};
 
 #[derive(Default)]
 struct CamtEntry {
@@ -213,4 +213,14 @@ pub fn parse_camt053(bytes: &[u8]) -> Result<ParsedReport, Rejection> {
         other_lines,
         period,
     })
+}
+
+/// The bank's camt.053 statement, as the port's parser.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Camt053Statement;
+
+impl ReportParser for Camt053Statement {
+    fn parse(&self, bytes: &[u8]) -> Result<ParsedReport, Rejection> {
+        parse_camt053(bytes)
+    }
 }

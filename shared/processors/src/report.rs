@@ -1,5 +1,8 @@
-//! What every report parser shares: why a report is quarantined, and
-//! reading its text, CSV records, columns, currencies and amounts.
+//! What every processor's settlement-report parser shares: reading its
+//! text, CSV records, columns, currencies and amounts. The parsers are in
+//! the processors' folders (`stripe::report`, `paypal::report`,
+//! `sepa::report`), behind the port of `ledger_app::reports`; the
+//! registry finds them ([`crate::registry::ProcessorReports`]).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -7,34 +10,10 @@ use std::str::FromStr;
 use ledger_domain::Money;
 use ledger_domain::money::currency_from_code;
 use rust_decimal::Decimal;
-use serde::Serialize;
 
-/// Why a report is quarantined.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
-#[serde(tag = "rule", rename_all = "snake_case")]
-pub enum Rejection {
-    #[error("unknown columns {columns:?}: the report is not the format expected")]
-    UnknownColumns { columns: Vec<String> },
-    #[error("missing columns {columns:?}")]
-    MissingColumns { columns: Vec<String> },
-    #[error("line {line}: {value:?} is not an ISO 4217 currency")]
-    BadCurrency { line: u64, value: String },
-    #[error("line {line}: {column} {value:?} {reason}")]
-    BadValue {
-        line: u64,
-        column: String,
-        value: String,
-        reason: String,
-    },
-    #[error("line {line} repeats {id:?} (first on line {first})")]
-    DuplicateLine { line: u64, first: u64, id: String },
-    #[error("the file is truncated: {reason}")]
-    Truncated { reason: String },
-    #[error("the file is not a report of this kind: {reason}")]
-    NotAReport { reason: String },
-}
+pub use ledger_app::reports::{ParsedReport, Rejection, ReportLine, ReportParser, ReportParsers};
 
-pub(super) fn bad(line: u64, column: &str, value: &str, reason: impl Into<String>) -> Rejection {
+pub(crate) fn bad(line: u64, column: &str, value: &str, reason: impl Into<String>) -> Rejection {
     Rejection::BadValue {
         line,
         column: column.to_owned(),
@@ -43,14 +22,14 @@ pub(super) fn bad(line: u64, column: &str, value: &str, reason: impl Into<String
     }
 }
 
-pub(super) fn currency(line: u64, value: &str) -> Result<ledger_domain::Currency, Rejection> {
+pub(crate) fn currency(line: u64, value: &str) -> Result<ledger_domain::Currency, Rejection> {
     currency_from_code(&value.trim().to_ascii_uppercase()).map_err(|_| Rejection::BadCurrency {
         line,
         value: value.chars().take(12).collect(),
     })
 }
 
-pub(super) fn decimal_money(
+pub(crate) fn decimal_money(
     line: u64,
     column: &str,
     value: &str,
@@ -61,7 +40,7 @@ pub(super) fn decimal_money(
     Money::new(d.abs(), c).map_err(|e| bad(line, column, value, e.to_string()))
 }
 
-pub(super) fn check_duplicate(
+pub(crate) fn check_duplicate(
     seen: &mut HashMap<String, u64>,
     id: &str,
     line: u64,
@@ -76,7 +55,7 @@ pub(super) fn check_duplicate(
     Ok(())
 }
 
-pub(super) fn utf8(bytes: &[u8]) -> Result<&str, Rejection> {
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, Rejection> {
     std::str::from_utf8(bytes).map_err(|e| Rejection::NotAReport {
         reason: format!("not UTF-8 text ({e})"),
     })
@@ -84,7 +63,7 @@ pub(super) fn utf8(bytes: &[u8]) -> Result<&str, Rejection> {
 
 /// Reads records of a CSV file; a record with fewer or more fields than
 /// the header (a cut-off last line) is a truncated file.
-pub(super) fn csv_records(text: &str, has_headers: bool) -> csv::StringRecordsIntoIter<&[u8]> {
+pub(crate) fn csv_records(text: &str, has_headers: bool) -> csv::StringRecordsIntoIter<&[u8]> {
     csv::ReaderBuilder::new()
         .has_headers(has_headers)
         .flexible(!has_headers)
@@ -92,7 +71,7 @@ pub(super) fn csv_records(text: &str, has_headers: bool) -> csv::StringRecordsIn
         .into_records()
 }
 
-pub(super) fn csv_error(e: csv::Error) -> Rejection {
+pub(crate) fn csv_error(e: csv::Error) -> Rejection {
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             pos,
@@ -110,7 +89,7 @@ pub(super) fn csv_error(e: csv::Error) -> Rejection {
     }
 }
 
-pub(super) fn columns(
+pub(crate) fn columns(
     header: &[String],
     required: &[&str],
     optional: &[&str],

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use ledger_domain::Money;
 use ledger_domain::events::Processor;
 
-use super::parse::{
+use crate::report::{ParsedReport, ReportLine, ReportParser};
+use crate::report::{
     Rejection, bad, check_duplicate, columns, csv_error, csv_records, currency, utf8,
 };
-use super::{ParsedReport, ReportLine};
 
 const PAYPAL_COLUMNS: [&str; 21] = [
     "Transaction ID",
@@ -181,4 +181,14 @@ pub fn parse_paypal_stl(bytes: &[u8]) -> Result<ParsedReport, Rejection> {
         other_lines,
         period: None,
     })
+}
+
+/// PayPal's settlement report (STL), as the port's parser.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaypalSettlementReport;
+
+impl ReportParser for PaypalSettlementReport {
+    fn parse(&self, bytes: &[u8]) -> Result<ParsedReport, Rejection> {
+        parse_paypal_stl(bytes)
+    }
 }

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use ledger_domain::events::Processor;
 
-use super::parse::{
+use crate::report::{ParsedReport, ReportLine, ReportParser};
+use crate::report::{
     Rejection, bad, check_duplicate, columns, csv_error, csv_records, currency, decimal_money, utf8,
 };
-use super::{ParsedReport, ReportLine};
 
 const STRIPE_REQUIRED: [&str; 9] = [
     "balance_transaction_id",
@@ -82,4 +82,14 @@ pub fn parse_stripe_csv(bytes: &[u8]) -> Result<ParsedReport, Rejection> {
         other_lines,
         period: None,
     })
+}
+
+/// Stripe's itemized balance change from activity report, as the port's parser.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StripeBalanceReport;
+
+impl ReportParser for StripeBalanceReport {
+    fn parse(&self, bytes: &[u8]) -> Result<ParsedReport, Rejection> {
+        parse_stripe_csv(bytes)
+    }
 }
