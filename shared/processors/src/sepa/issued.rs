@@ -97,6 +97,14 @@ pub fn batch_of_key(key: &str) -> Option<(TenantId, PayoutBatchId, Currency)> {
 }
 
 /// Whether the element path ends with `suffix` (local names).
+/// An amount element's `Ccy` attribute, if it has one.
+pub(crate) fn currency_attribute(e: &quick_xml::events::BytesStart<'_>) -> Option<String> {
+    e.try_get_attribute("Ccy")
+        .ok()
+        .flatten()
+        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+}
+
 pub(crate) fn ends_with(path: &[String], suffix: &[&str]) -> bool {
     path.len() >= suffix.len()
         && path[path.len() - suffix.len()..]
@@ -134,11 +142,7 @@ pub fn read_pain_001(xml: &[u8]) -> Result<(String, Vec<IssuedTransfer>), Proces
                     current = Default::default();
                 }
                 if name == "InstdAmt" {
-                    currency = e
-                        .try_get_attribute("Ccy")
-                        .ok()
-                        .flatten()
-                        .map(|a| String::from_utf8_lossy(&a.value).into_owned());
+                    currency = currency_attribute(&e);
                 }
                 path.push(name);
             }

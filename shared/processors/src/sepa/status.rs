@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 use ledger_domain::Money;
 use serde::Serialize;
 
-use super::issued::ends_with;
+use super::issued::{currency_attribute, ends_with};
 
 /// The largest status file read.
 pub const STATUS_FILE_BYTES_MAX: usize = 20 * 1024 * 1024;
@@ -219,11 +219,7 @@ pub fn read_status_file(xml: &[u8]) -> Result<StatusFile, StatusFileRejection> {
                     }
                     _ => {}
                 }
-                currency = e
-                    .try_get_attribute("Ccy")
-                    .ok()
-                    .flatten()
-                    .map(|a| String::from_utf8_lossy(&a.value).into_owned());
+                currency = currency_attribute(&e);
                 path.push(name);
             }
             Event::End(_) => match path.pop().as_deref() {
