@@ -12,20 +12,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use lambda_edge::Caller;
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::Problem;
+use lambda_edge::problem::{Problem, Unavailable};
 use ledger_app::payouts as uc;
 use ledger_domain::money::currency_from_code;
 use ledger_domain::projection::BalanceOwner;
 use ledger_domain::{AffiliateId, Currency, HoldReason};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::extract::ApiQuery;
 use crate::finance::{Cell, csv_bytes, csv_response};
 use crate::payouts::app_problem;
-use crate::{ApiReads, ApiState, affiliate_sign, money_text, query_params, store_problem};
+use crate::{ApiReads, ApiState, affiliate_sign, money_text, store_problem};
 
 /// The most affiliates one page returns.
 pub const AFFILIATE_PAGE_MAX: usize = 50;
@@ -88,8 +89,8 @@ fn parse_token(token: &str) -> Option<(i128, String, String)> {
     Some((key, affiliate, currency))
 }
 
-fn boolean(params: &BTreeMap<String, String>, field: &str) -> Result<Option<bool>, Problem> {
-    match params.get(field).map(String::as_str) {
+fn boolean(value: Option<&str>, field: &str) -> Result<Option<bool>, Problem> {
+    match value {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
         Some("false") => Ok(Some(false)),
@@ -97,11 +98,15 @@ fn boolean(params: &BTreeMap<String, String>, field: &str) -> Result<Option<bool
     }
 }
 
-pub(crate) fn currency_param(
-    params: &BTreeMap<String, String>,
-) -> Result<Option<Currency>, Problem> {
-    params
-        .get("currency")
+/// The query of the journal's export and of the pending commissions:
+/// `currency`, required.
+#[derive(Deserialize)]
+pub(crate) struct CurrencyQuery {
+    pub(crate) currency: Option<String>,
+}
+
+pub(crate) fn currency_param(currency: Option<&str>) -> Result<Option<Currency>, Problem> {
+    currency
         .map(|c| {
             currency_from_code(c).map_err(|e| Problem::bad_request("currency", &e.to_string()))
         })
@@ -136,6 +141,18 @@ fn hold_text(reason: &HoldReason) -> String {
         .unwrap_or_default()
 }
 
+/// The query of the affiliate list.
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    currency: Option<String>,
+    has_available: Option<String>,
+    on_hold: Option<String>,
+    has_receivable: Option<String>,
+    sort: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+}
+
 /// The tenant's affiliates, one row per affiliate and currency, filtered,
 /// sorted and paged.
 #[utoipa::path(get, path = "/v1/affiliates", tag = "ledger",
@@ -146,20 +163,19 @@ fn hold_text(reason: &HoldReason) -> String {
         ("sort" = Option<String>, Query, description = "available_desc, available_asc, receivable_desc, pending_desc or affiliate (default)"),
         ("limit" = Option<usize>, Query, description = "1 to 50, default 20"),
         ("after" = Option<String>, Query, description = "`next` of the previous page")),
-    responses((status = 200, body = AffiliatesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 400 the broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = AffiliatesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 400 the broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn list<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::ReadPayouts)?;
-    let params = query_params(query.as_deref());
-    let currency = currency_param(&params)?;
-    let has_available = boolean(&params, "has_available")?;
-    let on_hold = boolean(&params, "on_hold")?;
-    let has_receivable = boolean(&params, "has_receivable")?;
-    let sort = match params.get("sort") {
+    let currency = currency_param(query.currency.as_deref())?;
+    let has_available = boolean(query.has_available.as_deref(), "has_available")?;
+    let on_hold = boolean(query.on_hold.as_deref(), "on_hold")?;
+    let has_receivable = boolean(query.has_receivable.as_deref(), "has_receivable")?;
+    let sort = match query.sort.as_deref() {
         None => Sort::Affiliate,
         Some(s) => Sort::parse(s).ok_or_else(|| {
             Problem::bad_request(
@@ -168,9 +184,13 @@ pub(crate) async fn list<R: ApiReads + 'static>(
             )
         })?,
     };
-    let limit = crate::page_limit(&params, AFFILIATE_PAGE_DEFAULT, AFFILIATE_PAGE_MAX)
-        .map_err(|e| Problem::bad_request(&e.field, &e.rule))?;
-    let after = match params.get("after") {
+    let limit = crate::page_limit(
+        query.limit.as_deref(),
+        AFFILIATE_PAGE_DEFAULT,
+        AFFILIATE_PAGE_MAX,
+    )
+    .map_err(|e| Problem::bad_request(&e.field, &e.rule))?;
+    let after = match query.after.as_deref() {
         None => None,
         Some(t) => Some(
             parse_token(t)
@@ -291,18 +311,17 @@ pub(crate) async fn list<R: ApiReads + 'static>(
 /// One affiliate's journal in one currency as CSV, every page, oldest first.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/journal/export.csv", tag = "ledger",
     params(("affiliate_id" = String, Path, description = "an affiliate may name only itself"), ("currency" = String, Query, description = "ISO 4217")),
-    responses((status = 200, content_type = "text/csv", body = String, description = "one row per journal line: effective_at, event_type, stream, version, then each field's signed change; text cells guarded against spreadsheet formulas"), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 another affiliate, 404 an affiliate the tenant does not have (another tenant's), 400 the broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, content_type = "text/csv", body = String, description = "one row per journal line: effective_at, event_type, stream, version, then each field's signed change; text cells guarded against spreadsheet formulas"), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 another affiliate, 404 an affiliate the tenant does not have (another tenant's), 400 the broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn export_journal<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(affiliate): Path<String>,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<CurrencyQuery>,
 ) -> Result<Response, Problem> {
     let owner = crate::authorize(&identity, &affiliate)?;
-    let params = query_params(query.as_deref());
-    let currency =
-        currency_param(&params)?.ok_or_else(|| Problem::bad_request("currency", "is required"))?;
+    let currency = currency_param(query.currency.as_deref())?
+        .ok_or_else(|| Problem::bad_request("currency", "is required"))?;
     let (lines, _) = crate::journal_lines(&state.reads, &owner, currency, usize::MAX).await?;
     // An affiliate the caller's tenant does not know (another tenant's
     // among them) is refused, not exported empty.

@@ -12,17 +12,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use event_store::StoreError;
 use event_store_sqlite::SqliteEventStore;
-use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::problem::{FieldError, Problem, Refused, Unavailable};
 use lambda_edge::{Caller, Identity, TenantClaim};
 use ledger_domain::money::currency_from_code;
 use ledger_domain::projection::BalanceOwner;
 use ledger_domain::{AffiliateId, Currency, Money};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::extract::ApiQuery;
 
 /// The most journal lines one page returns.
 pub const JOURNAL_PAGE_MAX: usize = 500;
@@ -31,6 +33,7 @@ pub const JOURNAL_PAGE_DEFAULT: usize = 50;
 pub use event_store::{Fields, JournalPage, LedgerReads};
 
 pub mod affiliates;
+mod extract;
 pub mod finance;
 pub mod openapi;
 pub mod payouts;
@@ -243,7 +246,7 @@ struct BalancesBody {
 /// Every currency's balances of one affiliate.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/balances", tag = "ledger",
     params(("affiliate_id" = String, Path, description = "the affiliate; an affiliate may name only itself")),
-    responses((status = 200, body = BalancesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401 unauthenticated, 403 another affiliate, 400 a malformed id"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = BalancesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401 unauthenticated, 403 another affiliate, 400 a malformed id"), Unavailable),
     security(("bearer" = [])))]
 async fn balances<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
@@ -298,11 +301,11 @@ struct JournalBody {
 /// The `limit` of a paged read: `default` when absent, else a whole
 /// number from 1 to `max`.
 pub(crate) fn page_limit(
-    params: &BTreeMap<String, String>,
+    limit: Option<&str>,
     default: usize,
     max: usize,
 ) -> Result<usize, FieldError> {
-    match params.get("limit").map(|l| l.parse::<usize>()) {
+    match limit.map(str::parse::<usize>) {
         None => Ok(default),
         Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
         Some(_) => Err(FieldError {
@@ -312,21 +315,18 @@ pub(crate) fn page_limit(
     }
 }
 
-pub(crate) fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .collect()
+/// The query of a journal page: `currency` (required), `limit`, `after`.
+#[derive(Deserialize)]
+struct PageQuery {
+    currency: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
 }
 
 /// The journal's paging parameters: `currency` (required), `limit`, `after`.
-fn page_params(
-    params: &BTreeMap<String, String>,
-) -> Result<(Currency, usize, Option<String>), Problem> {
+fn page_params(query: &PageQuery) -> Result<(Currency, usize, Option<String>), Problem> {
     let mut errors = Vec::new();
-    let currency = match params.get("currency").map(|c| currency_from_code(c)) {
+    let currency = match query.currency.as_deref().map(currency_from_code) {
         Some(Ok(c)) => Some(c),
         Some(Err(e)) => {
             errors.push(FieldError {
@@ -343,13 +343,19 @@ fn page_params(
             None
         }
     };
-    let limit = page_limit(params, JOURNAL_PAGE_DEFAULT, JOURNAL_PAGE_MAX).unwrap_or_else(|e| {
+    let limit = page_limit(
+        query.limit.as_deref(),
+        JOURNAL_PAGE_DEFAULT,
+        JOURNAL_PAGE_MAX,
+    )
+    .unwrap_or_else(|e| {
         errors.push(e);
         0
     });
     // Page tokens are opaque to clients: hex of the backend's own token.
-    let after = match params
-        .get("after")
+    let after = match query
+        .after
+        .as_deref()
         .map(|a| hex::decode(a).ok().and_then(|b| String::from_utf8(b).ok()))
     {
         None => None,
@@ -371,16 +377,16 @@ fn page_params(
 /// One affiliate's journal in one currency, oldest first, paginated.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/journal", tag = "ledger",
     params(("affiliate_id" = String, Path), ("currency" = String, Query, description = "ISO 4217"), ("limit" = Option<usize>, Query, description = "1 to 500, default 50"), ("after" = Option<String>, Query, description = "`next` of the previous page")),
-    responses((status = 200, body = JournalBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = JournalBody), Refused, Unavailable),
     security(("bearer" = [])))]
 async fn journal<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(affiliate): Path<String>,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Response, Problem> {
     let owner = authorize(&identity, &affiliate)?;
-    let (currency, limit, after) = page_params(&query_params(query.as_deref()))?;
+    let (currency, limit, after) = page_params(&query)?;
     let page = state
         .reads
         .journal(&owner, currency.code(), after.as_deref(), limit)
@@ -497,7 +503,7 @@ fn audit_entry(stored: &event_store::StoredEvent) -> Result<AuditEntry, Problem>
 /// Who did what to a payout batch (admins).
 #[utoipa::path(get, path = "/v1/audit/batches/{batch_id}", tag = "audit",
     params(("batch_id" = String, Path)),
-    responses((status = 200, body = AuditBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = AuditBody), Refused, Unavailable),
     security(("bearer" = [])))]
 async fn audit_batch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
@@ -534,13 +540,13 @@ async fn audit_batch<R: ApiReads + 'static>(
 /// Who did what to an affiliate's money in one currency (admins).
 #[utoipa::path(get, path = "/v1/audit/affiliates/{affiliate_id}", tag = "audit",
     params(("affiliate_id" = String, Path), ("currency" = String, Query), ("limit" = Option<usize>, Query), ("after" = Option<String>, Query)),
-    responses((status = 200, body = AuditBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = AuditBody), Refused, Unavailable),
     security(("bearer" = [])))]
 async fn audit_affiliate<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(affiliate): Path<String>,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Response, Problem> {
     lambda_edge::authz::authorize(&identity, lambda_edge::authz::Action::ReadAudit)?;
     let affiliate_id = AffiliateId::new(&affiliate)
@@ -554,7 +560,7 @@ async fn audit_affiliate<R: ApiReads + 'static>(
         tenant_id: identity.tenant_id.clone(),
         affiliate_id,
     };
-    let (currency, limit, after) = page_params(&query_params(query.as_deref()))?;
+    let (currency, limit, after) = page_params(&query)?;
     let profile_changes = if after.is_none() {
         let stored = state
             .events

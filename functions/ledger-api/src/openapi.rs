@@ -61,6 +61,8 @@ impl Modify for BearerJwt {
         crate::webhooks::replay,
         crate::webhooks::replay_parked,
     ),
+    // The shared refusals (`Refused`, `Unavailable`) answer a `Problem`.
+    components(schemas(lambda_edge::problem::Problem)),
     modifiers(&BearerJwt),
     tags(
         (name = "ledger", description = "balances and journal"),

@@ -6,18 +6,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use event_store::StreamId;
 use lambda_edge::Caller;
-use lambda_edge::problem::Problem;
+use lambda_edge::problem::{Problem, Unavailable};
 use ledger_domain::events::EventBody;
 use serde::Serialize;
 
-use crate::affiliates::currency_param;
-use crate::{
-    ApiReads, ApiState, affiliate_sign, authorize, money_text, query_params, store_problem,
-};
+use crate::affiliates::{CurrencyQuery, currency_param};
+use crate::extract::ApiQuery;
+use crate::{ApiReads, ApiState, affiliate_sign, authorize, money_text, store_problem};
 
 /// The most journal lines one request reads; past it the answer says it is
 /// not complete.
@@ -53,18 +52,17 @@ pub(crate) struct PendingBody {
 /// matures, soonest first.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/pending", tag = "ledger",
     params(("affiliate_id" = String, Path, description = "an affiliate may name only itself"), ("currency" = String, Query, description = "ISO 4217")),
-    responses((status = 200, body = PendingBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = PendingBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 400/422 each broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn pending<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(affiliate): Path<String>,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<CurrencyQuery>,
 ) -> Result<Response, Problem> {
     let owner = authorize(&identity, &affiliate)?;
-    let params = query_params(query.as_deref());
-    let currency =
-        currency_param(&params)?.ok_or_else(|| Problem::bad_request("currency", "is required"))?;
+    let currency = currency_param(query.currency.as_deref())?
+        .ok_or_else(|| Problem::bad_request("currency", "is required"))?;
     let (lines, mut complete) =
         crate::journal_lines(&state.reads, &owner, currency, PENDING_SCAN_MAX).await?;
     // What is still pending per commission stream, and when it was earned.

@@ -18,14 +18,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use event_store::{AppendRequest, EventStore, StoreError, StreamId};
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::Problem;
+use lambda_edge::problem::{Problem, Unavailable};
 use lambda_edge::{Caller, Identity};
 use ledger_domain::events::{
     AggregateRef, EventBody, ReconciliationMismatchFound, ReconciliationMismatchResolved,
@@ -34,8 +32,9 @@ use ledger_domain::events::{
 use ledger_domain::{Event, Money, ReconciliationRunId, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::payouts::{app_problem, ctx, json_body};
-use crate::{ApiReads, ApiState, query_params, store_problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::payouts::{app_problem, ctx};
+use crate::{ApiReads, ApiState, store_problem};
 
 pub const MISMATCH_PAGE_MAX: usize = 50;
 pub const MISMATCH_PAGE_DEFAULT: usize = 20;
@@ -175,17 +174,27 @@ fn body_of(
     }
 }
 
-fn limit_param(params: &std::collections::BTreeMap<String, String>) -> Result<usize, Problem> {
-    crate::page_limit(params, MISMATCH_PAGE_DEFAULT, MISMATCH_PAGE_MAX)
-        .map_err(|e| Problem::bad_request(&e.field, &e.rule))
+/// The query of the lists: `status` (mismatches only), `limit`, `after`.
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+fn limit_param(query: &ListQuery) -> Result<usize, Problem> {
+    crate::page_limit(
+        query.limit.as_deref(),
+        MISMATCH_PAGE_DEFAULT,
+        MISMATCH_PAGE_MAX,
+    )
+    .map_err(|e| Problem::bad_request(&e.field, &e.rule))
 }
 
 /// A page position: how many runs (newest first) are behind, and within
 /// the next run how many mismatches. Opaque to clients (hex).
-fn parse_after(
-    params: &std::collections::BTreeMap<String, String>,
-) -> Result<(usize, usize), Problem> {
-    let Some(token) = params.get("after") else {
+fn parse_after(query: &ListQuery) -> Result<(usize, usize), Problem> {
+    let Some(token) = &query.after else {
         return Ok((0, 0));
     };
     hex::decode(token)
@@ -208,23 +217,22 @@ fn run_id_of(event: &Event) -> Option<&ReconciliationRunId> {
 /// The tenant's mismatches, newest run first, open or resolved.
 #[utoipa::path(get, path = "/v1/reconciliation/mismatches", tag = "reconciliation",
     params(("status" = Option<String>, Query, description = "open or resolved (default: both)"), ("limit" = Option<usize>, Query, description = "1 to 50, default 20"), ("after" = Option<String>, Query, description = "`next` of the previous page")),
-    responses((status = 200, body = MismatchesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 400 the broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = MismatchesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 400 the broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn list_mismatches<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::ReadReconciliation)?;
-    let params = query_params(query.as_deref());
-    let status = match params.get("status").map(String::as_str) {
+    let status = match query.status.as_deref() {
         None => None,
         Some("open") => Some(false),
         Some("resolved") => Some(true),
         Some(_) => return Err(Problem::bad_request("status", "must be open or resolved")),
     };
-    let limit = limit_param(&params)?;
-    let (run_from, within_from) = parse_after(&params)?;
+    let limit = limit_param(&query)?;
+    let (run_from, within_from) = parse_after(&query)?;
     let tenant = &identity.tenant_id;
     let runs = runs_of(&*state.events, tenant).await?;
     let mut out = Vec::new();
@@ -262,17 +270,16 @@ pub(crate) async fn list_mismatches<R: ApiReads + 'static>(
 /// how many are open and resolved.
 #[utoipa::path(get, path = "/v1/reconciliation/runs", tag = "reconciliation",
     params(("limit" = Option<usize>, Query, description = "1 to 50, default 20"), ("after" = Option<String>, Query, description = "`next` of the previous page")),
-    responses((status = 200, body = RunsBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 400 the broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = RunsBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 400 the broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn list_runs<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::ReadReconciliation)?;
-    let params = query_params(query.as_deref());
-    let limit = limit_param(&params)?;
-    let (from, _) = parse_after(&params)?;
+    let limit = limit_param(&query)?;
+    let (from, _) = parse_after(&query)?;
     let tenant = &identity.tenant_id;
     let runs = runs_of(&*state.events, tenant).await?;
     let mut out = Vec::new();
@@ -304,7 +311,7 @@ pub(crate) async fn list_runs<R: ApiReads + 'static>(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResolveBody {
+pub(crate) struct ResolveBody {
     /// 1 to 500 characters: how it was resolved.
     note: String,
 }
@@ -320,17 +327,16 @@ fn parse_id(id: &str) -> Option<(ReconciliationRunId, u64)> {
 /// `reconciliation.mismatch_resolved` event: who, when, why.
 #[utoipa::path(post, path = "/v1/reconciliation/mismatches/{id}/resolve", tag = "reconciliation",
     params(("id" = String, Path, description = "the mismatch's `id`")), request_body = ResolveBody,
-    responses((status = 200, body = MismatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 no such mismatch (or another tenant's), 409 already resolved, 400/422 the broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = MismatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 no such mismatch (or another tenant's), 409 already resolved, 400/422 the broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn resolve<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<ResolveBody>, Problem>,
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::ResolveMismatches)?;
-    let request: ResolveBody = json_body(&headers, body).await?;
+    let ApiJson(request) = body?;
     let note = request.note.trim().to_owned();
     if note.is_empty() || note.chars().count() > NOTE_CHARS_MAX {
         return Err(Problem::bad_request(

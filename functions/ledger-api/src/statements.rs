@@ -14,14 +14,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use lambda_edge::Caller;
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::problem::{FieldError, Problem, Refused, Unavailable};
 use ledger_domain::AffiliateId;
 use ledger_domain::money::currency_from_code;
 use reporting::statement::Period;
@@ -29,7 +27,8 @@ use reporting::statements::{RunScope, StatementStores, generate_statements, list
 use reporting::{DOWNLOAD_LINK_TTL, ReportError, ReportFiles};
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiReads, ApiState, query_params};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::{ApiReads, ApiState};
 
 /// Affiliate-currencies one on-demand run takes at most; it returns `next`
 /// to go on.
@@ -57,7 +56,7 @@ struct ListedBody {
 
 /// An affiliate's statements, every version.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/statements", tag = "statements",
-    params(("affiliate_id" = String, Path, description = "an affiliate may name only itself")), responses((status = 200, body = ListBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path, description = "an affiliate may name only itself")), responses((status = 200, body = ListBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn list<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -100,21 +99,27 @@ struct DownloadBody {
     expires_at: chrono::DateTime<Utc>,
 }
 
+/// The query of a download: `version`, `format`.
+#[derive(Deserialize)]
+pub(crate) struct DownloadQuery {
+    version: Option<String>,
+    format: Option<String>,
+}
+
 /// A link to download one statement, valid for five minutes.
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/statements/{currency}/{period}", tag = "statements",
     params(("affiliate_id" = String, Path), ("currency" = String, Path), ("period" = String, Path, description = "YYYY-MM"), ("version" = Option<u32>, Query, description = "default: the latest"), ("format" = Option<String>, Query, description = "json (default) or csv")),
-    responses((status = 200, body = DownloadBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    responses((status = 200, body = DownloadBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn download<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path((affiliate, currency, period)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<DownloadQuery>,
 ) -> Result<Response, Problem> {
     let owner = crate::authorize(&identity, &affiliate)?;
     let ledger_domain::projection::BalanceOwner::Affiliate { affiliate_id, .. } = owner else {
         return Err(Problem::not_found("affiliate"));
     };
-    let params = query_params(query.as_deref());
     let mut errors = Vec::new();
     let currency = currency_from_code(&currency)
         .map_err(|e| {
@@ -130,7 +135,7 @@ pub(crate) async fn download<R: ApiReads + 'static>(
             rule: "must be a month written YYYY-MM".into(),
         });
     }
-    let version = match params.get("version").map(|v| v.parse::<u32>()) {
+    let version = match query.version.as_deref().map(str::parse::<u32>) {
         None => None,
         Some(Ok(v)) if v >= 1 => Some(v),
         Some(_) => {
@@ -141,7 +146,7 @@ pub(crate) async fn download<R: ApiReads + 'static>(
             None
         }
     };
-    let format = match params.get("format").map(String::as_str) {
+    let format = match query.format.as_deref() {
         None | Some("json") => "json",
         Some("csv") => "csv",
         Some(_) => {
@@ -194,7 +199,7 @@ pub(crate) async fn download<R: ApiReads + 'static>(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StatementRunBody {
+pub(crate) struct StatementRunBody {
     /// `YYYY-MM`; the last complete month in the tenant's zone if absent.
     period: Option<String>,
     affiliate_id: Option<String>,
@@ -205,15 +210,14 @@ struct StatementRunBody {
 
 /// Generates statements of a period now (finance, admins), bounded per call.
 #[utoipa::path(post, path = "/v1/statement-runs", tag = "statements", request_body = StatementRunBody,
-    responses((status = 200, body = reporting::statements::StatementRunReport), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    responses((status = 200, body = reporting::statements::StatementRunReport), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn run<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<StatementRunBody>, Problem>,
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::RunStatements)?;
-    let run: StatementRunBody = crate::payouts::json_body(&headers, body).await?;
+    let ApiJson(run) = body?;
     let actor = crate::payouts::ctx(&identity, role)?.actor;
     let files = files(&state)?;
     let tz = files.time_zones.of(&identity.tenant_id);

@@ -5,26 +5,24 @@
 //! A secret is shown once, when it is made (registration or rotation);
 //! reads show only its last four characters and validity.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use event_store::StoreError;
 use event_store::webhooks::{DELIVERY_PAGE_MAX, Delivery, DeliveryStatus, Endpoint, WebhookStore};
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::problem::{FieldError, Problem, Unavailable};
 use lambda_edge::{Caller, TenantClaim};
 use serde::{Deserialize, Serialize};
 use tenant_webhooks::UrlPolicy;
 use tenant_webhooks::endpoints::{self, Change, Registration, WebhookError};
 
-use crate::payouts::json_body;
-use crate::{page_limit, query_params};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::page_limit;
 
 /// What the webhook routes need.
 pub struct WebhookApi {
@@ -194,16 +192,15 @@ struct EndpointsBody {
 
 /// Registers an endpoint; the answer carries its signing secret, once.
 #[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = CreateBody,
-    responses((status = 201, body = EndpointBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not an admin, 409 too many endpoints, 422 the broken field named (a URL that is not https, resolves to a private address or where nothing answers; an unknown event type)"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 201, body = EndpointBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not an admin, 409 too many endpoints, 422 the broken field named (a URL that is not https, resolves to a private address or where nothing answers; an unknown event type)"), Unavailable),
     security(("bearer" = [])))]
 async fn create(
     State(state): State<Arc<WebhookApi>>,
     Caller(identity): Caller,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<CreateBody>, Problem>,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::ManageWebhooks)?;
-    let request: CreateBody = json_body(&headers, body).await?;
+    let ApiJson(request) = body?;
     let (endpoint, secret) = endpoints::register(
         &*state.store,
         &identity.tenant_id,
@@ -227,7 +224,7 @@ async fn create(
 
 /// The tenant's endpoints.
 #[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
-    responses((status = 200, body = EndpointsBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401 no valid token, 403 not an admin"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = EndpointsBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401 no valid token, 403 not an admin"), Unavailable),
     security(("bearer" = [])))]
 async fn list(
     State(state): State<Arc<WebhookApi>>,
@@ -247,7 +244,7 @@ async fn list(
 
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{endpoint_id}", tag = "webhooks",
     params(("endpoint_id" = String, Path)),
-    responses((status = 200, body = EndpointBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint (or another tenant's)"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = EndpointBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint (or another tenant's)"), Unavailable),
     security(("bearer" = [])))]
 async fn read(
     State(state): State<Arc<WebhookApi>>,
@@ -278,17 +275,16 @@ struct UpdateBody {
 /// Changes an endpoint: only the fields given.
 #[utoipa::path(patch, path = "/v1/webhook-endpoints/{endpoint_id}", tag = "webhooks",
     params(("endpoint_id" = String, Path)), request_body = UpdateBody,
-    responses((status = 200, body = EndpointBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint, 409 changed meanwhile, 422 the broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = EndpointBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint, 409 changed meanwhile, 422 the broken field named"), Unavailable),
     security(("bearer" = [])))]
 async fn update(
     State(state): State<Arc<WebhookApi>>,
     Caller(identity): Caller,
     Path(endpoint_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<UpdateBody>, Problem>,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::ManageWebhooks)?;
-    let request: UpdateBody = json_body(&headers, body).await?;
+    let ApiJson(request) = body?;
     let endpoint = endpoints::change(
         &*state.store,
         &identity.tenant_id,
@@ -320,17 +316,16 @@ struct RotateBody {
 /// the overlap, so receivers switch without losing a delivery.
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{endpoint_id}/rotate-secret", tag = "webhooks",
     params(("endpoint_id" = String, Path)), request_body = RotateBody,
-    responses((status = 200, body = EndpointBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint, 409 changed meanwhile, 422 overlap_hours out of range"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = EndpointBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint, 409 changed meanwhile, 422 overlap_hours out of range"), Unavailable),
     security(("bearer" = [])))]
 async fn rotate(
     State(state): State<Arc<WebhookApi>>,
     Caller(identity): Caller,
     Path(endpoint_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<RotateBody>, Problem>,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::ManageWebhooks)?;
-    let request: RotateBody = json_body(&headers, body).await?;
+    let ApiJson(request) = body?;
     let (endpoint, secret) = endpoints::rotate(
         &*state.store,
         &identity.tenant_id,
@@ -421,21 +416,28 @@ fn event_id(text: &str, field: &str) -> Result<String, FieldError> {
     }
 }
 
+/// The query of a delivery log: `status`, `limit`, `after`.
+#[derive(Deserialize)]
+struct DeliveriesQuery {
+    status: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+}
+
 /// An endpoint's delivery log, newest first.
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{endpoint_id}/deliveries", tag = "webhooks",
     params(("endpoint_id" = String, Path), ("status" = Option<String>, Query, description = "pending, delivered or parked"), ("limit" = Option<usize>, Query, description = "1 to 500, default 50"), ("after" = Option<String>, Query, description = "`next` of the previous page")),
-    responses((status = 200, body = DeliveriesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint, 422 the broken parameter named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = DeliveriesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint, 422 the broken parameter named"), Unavailable),
     security(("bearer" = [])))]
 async fn deliveries(
     State(state): State<Arc<WebhookApi>>,
     Caller(identity): Caller,
     Path(endpoint_id): Path<String>,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::ManageWebhooks)?;
-    let params: BTreeMap<String, String> = query_params(query.as_deref());
     let mut errors = Vec::new();
-    let status = match params.get("status").map(|s| DeliveryStatus::parse(s)) {
+    let status = match query.status.as_deref().map(DeliveryStatus::parse) {
         None => None,
         Some(Some(s)) => Some(s),
         Some(None) => {
@@ -446,11 +448,11 @@ async fn deliveries(
             None
         }
     };
-    let limit = page_limit(&params, 50, DELIVERY_PAGE_MAX).unwrap_or_else(|e| {
+    let limit = page_limit(query.limit.as_deref(), 50, DELIVERY_PAGE_MAX).unwrap_or_else(|e| {
         errors.push(e);
         0
     });
-    let after = match params.get("after").map(|a| event_id(a, "after")) {
+    let after = match query.after.as_deref().map(|a| event_id(a, "after")) {
         None => None,
         Some(Ok(a)) => Some(a),
         Some(Err(e)) => {
@@ -489,7 +491,7 @@ async fn deliveries(
 /// One delivery with its exact body and attempts.
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{endpoint_id}/deliveries/{event_id}", tag = "webhooks",
     params(("endpoint_id" = String, Path), ("event_id" = String, Path)),
-    responses((status = 200, body = DeliveryBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint or delivery, 400 a malformed event id"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = DeliveryBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint or delivery, 400 a malformed event id"), Unavailable),
     security(("bearer" = [])))]
 async fn delivery(
     State(state): State<Arc<WebhookApi>>,
@@ -514,7 +516,7 @@ async fn delivery(
 /// Sends a delivery again now (with a fresh retry window).
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{endpoint_id}/deliveries/{event_id}/replay", tag = "webhooks",
     params(("endpoint_id" = String, Path), ("event_id" = String, Path)),
-    responses((status = 202, body = DeliveryBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint or delivery, 409 changed meanwhile, 400 a malformed event id"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 202, body = DeliveryBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint or delivery, 409 changed meanwhile, 400 a malformed event id"), Unavailable),
     security(("bearer" = [])))]
 async fn replay(
     State(state): State<Arc<WebhookApi>>,
@@ -545,7 +547,7 @@ struct ReplayedBody {
 /// Sends every parked delivery of an endpoint again (up to 500 a call).
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{endpoint_id}/replay-parked", tag = "webhooks",
     params(("endpoint_id" = String, Path)),
-    responses((status = 202, body = ReplayedBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 202, body = ReplayedBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "401, 403 not an admin, 404 no such endpoint"), Unavailable),
     security(("bearer" = [])))]
 async fn replay_parked(
     State(state): State<Arc<WebhookApi>>,

@@ -480,6 +480,15 @@ async fn liabilities_now_and_as_of_a_past_instant(store: &Ledger) {
         }
         assert_eq!(body["liabilities"].as_array().unwrap().len(), 2);
     }
+    // `+` of the offset encoded, or not: a plus either way.
+    for query in [
+        "as_of=2026-11-02T21:00:00+01:00",
+        "as_of=2026-11-02T21%3A00%3A00+01%3A00",
+    ] {
+        let (status, body) = send(store, &get("/v1/liabilities", query, "acme")).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(body["as_of"], "2026-11-02T20:00:00.000Z", "{query}");
+    }
     let (_, body) = send(
         store,
         &get(

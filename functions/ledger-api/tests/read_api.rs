@@ -112,10 +112,18 @@ async fn check_reads<R: ApiReads + Clone + 'static>(reads: R, events: Arc<dyn Ev
         .expect("a page that stops early has a next token")
         .to_owned();
     one["rawQueryString"] = format!("currency=EUR&limit=1&after={token}").into();
-    one["queryStringParameters"]["after"] = token.into();
+    one["queryStringParameters"]["after"] = token.clone().into();
     let (_, second) = send(api(reads.clone(), events.clone()), &one).await;
     assert_eq!(second["lines"].as_array().unwrap().len(), 1);
     assert_ne!(first["lines"][0], second["lines"][0]);
+    // Query values are percent-decoded: `%45%55%52` is EUR, and a page
+    // token with every byte encoded reads as the token.
+    let encoded: String = token.bytes().map(|b| format!("%{b:02X}")).collect();
+    one["rawQueryString"] = format!("currency=%45%55%52&limit=1&after={encoded}").into();
+    one["queryStringParameters"] = Value::Null;
+    let (status, decoded) = send(api(reads.clone(), events.clone()), &one).await;
+    assert_eq!(status, 200, "{decoded}");
+    assert_eq!(decoded["lines"], second["lines"]);
 
     // Finance reads any affiliate of its own tenant.
     let finance = with_claims(

@@ -173,6 +173,30 @@ async fn mismatches_resolve_once_within_the_tenant(store: &Ledger) {
         assert_eq!(status, 400, "{problem}");
         assert!(field_named(&problem, "note"), "{problem}");
     }
+    // A body that is not JSON, or JSON of the wrong shape, names the field.
+    for (body, expected) in [
+        (r#"{"note": }"#, (400, "/problems/malformed-json")),
+        (r#"{"note": 12}"#, (422, "/problems/validation")),
+        (r#"{"notes": "x"}"#, (422, "/problems/validation")),
+    ] {
+        let mut event = request("POST", &path, "", "acme", Some(json!({})));
+        event["body"] = body.into();
+        let (status, problem) = send(store, &event).await;
+        assert_eq!(
+            (status, problem["type"].as_str().unwrap_or_default()),
+            expected,
+            "{body}: {problem}"
+        );
+        let field = if body.contains("notes") {
+            "notes"
+        } else {
+            "note"
+        };
+        assert!(field_named(&problem, field), "{body}: {problem}");
+    }
+    let mut plain = request("POST", &path, "", "acme", Some(note.clone()));
+    plain["headers"]["content-type"] = "text/plain".into();
+    assert_eq!(send(store, &plain).await.0, 415);
     let (status, _) = send(
         store,
         &request("POST", &path, "", "globex", Some(note.clone())),

@@ -101,6 +101,22 @@ impl Problem {
         )
     }
 
+    /// Malformed JSON whose error lies inside `field` (a JSON path such as
+    /// `method.iban`): the same problem, with `errors` naming the field.
+    pub fn malformed_json_at(field: &str, detail: String) -> Self {
+        let errors = vec![FieldError {
+            field: field.into(),
+            rule: detail.clone(),
+        }];
+        Self::new(
+            "/problems/malformed-json",
+            "Malformed JSON",
+            StatusCode::BAD_REQUEST,
+            detail,
+            errors,
+        )
+    }
+
     pub fn unsupported_media_type() -> Self {
         Self::new(
             "/problems/unsupported-media-type",
@@ -177,6 +193,28 @@ impl Problem {
         format!("{} ({}): {}", self.title, self.status, self.detail)
     }
 }
+
+/// The refusals most routes share, for an OpenAPI `responses(...)` list
+/// (`utoipa::IntoResponses`): any 4XX is a problem naming the broken field
+/// and rule. A route whose refusals say more lists its own `4XX` instead.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = "4XX",
+    content_type = "application/problem+json",
+    description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"
+)]
+pub struct Refused(pub Problem);
+
+/// The store's `503` (`Problem::unavailable`), for an OpenAPI
+/// `responses(...)` list: retry after `Retry-After` seconds.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 503,
+    content_type = "application/problem+json",
+    description = "the store is unavailable: retry",
+    headers(("Retry-After" = u32, description = "seconds to wait before retrying"))
+)]
+pub struct Unavailable(pub Problem);
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {

@@ -4,20 +4,21 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use event_store::{EventStore, StreamId};
 use lambda_edge::Caller;
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::problem::{FieldError, Problem, Unavailable};
 use ledger_domain::events::{AggregateRef, EventBody, stream_name};
 use ledger_domain::payout::{BatchStatus, ItemStatus};
 use ledger_domain::{Money, PayoutBatch, PayoutBatchId, TenantId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::extract::ApiQuery;
 use crate::payouts::app_problem;
-use crate::{ApiReads, ApiState, query_params, store_problem};
+use crate::{ApiReads, ApiState, store_problem};
 
 /// The most batches one page of the list returns.
 pub const BATCH_PAGE_MAX: usize = 50;
@@ -194,12 +195,19 @@ fn listed(
     }))
 }
 
+/// The list's query: `status`, `limit`, `after`.
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+}
+
 /// The list's parameters: the phases to scan, the page size and where to
 /// start.
-fn list_params(query: Option<&str>) -> Result<(Vec<Phase>, usize, Position), Problem> {
-    let params = query_params(query);
+fn list_params(query: &ListQuery) -> Result<(Vec<Phase>, usize, Position), Problem> {
     let mut errors = Vec::new();
-    let phases = match params.get("status").map(String::as_str) {
+    let phases = match query.status.as_deref() {
         None => vec![Phase::Drafted, Phase::Decided],
         Some("drafted") => vec![Phase::Drafted],
         Some("approved") => vec![Phase::Approved],
@@ -212,12 +220,12 @@ fn list_params(query: Option<&str>) -> Result<(Vec<Phase>, usize, Position), Pro
             vec![]
         }
     };
-    let limit =
-        crate::page_limit(&params, BATCH_PAGE_DEFAULT, BATCH_PAGE_MAX).unwrap_or_else(|e| {
+    let limit = crate::page_limit(query.limit.as_deref(), BATCH_PAGE_DEFAULT, BATCH_PAGE_MAX)
+        .unwrap_or_else(|e| {
             errors.push(e);
             0
         });
-    let start = match params.get("after") {
+    let start = match query.after.as_deref() {
         None => phases.first().map(|phase| Position {
             phase: *phase,
             from: 1,
@@ -243,15 +251,15 @@ fn list_params(query: Option<&str>) -> Result<(Vec<Phase>, usize, Position), Pro
 /// approved and rejected, each oldest first, paginated.
 #[utoipa::path(get, path = "/v1/payout-batches", tag = "payouts",
     params(("status" = Option<String>, Query, description = "drafted, approved or rejected; none: drafted first, then the others"), ("limit" = Option<usize>, Query, description = "1 to 50, default 20"), ("after" = Option<String>, Query, description = "`next` of the previous page (same status)")),
-    responses((status = 200, body = BatchListBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = BatchListBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 422 each broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn list_batches<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     authorize(&identity, Action::ReadPayouts)?;
-    let (phases, limit, mut position) = list_params(query.as_deref())?;
+    let (phases, limit, mut position) = list_params(&query)?;
     let now = Utc::now();
     let drafts = StreamId::new(stream_name(&identity.tenant_id, AggregateRef::PayoutDrafts))
         .map_err(|e| Problem::bad_request("tenant_id", &e.to_string()))?;

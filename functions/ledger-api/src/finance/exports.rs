@@ -3,17 +3,18 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use lambda_edge::Caller;
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::Problem;
+use lambda_edge::problem::{Problem, Unavailable};
 use ledger_domain::PayoutBatchId;
 
 use super::batches::{item_status_text, load_batch, status_text};
-use super::liabilities::liabilities_of;
+use super::liabilities::{AsOfQuery, liabilities_of};
+use crate::extract::ApiQuery;
 use crate::{ApiReads, ApiState};
 
 /// A text cell as a spreadsheet will not run it: one starting with `=`,
@@ -71,7 +72,7 @@ pub(crate) fn csv_response(filename: &str, bytes: Vec<u8>) -> Response {
 /// One payout batch as CSV: one row per item.
 #[utoipa::path(get, path = "/v1/payout-batches/{batch_id}/export.csv", tag = "payouts",
     params(("batch_id" = String, Path)),
-    responses((status = 200, content_type = "text/csv", body = String, description = "one row per item; text cells guarded against spreadsheet formulas"), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found (or another tenant's), 400 a malformed id"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, content_type = "text/csv", body = String, description = "one row per item; text cells guarded against spreadsheet formulas"), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found (or another tenant's), 400 a malformed id"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn export_batch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
@@ -149,14 +150,14 @@ pub(crate) async fn export_batch<R: ApiReads + 'static>(
 /// The tenant's liabilities as CSV: one row per currency.
 #[utoipa::path(get, path = "/v1/liabilities/export.csv", tag = "ledger",
     params(("as_of" = Option<String>, Query, description = "RFC 3339 (default: now)")),
-    responses((status = 200, content_type = "text/csv", body = String, description = "one row per currency"), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, content_type = "text/csv", body = String, description = "one row per currency"), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 422 each broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn export_liabilities<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> Result<Response, Problem> {
-    let body = liabilities_of(&state, &identity, query.as_deref()).await?;
+    let body = liabilities_of(&state, &identity, &query).await?;
     let cells: Vec<Vec<Cell<'_>>> = body
         .liabilities
         .iter()

@@ -4,18 +4,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::problem::{FieldError, Problem, Unavailable};
 use lambda_edge::{Caller, Identity};
 use ledger_domain::TenantId;
 use ledger_domain::money::currency_from_code;
 use ledger_domain::projection::BalanceOwner;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{ApiReads, ApiState, money_text, query_params, store_problem};
+use crate::extract::ApiQuery;
+use crate::{ApiReads, ApiState, money_text, store_problem};
 
 /// The liability fields, in the order the totals and the export show them.
 const LIABILITY_FIELDS: [&str; 5] = ["pending", "available", "reserved", "receivable", "paid_out"];
@@ -58,41 +59,24 @@ fn add_into(totals: &mut Totals, currency: &str, values: [i64; 5]) -> Result<(),
     Ok(())
 }
 
-/// `%XX` sequences decoded; `None` for a broken one or bytes that are not
-/// UTF-8.
-fn percent_decoded(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// The query of the liabilities and their export: `as_of`, an RFC 3339
+/// instant (`:` and `+` may arrive percent-encoded or not).
+#[derive(Deserialize)]
+pub(crate) struct AsOfQuery {
+    as_of: Option<String>,
 }
 
-fn as_of_param(query: Option<&str>) -> Result<Option<DateTime<Utc>>, Problem> {
-    let params = query_params(query);
-    match params.get("as_of") {
+fn as_of_param(query: &AsOfQuery) -> Result<Option<DateTime<Utc>>, Problem> {
+    match query.as_of.as_deref() {
         None => Ok(None),
-        Some(text) => {
-            // The raw query: `:` and `+` of an instant may arrive encoded.
-            let text = percent_decoded(text).unwrap_or_default();
-            DateTime::parse_from_rfc3339(&text)
-                .map(|t| Some(t.with_timezone(&Utc)))
-                .map_err(|_| {
-                    Problem::unprocessable(vec![FieldError {
-                        field: "as_of".into(),
-                        rule: "must be an RFC 3339 instant, e.g. 2026-11-30T23:00:00Z".into(),
-                    }])
-                })
-        }
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| {
+                Problem::unprocessable(vec![FieldError {
+                    field: "as_of".into(),
+                    rule: "must be an RFC 3339 instant, e.g. 2026-11-30T23:00:00Z".into(),
+                }])
+            }),
     }
 }
 
@@ -178,7 +162,7 @@ fn liability_bodies(totals: &Totals) -> Vec<LiabilityBody> {
 pub(crate) async fn liabilities_of<R: ApiReads + 'static>(
     state: &ApiState<R>,
     identity: &Identity,
-    query: Option<&str>,
+    query: &AsOfQuery,
 ) -> Result<LiabilitiesBody, Problem> {
     authorize(identity, Action::ReadLiabilities)?;
     let as_of = as_of_param(query)?;
@@ -195,12 +179,12 @@ pub(crate) async fn liabilities_of<R: ApiReads + 'static>(
 /// The tenant's liabilities per currency: now, or as of a past instant.
 #[utoipa::path(get, path = "/v1/liabilities", tag = "ledger",
     params(("as_of" = Option<String>, Query, description = "RFC 3339; the totals of the journal lines dated before it (default: now, from the balances)")),
-    responses((status = 200, body = LiabilitiesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 200, body = LiabilitiesBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 422 each broken field named"), Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn liabilities<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> Result<Response, Problem> {
-    Ok(axum::Json(liabilities_of(&state, &identity, query.as_deref()).await?).into_response())
+    Ok(axum::Json(liabilities_of(&state, &identity, &query).await?).into_response())
 }

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lambda_edge::authz::{Action, authorize, role};
-use lambda_edge::problem::Problem;
+use lambda_edge::problem::{Problem, Refused, Unavailable};
 use lambda_edge::{Caller, Identity};
 use ledger_app::payouts as uc;
 use ledger_domain::events::ApprovalAuthority;
@@ -16,7 +15,8 @@ use ledger_domain::payout::{BatchStatus, ItemStatus};
 use ledger_domain::{Money, PayoutBatchCommand, PayoutBatchId};
 use serde::{Deserialize, Serialize};
 
-use super::{app_problem, ctx, json_body};
+use super::{app_problem, ctx};
+use crate::extract::ApiJson;
 use crate::{ApiReads, ApiState};
 
 fn batch(id: &str) -> Result<PayoutBatchId, Problem> {
@@ -100,7 +100,7 @@ async fn batch_body<R: ApiReads + 'static>(
 
 /// A payout batch and each item's state.
 #[utoipa::path(get, path = "/v1/payout-batches/{batch_id}", tag = "payouts",
-    params(("batch_id" = String, Path)), responses((status = 200, body = BatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("batch_id" = String, Path)), responses((status = 200, body = BatchBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn get_batch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -113,7 +113,7 @@ pub(crate) async fn get_batch<R: ApiReads + 'static>(
 
 /// Approves a batch (never its maker; above the limits only an admin) and enqueues its items.
 #[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/approve", tag = "payouts",
-    params(("batch_id" = String, Path)), responses((status = 200, body = ApprovedBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("batch_id" = String, Path)), responses((status = 200, body = ApprovedBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn approve<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -148,23 +148,22 @@ pub(crate) async fn approve<R: ApiReads + 'static>(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RejectBody {
+pub(crate) struct RejectBody {
     reason: String,
 }
 
 /// Rejects a batch, releasing every reservation.
 #[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/reject", tag = "payouts",
-    params(("batch_id" = String, Path)), request_body = RejectBody, responses((status = 200, body = BatchBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("batch_id" = String, Path)), request_body = RejectBody, responses((status = 200, body = BatchBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn reject<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<RejectBody>, Problem>,
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::ApprovePayouts)?;
     let batch_id = batch(&id)?;
-    let RejectBody { reason } = json_body(&headers, body).await?;
+    let ApiJson(RejectBody { reason }) = body?;
     let ctx = ctx(&identity, role)?;
     ledger_app::run_payout_batch(
         &*state.events,
@@ -181,7 +180,7 @@ pub(crate) async fn reject<R: ApiReads + 'static>(
 
 /// Re-enqueues the approved batch's items not yet sent (safe to repeat).
 #[utoipa::path(post, path = "/v1/payout-batches/{batch_id}/dispatch", tag = "payouts",
-    params(("batch_id" = String, Path)), responses((status = 202, body = DispatchedBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("batch_id" = String, Path)), responses((status = 202, body = DispatchedBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn dispatch<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,

@@ -14,17 +14,14 @@
 //! | `POST /v1/payout-batches/{id}/reject` | finance approver, admin |
 //! | `POST /v1/payout-batches/{id}/dispatch` | finance approver, admin |
 //!
-//! This module keeps what the routes share: the command context, bounded
-//! JSON bodies and the mapping of use-case failures to problems.
+//! This module keeps what the routes share: the command context and the
+//! mapping of use-case failures to problems.
 
-use axum::body::Body;
-use axum::http::HeaderMap;
 use chrono::Utc;
 use lambda_edge::Identity;
 use lambda_edge::problem::{FieldError, Problem};
 use ledger_app::AppError;
 use ledger_domain::{Actor, ActorKind, CommandContext, PayoutBatchError, ProfileError};
-use serde::de::DeserializeOwned;
 
 pub(crate) mod batches;
 pub(crate) mod profiles;
@@ -39,7 +36,7 @@ pub(crate) use profiles::{get_profile, lift_hold, place_hold, put_method, put_mi
 pub(crate) use runs::post_run;
 
 /// The largest request body these routes accept.
-pub const BODY_BYTES_MAX: usize = 64 * 1024;
+pub use crate::extract::BODY_BYTES_MAX;
 
 pub(crate) fn ctx(identity: &Identity, role: &str) -> Result<CommandContext, Problem> {
     let now = Utc::now();
@@ -50,24 +47,6 @@ pub(crate) fn ctx(identity: &Identity, role: &str) -> Result<CommandContext, Pro
             .map_err(|e| Problem::bad_request("sub", &e.to_string()))?,
         now,
         effective_at: now,
-    })
-}
-
-/// Reads a JSON body: `application/json`, bounded, every field typed.
-pub(crate) async fn json_body<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<T, Problem> {
-    let bytes = lambda_edge::problem::json_request_bytes(headers, body, BODY_BYTES_MAX).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            Problem::malformed_json(e.to_string())
-        } else {
-            Problem::unprocessable(vec![FieldError {
-                field: "body".into(),
-                rule: e.to_string(),
-            }])
-        }
     })
 }
 

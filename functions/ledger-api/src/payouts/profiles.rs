@@ -2,19 +2,18 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::problem::{FieldError, Problem, Refused, Unavailable};
 use lambda_edge::{Caller, Identity};
 use ledger_app::payouts as uc;
 use ledger_domain::money::currency_from_code;
 use ledger_domain::{AffiliateId, HoldReason, Money, PayoutMethod, PayoutProfile, ProfileChange};
 use serde::{Deserialize, Serialize};
 
-use super::{app_problem, ctx, json_body};
+use super::{app_problem, ctx};
+use crate::extract::ApiJson;
 use crate::{ApiReads, ApiState};
 
 fn affiliate(id: &str) -> Result<AffiliateId, Problem> {
@@ -43,7 +42,7 @@ fn profile_body(affiliate_id: &AffiliateId, p: &PayoutProfile) -> ProfileBody {
 
 /// An affiliate's payout profile, bank details masked (finance, admins).
 #[utoipa::path(get, path = "/v1/affiliates/{affiliate_id}/payout-profile", tag = "payouts",
-    params(("affiliate_id" = String, Path)), responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path)), responses((status = 200, body = ProfileBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn get_profile<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
@@ -78,48 +77,46 @@ async fn change<R: ApiReads + 'static>(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MethodBody {
+pub(crate) struct MethodBody {
     method: PayoutMethod,
 }
 
 /// Sets how an affiliate is paid; payee details are validated (finance makers, admins).
 #[utoipa::path(put, path = "/v1/affiliates/{affiliate_id}/payout-method", tag = "payouts",
-    params(("affiliate_id" = String, Path)), request_body = MethodBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path)), request_body = MethodBody, responses((status = 200, body = ProfileBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn put_method<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<MethodBody>, Problem>,
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::ManagePayoutProfile)?;
     let affiliate_id = affiliate(&id)?;
-    let MethodBody { method } = json_body(&headers, body).await?;
+    let ApiJson(MethodBody { method }) = body?;
     let change_ = ProfileChange::MethodSet { method };
     change(&state, &identity, role, &affiliate_id, change_).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MinimumBody {
+pub(crate) struct MinimumBody {
     amount: String,
 }
 
 /// Sets an affiliate's payout minimum in one currency.
 #[utoipa::path(put, path = "/v1/affiliates/{affiliate_id}/payout-minimums/{currency}", tag = "payouts",
-    params(("affiliate_id" = String, Path), ("currency" = String, Path)), request_body = MinimumBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path), ("currency" = String, Path)), request_body = MinimumBody, responses((status = 200, body = ProfileBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn put_minimum<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path((id, currency)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<MinimumBody>, Problem>,
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::ManagePayoutProfile)?;
     let affiliate_id = affiliate(&id)?;
     let currency = currency_from_code(&currency)
         .map_err(|e| Problem::bad_request("currency", &e.to_string()))?;
-    let MinimumBody { amount } = json_body(&headers, body).await?;
+    let ApiJson(MinimumBody { amount }) = body?;
     let minimum = Money::parse(&amount, currency).map_err(|e| {
         Problem::unprocessable(vec![FieldError {
             field: "amount".into(),
@@ -132,43 +129,41 @@ pub(crate) async fn put_minimum<R: ApiReads + 'static>(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct HoldBody {
+pub(crate) struct HoldBody {
     reason: HoldReason,
     note: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NoteBody {
+pub(crate) struct NoteBody {
     note: String,
 }
 
 /// Holds an affiliate's payouts, with a reason.
 #[utoipa::path(post, path = "/v1/affiliates/{affiliate_id}/payout-holds", tag = "payouts",
-    params(("affiliate_id" = String, Path)), request_body = HoldBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path)), request_body = HoldBody, responses((status = 200, body = ProfileBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn place_hold<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<HoldBody>, Problem>,
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::HoldPayouts)?;
     let affiliate_id = affiliate(&id)?;
-    let HoldBody { reason, note } = json_body(&headers, body).await?;
+    let ApiJson(HoldBody { reason, note }) = body?;
     let change_ = ProfileChange::HoldPlaced { reason, note };
     change(&state, &identity, role, &affiliate_id, change_).await
 }
 
 /// Lifts one hold.
 #[utoipa::path(post, path = "/v1/affiliates/{affiliate_id}/payout-holds/{reason}/lift", tag = "payouts",
-    params(("affiliate_id" = String, Path), ("reason" = HoldReason, Path)), request_body = NoteBody, responses((status = 200, body = ProfileBody), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")), security(("bearer" = [])))]
+    params(("affiliate_id" = String, Path), ("reason" = HoldReason, Path)), request_body = NoteBody, responses((status = 200, body = ProfileBody), Refused, Unavailable), security(("bearer" = [])))]
 pub(crate) async fn lift_hold<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
     Path((id, reason)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<NoteBody>, Problem>,
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::HoldPayouts)?;
     let affiliate_id = affiliate(&id)?;
@@ -179,7 +174,7 @@ pub(crate) async fn lift_hold<R: ApiReads + 'static>(
                 "must be one of kyc_pending, fraud_review, compliance, manual",
             )
         })?;
-    let NoteBody { note } = json_body(&headers, body).await?;
+    let ApiJson(NoteBody { note }) = body?;
     let change_ = ProfileChange::HoldLifted { reason, note };
     change(&state, &identity, role, &affiliate_id, change_).await
 }

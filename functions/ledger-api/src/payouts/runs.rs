@@ -2,19 +2,19 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lambda_edge::Caller;
 use lambda_edge::authz::{Action, authorize};
-use lambda_edge::problem::{FieldError, Problem};
+use lambda_edge::problem::{FieldError, Problem, Refused, Unavailable};
 use ledger_app::payouts::{self as uc, DraftOptions};
 use ledger_domain::money::currency_from_code;
 use ledger_domain::{Money, PayoutRunId};
 use serde::{Deserialize, Serialize};
 
-use super::{app_problem, ctx, json_body};
+use super::{app_problem, ctx};
+use crate::extract::ApiJson;
 use crate::{ApiReads, ApiState};
 
 /// The most batches one drafting call may produce (it says where to resume).
@@ -22,7 +22,7 @@ pub const RUN_BATCHES_MAX: usize = 50;
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RunBody {
+pub(crate) struct RunBody {
     run_id: Option<String>,
     currency: Option<String>,
     #[serde(default)]
@@ -34,16 +34,15 @@ struct RunBody {
 
 /// Drafts payout batches from the projected balances (finance makers, admins).
 #[utoipa::path(post, path = "/v1/payout-runs", tag = "payouts", request_body = RunBody,
-    responses((status = 201, body = RunReportBody, description = "batches drafted"), (status = 200, body = RunReportBody, description = "nothing to draft"), (status = 409, body = Problem, content_type = "application/problem+json", description = "the projection has not applied the previous draft yet: retry shortly"), (status = "4XX", body = Problem, content_type = "application/problem+json", description = "refused: 401 no valid token, 403 not allowed, 404 not found, 409 conflict, 400/422 each broken field named"), (status = 503, body = Problem, content_type = "application/problem+json", description = "the store is unavailable: retry")),
+    responses((status = 201, body = RunReportBody, description = "batches drafted"), (status = 200, body = RunReportBody, description = "nothing to draft"), (status = 409, body = Problem, content_type = "application/problem+json", description = "the projection has not applied the previous draft yet: retry shortly"), Refused, Unavailable),
     security(("bearer" = [])))]
 pub(crate) async fn post_run<R: ApiReads + 'static>(
     State(state): State<Arc<ApiState<R>>>,
     Caller(identity): Caller,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<ApiJson<RunBody>, Problem>,
 ) -> Result<Response, Problem> {
     let role = authorize(&identity, Action::DraftPayouts)?;
-    let run: RunBody = json_body(&headers, body).await?;
+    let ApiJson(run) = body?;
     let ctx = ctx(&identity, role)?;
     let mut errors = Vec::new();
     let run_id = run
