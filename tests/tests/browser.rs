@@ -253,7 +253,8 @@ async fn reconciled(store: &SqliteEventStore) {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    reporting::reconcile::reconcile_report(
+    reporting::reconcile::reconcile_report_with(
+        &processors::ProcessorReports,
         store,
         store,
         &file_store::FileStore::Directory(dir.path().to_owned()),

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use ledger_domain::events::EventBody;
 use ledger_domain::{AffiliateId, Processor, TenantId};
 use reporting::fixture::{paid_batch, sample_day, sample_items, sample_mismatches};
-use reporting::reconcile::reconcile_report;
+use reporting::reconcile::reconcile_report_with;
 use reporting::statement::{Period, time_zone};
 use reporting::statements::{RunScope, StatementStores, generate_statements, list_statements};
 
@@ -94,14 +94,22 @@ async fn every_mismatch_class_on_dynamodb_and_statements_in_s3() {
         ))
         .unwrap();
         let key = format!("reports/acme/{}/{sample}", processor.as_str());
-        let report = reconcile_report(&store, &projection, &files, &key, &bytes, Utc::now())
-            .await
-            .unwrap();
+        let report = reconcile_report_with(
+            &processors::ProcessorReports,
+            &store,
+            &projection,
+            &files,
+            &key,
+            &bytes,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
         let mut found: Vec<_> = report
             .matching
             .mismatches
             .iter()
-            .map(|m| (m.kind.to_owned(), m.item_id.clone()))
+            .map(|m| (m.kind.to_string(), m.item_id.clone()))
             .collect();
         found.sort();
         assert_eq!(found, expected, "{processor:?}");
@@ -117,9 +125,17 @@ async fn every_mismatch_class_on_dynamodb_and_statements_in_s3() {
             "{processor:?}: recorded"
         );
         // Again: the report exists (conditional put refused), nothing new recorded.
-        reconcile_report(&store, &projection, &files, &key, &bytes, Utc::now())
-            .await
-            .unwrap();
+        reconcile_report_with(
+            &processors::ProcessorReports,
+            &store,
+            &projection,
+            &files,
+            &key,
+            &bytes,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
         assert_eq!(mismatch_kinds(&store).await.len(), expected.len());
         let written = files
             .list(&format!("reconciliation/acme/{}/", processor.as_str()))

@@ -3,17 +3,17 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use dispatch_payouts::handle_sqs;
-use lambda_edge::config::{init_logging, store_from_env};
+use lambda_edge::config::{aws_from_env, init_logging, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use processors::Processors;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let store = store_from_env().await?;
+    let config = aws_from_env().await;
+    let store = store_from_env(&config)?;
     let s3 = match std::env::var("SEPA_FILES_BUCKET") {
         Ok(_) => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let s3 = aws_sdk_s3::config::Builder::from(&config)
                 .force_path_style(std::env::var("AWS_ENDPOINT_URL").is_ok())
                 .build();

@@ -16,7 +16,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use event_store::StoreError;
-use event_store_sqlite::SqliteEventStore;
 use lambda_edge::problem::{FieldError, Problem, Refused, Unavailable};
 use lambda_edge::{Caller, Identity, TenantClaim};
 use ledger_domain::money::currency_from_code;
@@ -418,18 +417,11 @@ async fn journal<R: ApiReads + 'static>(
     .into_response())
 }
 
-/// The reads chosen by the environment: DynamoDB's projection when
-/// `PROJECTION_TABLE_PREFIX` is set, else the embedded store.
-pub async fn reads_from_env() -> Result<Arc<dyn ApiReads>, String> {
-    if std::env::var_os("PROJECTION_TABLE_PREFIX").is_some() {
-        let config = lambda_edge::config::aws_from_env().await;
-        return Ok(Arc::new(lambda_edge::config::projection_from_env(&config)?));
-    }
-    let path =
-        std::env::var("LEDGER_SQLITE_PATH").unwrap_or_else(|_| "data/ledger.sqlite".to_owned());
-    Ok(Arc::new(
-        SqliteEventStore::open(&path).map_err(|e| e.to_string())?,
-    ))
+/// The reads: DynamoDB's projection at `PROJECTION_TABLE_PREFIX`.
+pub fn reads_from_env(
+    config: &lambda_edge::config::SdkConfig,
+) -> Result<Arc<dyn ApiReads>, String> {
+    Ok(Arc::new(lambda_edge::config::projection_from_env(config)?))
 }
 
 /// One fact of the audit trail: what happened, when, and who did it.

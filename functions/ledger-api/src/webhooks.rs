@@ -38,18 +38,11 @@ impl TenantClaim for WebhookApi {
     }
 }
 
-/// The webhook store: DynamoDB on AWS (`WEBHOOKS_TABLE`), else the
-/// embedded file at `LEDGER_SQLITE_PATH`.
-pub async fn store_from_env() -> Result<Arc<dyn WebhookStore>, String> {
-    if std::env::var_os("WEBHOOKS_TABLE").is_some() {
-        let config = lambda_edge::config::aws_from_env().await;
-        return Ok(Arc::new(lambda_edge::config::webhooks_from_env(&config)?));
-    }
-    let path =
-        std::env::var("LEDGER_SQLITE_PATH").unwrap_or_else(|_| "data/ledger.sqlite".to_owned());
-    Ok(Arc::new(
-        event_store_sqlite::SqliteEventStore::open(&path).map_err(|e| e.to_string())?,
-    ))
+/// The webhook store: the DynamoDB table `WEBHOOKS_TABLE`.
+pub fn store_from_env(
+    config: &lambda_edge::config::SdkConfig,
+) -> Result<Arc<dyn WebhookStore>, String> {
+    Ok(Arc::new(lambda_edge::config::webhooks_from_env(config)?))
 }
 
 pub fn router(state: Arc<WebhookApi>) -> Router {

@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use ledger_api::{ApiReads, ApiState, router};
 use ledger_domain::{Processor, TenantId};
 use reporting::fixture::{paid_batch, sample_day, sample_items, sample_mismatches};
-use reporting::reconcile::reconcile_report;
+use reporting::reconcile::reconcile_report_with;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -95,7 +95,8 @@ async fn reconcile(store: &SqliteEventStore) {
     let files = FileStore::Directory(dir.path().to_owned());
     for _ in 0..2 {
         // Twice: the same report records its mismatches and its run once.
-        reconcile_report(
+        reconcile_report_with(
+            &processors::ProcessorReports,
             store,
             store,
             &files,

@@ -13,11 +13,10 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let store = store_from_env().await?;
-    let reports = reporting::ReportFiles::from_env()
-        .await?
-        .ok_or("REPORTS_BUCKET is not set")?;
-    let reads = projection_from_env(&aws_from_env().await)?;
+    let aws = aws_from_env().await;
+    let store = store_from_env(&aws)?;
+    let reports = reporting::ReportFiles::from_env(&aws)?.ok_or("REPORTS_BUCKET is not set")?;
+    let reads = projection_from_env(&aws)?;
     let (store, reads, reports) = (&store, &reads, &reports);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let mut done = Vec::new();

@@ -10,10 +10,8 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     lambda_edge::config::init_logging();
     let tenants = statements::tenants(&std::env::var("STATEMENT_TENANTS").unwrap_or_default())?;
-    let reports = reporting::ReportFiles::from_env()
-        .await?
-        .ok_or("REPORTS_BUCKET is not set")?;
     let aws = aws_from_env().await;
+    let reports = reporting::ReportFiles::from_env(&aws)?.ok_or("REPORTS_BUCKET is not set")?;
     let reads = projection_from_env(&aws)?;
     let events = dynamo_store_from_env(&aws)?;
     let stores = StatementStores {

@@ -51,6 +51,8 @@ async fn cold_start(binary: &PathBuf, data: &std::path::Path) -> Result<Duration
     let started = Instant::now();
     let mut child = tokio::process::Command::new(binary)
         .env_clear()
+        // A fresh directory, so nothing a bootstrap writes lands here.
+        .current_dir(data)
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
         .env("AWS_LAMBDA_FUNCTION_NAME", "cold-start")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -72,7 +74,7 @@ async fn cold_start(binary: &PathBuf, data: &std::path::Path) -> Result<Duration
         .env("STATEMENT_TENANTS", "acme")
         .env("REPORTS_BUCKET", "cold-reports")
         .env("SEPA_FILES_BUCKET", "cold-payout-files")
-        .env("LEDGER_SQLITE_PATH", data.join("cold.sqlite"))
+        .env("WEBHOOKS_TABLE", "cold-webhooks")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -86,7 +86,8 @@ impl Backend {
         let now = chrono::Utc::now();
         let report = match self {
             Backend::Embedded(store) => {
-                reporting::reconcile::reconcile_report(
+                reporting::reconcile::reconcile_report_with(
+                    &processors::ProcessorReports,
                     store,
                     store,
                     &reports.files,
@@ -97,7 +98,8 @@ impl Backend {
                 .await
             }
             Backend::Aws { store, projection } => {
-                reporting::reconcile::reconcile_report(
+                reporting::reconcile::reconcile_report_with(
+                    &processors::ProcessorReports,
                     store,
                     projection,
                     &reports.files,

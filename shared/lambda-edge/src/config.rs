@@ -1,52 +1,58 @@
 //! Which store the function uses, from its environment, built once at cold
-//! start: DynamoDB when `EVENTS_TABLE_PREFIX` is set (as `template.yaml`
-//! sets it), otherwise the embedded SQLite file at `LEDGER_SQLITE_PATH`
-//! (default `data/ledger.sqlite`). `AWS_ENDPOINT_URL` points the SDK at an
-//! emulator.
+//! start: the DynamoDB tables `template.yaml` names (`EVENTS_TABLE_PREFIX`,
+//! `PROJECTION_TABLE_PREFIX`, `WEBHOOKS_TABLE`). A bootstrap without them
+//! refuses to start, naming the variable: there is no embedded fallback in a
+//! Lambda (its file system is read-only, and a silently empty ledger is worse
+//! than no start), and leaving SQLite out keeps it out of every bootstrap.
+//! The embedded store serves the local stack, the CLI and the tests, which
+//! build it themselves. `AWS_ENDPOINT_URL` points the SDK at an emulator.
 
 use std::sync::Arc;
+
+pub use aws_config::SdkConfig;
 
 use event_store::EventStore;
 use event_store_dynamodb::DynamoEventStore;
 use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
 use event_store_dynamodb::schema::Tables;
-use event_store_sqlite::SqliteEventStore;
 
 /// The default JWT claim that carries the tenant id.
 pub const TENANT_CLAIM_DEFAULT: &str = "tenant_id";
 
-pub async fn store_from_env() -> Result<Arc<dyn EventStore>, String> {
-    if std::env::var_os("EVENTS_TABLE_PREFIX").is_some() {
-        return Ok(Arc::new(dynamo_store_from_env(&aws_from_env().await)?));
-    }
-    let path =
-        std::env::var("LEDGER_SQLITE_PATH").unwrap_or_else(|_| "data/ledger.sqlite".to_owned());
-    if let Some(dir) = std::path::Path::new(&path)
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    Ok(Arc::new(
-        SqliteEventStore::open(&path).map_err(|e| e.to_string())?,
-    ))
+/// The event store at `EVENTS_TABLE_PREFIX`, as the port.
+pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<Arc<dyn EventStore>, String> {
+    Ok(Arc::new(dynamo_store_from_env(config)?))
 }
 
 pub fn tenant_claim() -> String {
     std::env::var("TENANT_CLAIM").unwrap_or_else(|_| TENANT_CLAIM_DEFAULT.to_owned())
 }
 
-/// JSON logs for CloudWatch, filtered by `RUST_LOG` (default info).
+/// JSON logs for CloudWatch, filtered by `RUST_LOG`: a default level and
+/// per-target levels (`info`, `warn,ledger_app=debug`), the `Targets`
+/// syntax; unset or unreadable, `info`. (Not `EnvFilter`: its span and
+/// field filters bring a regex engine into every bootstrap for a feature
+/// no function uses.)
 pub fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
         .with_current_span(false)
         .without_time()
+        .finish()
+        .with(filter)
         .try_init();
+}
+
+/// The filter `RUST_LOG` names, `info` when it is unset or unreadable.
+fn log_filter(value: Option<&str>) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    value
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// Dispatch messages to SQS: one message per payout item, sent in batches
@@ -113,7 +119,8 @@ pub fn required_env(name: &str) -> Result<String, String> {
 }
 
 /// The AWS SDK configuration of the environment (region, credentials,
-/// `AWS_ENDPOINT_URL`), loaded once at cold start.
+/// `AWS_ENDPOINT_URL`), loaded once per cold start: a function's main loads
+/// it once and hands it to every client it builds.
 pub async fn aws_from_env() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
@@ -151,13 +158,9 @@ pub fn webhooks_from_env(
 }
 
 /// The dispatch queue named by `DISPATCH_QUEUE_URL`.
-pub async fn dispatch_queue_from_env() -> Result<SqsDispatchQueue, String> {
+pub fn dispatch_queue_from_env(config: &aws_config::SdkConfig) -> Result<SqsDispatchQueue, String> {
     let url = required_env("DISPATCH_QUEUE_URL")?;
-    let config = aws_from_env().await;
-    Ok(SqsDispatchQueue::new(
-        aws_sdk_sqs::Client::new(&config),
-        url,
-    ))
+    Ok(SqsDispatchQueue::new(aws_sdk_sqs::Client::new(config), url))
 }
 
 /// Approval limits from `PAYOUT_APPROVAL_LIMITS` (JSON, see
@@ -187,5 +190,30 @@ pub fn approval_limits_or(fallback: Option<&str>) -> Result<ledger_domain::Appro
             Some(json) => ledger_domain::ApprovalLimits::from_json(json),
             None => Ok(ledger_domain::ApprovalLimits::default()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn rust_log_names_a_default_and_per_target_levels() {
+        let filter = log_filter(Some("warn,ledger_app=debug"));
+        assert!(filter.would_enable("ledger_app::payouts", &tracing::Level::DEBUG));
+        assert!(!filter.would_enable("ledger_api", &tracing::Level::INFO));
+        assert!(filter.would_enable("ledger_api", &tracing::Level::WARN));
+        assert_eq!(
+            log_filter(Some("error")).default_level(),
+            Some(LevelFilter::ERROR)
+        );
+        for unset in [None, Some(""), Some("not a level=at all=")] {
+            assert_eq!(
+                log_filter(unset).default_level(),
+                Some(LevelFilter::INFO),
+                "{unset:?}"
+            );
+        }
     }
 }

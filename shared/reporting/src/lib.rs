@@ -56,15 +56,15 @@ pub struct ReportFiles {
 
 impl ReportFiles {
     /// S3 when `REPORTS_BUCKET` is set (with `STATEMENT_TIME_ZONE` and
-    /// `TENANT_TIME_ZONES`); `None` when it is not.
-    pub async fn from_env() -> Result<Option<Self>, String> {
+    /// `TENANT_TIME_ZONES`); `None` when it is not. The SDK configuration
+    /// is the function's, loaded once.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Option<Self>, String> {
         let Ok(bucket) = std::env::var("REPORTS_BUCKET") else {
             return Ok(None);
         };
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         Ok(Some(ReportFiles {
             files: file_store::FileStore::S3 {
-                client: aws_sdk_s3::Client::new(&config),
+                client: aws_sdk_s3::Client::new(config),
                 bucket,
             },
             links: None,

@@ -11,7 +11,7 @@ use file_store::FileStore;
 use ledger_domain::events::EventBody;
 use ledger_domain::{Processor, TenantId};
 use reporting::fixture::{paid_batch, sample_day, sample_items, sample_mismatches};
-use reporting::reconcile::{Rejection, reconcile_report};
+use reporting::reconcile::{Rejection, reconcile_report_with};
 
 fn sample(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -85,15 +85,23 @@ async fn every_mismatch_class_is_found_in_each_processors_report() {
         let dir = tempfile::tempdir().unwrap();
         let files = FileStore::Directory(dir.path().to_owned());
         let bytes = sample(file);
-        let report = reconcile_report(&store, &store, &files, key, &bytes, Utc::now())
-            .await
-            .unwrap();
+        let report = reconcile_report_with(
+            &processors::ProcessorReports,
+            &store,
+            &store,
+            &files,
+            key,
+            &bytes,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
         assert_eq!(report.status, "mismatches", "{processor:?}");
         let mut found: Vec<_> = report
             .matching
             .mismatches
             .iter()
-            .map(|m| (m.kind.to_owned(), m.item_id.clone()))
+            .map(|m| (m.kind.to_string(), m.item_id.clone()))
             .collect();
         found.sort();
         assert_eq!(found, expected(), "{processor:?}");
@@ -127,7 +135,8 @@ async fn every_mismatch_class_is_found_in_each_processors_report() {
         assert_eq!(stored["mismatches"].as_array().unwrap().len(), 6);
 
         // The same report again: nothing new recorded or written.
-        reconcile_report(
+        reconcile_report_with(
+            &processors::ProcessorReports,
             &store,
             &store,
             &files,
@@ -158,7 +167,8 @@ async fn a_report_that_agrees_is_reconciled() {
         ));
     }
     let bytes = (lines.join("\n") + "\n").into_bytes();
-    let report = reconcile_report(
+    let report = reconcile_report_with(
+        &processors::ProcessorReports,
         &store,
         &store,
         &files,
@@ -260,9 +270,17 @@ async fn bad_reports_are_quarantined_with_the_reason_and_nothing_is_applied() {
         let dir = tempfile::tempdir().unwrap();
         let files = FileStore::Directory(dir.path().to_owned());
         let key = format!("reports/acme/{}/bad-{n}", processor.as_str());
-        let report = reconcile_report(&store, &store, &files, &key, body.as_bytes(), Utc::now())
-            .await
-            .unwrap();
+        let report = reconcile_report_with(
+            &processors::ProcessorReports,
+            &store,
+            &store,
+            &files,
+            &key,
+            body.as_bytes(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
         assert_eq!(report.status, "quarantined", "case {n}");
         let rejection = report.rejection.clone().unwrap();
         let value = serde_json::to_value(&rejection).unwrap();
@@ -296,9 +314,17 @@ async fn reports_of_other_kinds_of_keys_are_refused() {
         "reports/a b/stripe/x",
     ] {
         assert!(
-            reconcile_report(&store, &store, &files, key, b"", Utc::now())
-                .await
-                .is_err(),
+            reconcile_report_with(
+                &processors::ProcessorReports,
+                &store,
+                &store,
+                &files,
+                key,
+                b"",
+                Utc::now()
+            )
+            .await
+            .is_err(),
             "{key}"
         );
     }

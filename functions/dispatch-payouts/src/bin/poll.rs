@@ -5,7 +5,7 @@
 //! `SEPA_OVERDUE_BUSINESS_DAYS` (default 3) business days: one warning line
 //! per item and the `SepaItemsOverdue` metric, which is alarmed.
 
-use lambda_edge::config::{init_logging, store_from_env};
+use lambda_edge::config::{aws_from_env, init_logging, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use ledger_app::payouts::{overdue_file_items, poll_stale_items};
 use ledger_domain::{Actor, ActorKind, CommandContext, TenantId};
@@ -20,7 +20,7 @@ const OVERDUE_PER_RUN_MAX: usize = 500;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let store = store_from_env().await?;
+    let store = store_from_env(&aws_from_env().await)?;
     let processors = Processors::from_env(None)?;
     let tenants: Vec<TenantId> = std::env::var("PAYOUT_TENANTS")
         .unwrap_or_default()

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use lambda_edge::config::{init_logging, store_from_env};
+use lambda_edge::config::{aws_from_env, init_logging, store_from_env};
 use processor_webhooks::{WebhookState, now, router, secrets};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
     processors::install_crypto_provider();
-    let store = store_from_env().await?;
+    let store = store_from_env(&aws_from_env().await)?;
     let paypal: Option<Arc<dyn processors::webhooks::PaypalVerifier>> = match (
         std::env::var("PAYPAL_CLIENT_ID"),
         std::env::var("PAYPAL_SECRET"),

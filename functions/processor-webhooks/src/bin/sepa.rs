@@ -9,7 +9,7 @@
 //! destination (a queue with an alarm).
 
 use aws_lambda_events::event::s3::S3Event;
-use lambda_edge::config::{init_logging, store_from_env};
+use lambda_edge::config::{aws_from_env, init_logging, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use processor_webhooks::SepaFileOutcome;
 use processors::sepa::FileStore;
@@ -17,8 +17,8 @@ use processors::sepa::FileStore;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let store = store_from_env().await?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = aws_from_env().await;
+    let store = store_from_env(&config)?;
     let s3 = aws_sdk_s3::Client::new(&config);
     let bucket = std::env::var("SEPA_FILES_BUCKET").map_err(|_| "SEPA_FILES_BUCKET is not set")?;
     let files = FileStore::S3 {

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::ops::Deref;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ledger_domain::Money;
@@ -21,11 +20,7 @@ pub struct Matched {
 
 /// What kind of difference a mismatch is; written (JSON, events, the
 /// API) as its snake_case name.
-///
-/// Deliberately neither `Clone` nor `Copy`: it dereferences to its name,
-/// so `kind.to_owned()` still gives the `String` it gave when the kind was
-/// a `&'static str`. [`MismatchKind::copied`] copies it.
-#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub enum MismatchKind {
     /// A payout line no paid item explains.
     #[serde(rename = "missing_in_ledger")]
@@ -69,28 +64,9 @@ impl MismatchKind {
         }
     }
 
-    /// The same kind (what `Clone` would do; see the type's note).
-    pub const fn copied(&self) -> MismatchKind {
-        match self {
-            MismatchKind::MissingInLedger => MismatchKind::MissingInLedger,
-            MismatchKind::MissingAtProcessor => MismatchKind::MissingAtProcessor,
-            MismatchKind::AmountMismatch => MismatchKind::AmountMismatch,
-            MismatchKind::CurrencyMismatch => MismatchKind::CurrencyMismatch,
-            MismatchKind::OutsideDateWindow => MismatchKind::OutsideDateWindow,
-            MismatchKind::NotPaidInLedger => MismatchKind::NotPaidInLedger,
-        }
-    }
-
     /// The kind written as `name`, if it is one.
     pub fn from_name(name: &str) -> Option<MismatchKind> {
         MismatchKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
-
-impl Deref for MismatchKind {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
     }
 }
 
@@ -127,7 +103,7 @@ pub struct Mismatch {
 impl Clone for Mismatch {
     fn clone(&self) -> Self {
         Mismatch {
-            kind: self.kind.copied(),
+            kind: self.kind,
             line: self.line,
             processor_reference: self.processor_reference.clone(),
             batch_id: self.batch_id.clone(),

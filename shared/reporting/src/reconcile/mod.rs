@@ -5,8 +5,8 @@
 //! crate, one folder per processor), behind the port of
 //! `ledger_app::reports`: this module matches what they read, writes the
 //! report and records the mismatches. [`reconcile_report_with`] takes the
-//! parsers; [`reconcile_report`] uses the `processors` registry's (the
-//! `processor-reports` feature, on by default). Reports read:
+//! parsers (a deployment passes the `processors` registry's,
+//! `processors::ProcessorReports`). Reports read:
 //!
 //! - Stripe: the itemized "balance change from activity" CSV
 //!   (`balance_transaction_id, created_utc, currency, gross, fee, net,
@@ -54,9 +54,6 @@ use crate::trial::{TrialBalanceLine, trial_balance};
 pub use ledger::{LedgerItem, LedgerItemStatus, ledger_items};
 pub use ledger_app::reports::{ParsedReport, Rejection, ReportLine, ReportParser, ReportParsers};
 pub use matching::{CurrencyTotals, Matched, Matching, Mismatch, MismatchKind, match_report};
-/// The parsers of each processor's report, at their old paths.
-#[cfg(feature = "processor-reports")]
-pub use processors::{paypal::parse_paypal_stl, sepa::parse_camt053, stripe::parse_stripe_csv};
 
 use record::record_mismatches;
 
@@ -82,13 +79,6 @@ pub fn parse_report_with(
             reason: format!("no report parser for {}", processor.as_str()),
         }),
     }
-}
-
-/// Parses a report of `processor`'s kind with the `processors` registry's
-/// parser.
-#[cfg(feature = "processor-reports")]
-pub fn parse_report(processor: Processor, bytes: &[u8]) -> Result<ParsedReport, Rejection> {
-    parse_report_with(&processors::ProcessorReports, processor, bytes)
 }
 
 /// How a run ended; written as its lowercase name.
@@ -186,33 +176,6 @@ pub fn source_of(key: &str) -> Result<(TenantId, Processor), ReportError> {
         return Err(invalid("names no file"));
     }
     Ok((tenant, processor))
-}
-
-/// Reconciles one processor report with the `processors` registry's
-/// parsers: [`reconcile_report_with`] and [`processors::ProcessorReports`].
-#[cfg(feature = "processor-reports")]
-pub async fn reconcile_report<S, R>(
-    store: &S,
-    reads: &R,
-    files: &FileStore,
-    source_key: &str,
-    bytes: &[u8],
-    now: DateTime<Utc>,
-) -> Result<ReconciliationReport, ReportError>
-where
-    S: EventStore + ?Sized,
-    R: LedgerReads + ?Sized,
-{
-    reconcile_report_with(
-        &processors::ProcessorReports,
-        store,
-        reads,
-        files,
-        source_key,
-        bytes,
-        now,
-    )
-    .await
 }
 
 /// Reconciles one processor report: parse it whole (with the parser
