@@ -19,7 +19,7 @@ use lambda_edge::authz::{Action, authorize};
 use lambda_edge::problem::{Problem, Unavailable};
 use ledger_app::payouts as uc;
 use ledger_domain::money::currency_from_code;
-use ledger_domain::projection::BalanceOwner;
+use ledger_domain::projection::{AffiliateBalance, AffiliateField, BalanceOwner};
 use ledger_domain::{AffiliateId, Currency, HoldReason};
 use serde::{Deserialize, Serialize};
 
@@ -66,7 +66,7 @@ impl Sort {
 }
 
 /// The fields of a row, in this order, signed as the affiliate reads them.
-const FIELDS: [&str; 5] = ["pending", "available", "reserved", "receivable", "paid_out"];
+const FIELDS: [&str; 5] = AffiliateField::NAMES;
 
 struct Row {
     affiliate_id: AffiliateId,
@@ -221,7 +221,7 @@ pub(crate) async fn list<R: ApiReads + 'static>(
             if currency.is_some_and(|c| c != code) {
                 continue;
             }
-            let shown = FIELDS.map(|f| affiliate_sign(f, row.fields.get(f).copied().unwrap_or(0)));
+            let shown = AffiliateBalance::from_fields(&row.fields).shown();
             if has_available.is_some_and(|want| want != (shown[1] > 0)) {
                 continue;
             }

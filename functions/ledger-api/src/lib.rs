@@ -19,7 +19,7 @@ use event_store::StoreError;
 use lambda_edge::problem::{FieldError, Problem, Refused, Unavailable};
 use lambda_edge::{Caller, Identity, TenantClaim};
 use ledger_domain::money::currency_from_code;
-use ledger_domain::projection::BalanceOwner;
+use ledger_domain::projection::{AffiliateBalance, AffiliateField, BalanceOwner};
 use ledger_domain::{AffiliateId, Currency, Money};
 use serde::{Deserialize, Serialize};
 
@@ -181,15 +181,11 @@ fn store_problem(e: StoreError) -> Problem {
     }
 }
 
-/// An amount as the affiliate reads it. The ledger stores debits positive;
-/// pending, available and reserved are what is owed to the affiliate
-/// (credits), so they are shown with the sign flipped: positive is owed.
-/// Receivable (owed by the affiliate) and paid out read as stored.
+/// A stored amount of the field named `field` as the affiliate reads it:
+/// the domain's rule ([`AffiliateField::shown`]), positive is owed to them.
+/// A field that is not an affiliate's reads as stored.
 fn affiliate_sign(field: &str, minor: i64) -> i64 {
-    match field {
-        "pending" | "available" | "reserved" => -minor,
-        _ => minor,
-    }
+    AffiliateField::from_name(field).map_or(minor, |f| f.shown(minor))
 }
 
 /// An owner's journal lines in one currency, oldest first, page after
@@ -259,14 +255,16 @@ async fn balances<R: ApiReads + 'static>(
         let Ok(code) = currency_from_code(&currency) else {
             continue;
         };
-        let f = |name: &str| affiliate_sign(name, fields.get(name).copied().unwrap_or(0));
+        let row = AffiliateBalance::from_fields(&fields);
+        let [pending, available, reserved, receivable, paid_out] =
+            row.shown().map(|minor| money_text(minor, code));
         balances.push(BalanceBody {
-            pending: money_text(f("pending"), code),
-            available: money_text(f("available"), code),
-            reserved: money_text(f("reserved"), code),
-            receivable: money_text(f("receivable"), code),
-            paid_out: money_text(f("paid_out"), code),
-            net_payable: money_text(f("available") - f("receivable"), code),
+            pending,
+            available,
+            reserved,
+            receivable,
+            paid_out,
+            net_payable: money_text(row.net_payable(), code),
             currency,
         });
     }

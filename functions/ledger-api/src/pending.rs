@@ -12,11 +12,12 @@ use event_store::StreamId;
 use lambda_edge::Caller;
 use lambda_edge::problem::{Problem, Unavailable};
 use ledger_domain::events::EventBody;
+use ledger_domain::projection::AffiliateField;
 use serde::Serialize;
 
 use crate::affiliates::{CurrencyQuery, currency_param};
 use crate::extract::ApiQuery;
-use crate::{ApiReads, ApiState, affiliate_sign, authorize, money_text, store_problem};
+use crate::{ApiReads, ApiState, authorize, money_text, store_problem};
 
 /// The most journal lines one request reads; past it the answer says it is
 /// not complete.
@@ -68,13 +69,13 @@ pub(crate) async fn pending<R: ApiReads + 'static>(
     // What is still pending per commission stream, and when it was earned.
     let mut streams: BTreeMap<String, (i64, String)> = BTreeMap::new();
     for line in lines {
-        let Some(delta) = line.deltas.get("pending") else {
+        let Some(delta) = line.deltas.get(AffiliateField::Pending.name()) else {
             continue;
         };
         let entry = streams
             .entry(line.stream)
             .or_insert_with(|| (0, line.effective_at.clone()));
-        entry.0 += affiliate_sign("pending", *delta);
+        entry.0 += AffiliateField::Pending.shown(*delta);
     }
     let mut open: Vec<(String, i64, String)> = streams
         .into_iter()

@@ -2,7 +2,7 @@
 
 use event_store::{EventStore, LedgerReads, StreamId};
 use ledger_domain::events::{AggregateRef, EventBody, stream_name};
-use ledger_domain::projection::BalanceOwner;
+use ledger_domain::projection::{AffiliateBalance, AffiliateField, BalanceOwner};
 use ledger_domain::{AffiliateId, PayoutBatchId, TenantId};
 
 use crate::failure::{Failure, failed, refused};
@@ -29,20 +29,17 @@ pub(crate) async fn show_affiliate<R: LedgerReads + ?Sized>(
         return Ok(());
     }
     println!("{}", owner.key());
+    let [pending, available, reserved, receivable, paid_out] = AffiliateField::NAMES;
     println!(
-        "{:<8} {:>14} {:>14} {:>14} {:>14} {:>14}",
-        "currency", "pending", "available", "reserved", "receivable", "paid_out"
+        "{:<8} {pending:>14} {available:>14} {reserved:>14} {receivable:>14} {paid_out:>14}",
+        "currency"
     );
     for (c, fields) in &balances {
-        let f = |name: &str| fields.get(name).copied().unwrap_or(0);
-        // Stored signs (debit positive); liabilities shown as owed.
+        // Liabilities shown as owed, the affiliate's way.
+        let [pending, available, reserved, receivable, paid_out] =
+            AffiliateBalance::from_fields(fields).shown();
         println!(
-            "{c:<8} {:>14} {:>14} {:>14} {:>14} {:>14}",
-            -f("pending"),
-            -f("available"),
-            -f("reserved"),
-            f("receivable"),
-            f("paid_out")
+            "{c:<8} {pending:>14} {available:>14} {reserved:>14} {receivable:>14} {paid_out:>14}"
         );
     }
     println!("(minor units; pending, available and reserved are owed to the affiliate)");

@@ -20,13 +20,14 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use event_store::{Fields, JournalLine};
 use ledger_domain::money::currency_from_code;
+use ledger_domain::projection::AffiliateField;
 use ledger_domain::{AffiliateId, Currency, Money, TenantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The fields of an affiliate's balance a statement shows, in order.
-pub const STATEMENT_FIELDS: [&str; 5] =
-    ["pending", "available", "reserved", "receivable", "paid_out"];
+/// The fields of an affiliate's balance a statement shows, in order: the
+/// domain's ([`AffiliateField::ALL`]).
+pub const STATEMENT_FIELDS: [&str; 5] = AffiliateField::NAMES;
 
 /// The statement file format written in the JSON's `format` member.
 pub const STATEMENT_FORMAT: &str = "affiliate-statement/1";
@@ -212,14 +213,10 @@ pub struct Statement {
     pub later_lines: usize,
 }
 
-/// A field's minor units as the affiliate reads them: pending, available
-/// and reserved are owed to the affiliate (credits), shown positive.
+/// A stored value of the statement's `field`-th field as the affiliate
+/// reads it: the domain's rule ([`AffiliateField::shown_checked`]).
 fn shown_minor(field: usize, minor: i64) -> Option<i64> {
-    if field < 3 {
-        minor.checked_neg()
-    } else {
-        Some(minor)
-    }
+    AffiliateField::ALL[field].shown_checked(minor)
 }
 
 fn field_index(field: &str) -> Option<usize> {

@@ -12,18 +12,8 @@ use serde::Serialize;
 use crate::ReportError;
 
 /// The account fields of balance rows (`paid_out` is a report figure, not
-/// an account, and is left out).
-pub const ACCOUNT_FIELDS: [&str; 9] = [
-    "pending",
-    "available",
-    "reserved",
-    "receivable",
-    "commission_expense",
-    "clearing_stripe",
-    "clearing_paypal",
-    "clearing_sepa",
-    "clearing_sandbox",
-];
+/// an account, and is left out): the domain's.
+pub use ledger_domain::projection::ACCOUNT_FIELDS;
 
 /// One currency of a tenant's trial balance, in minor units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

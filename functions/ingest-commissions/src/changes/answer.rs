@@ -3,6 +3,7 @@
 
 use ledger_app::adjustments::{ChangeError, Changed, Effect};
 use ledger_domain::CommissionStage;
+use ledger_domain::projection::AffiliateField;
 use serde::Serialize;
 
 use crate::app_problem;
@@ -97,8 +98,8 @@ pub(crate) struct ChangesAccepted {
 
 pub(super) fn result(changed: Changed) -> ChangeResult {
     let taken_from = |stage: CommissionStage| match stage {
-        CommissionStage::Pending => "pending",
-        CommissionStage::Matured => "receivable",
+        CommissionStage::Pending => AffiliateField::Pending.name(),
+        CommissionStage::Matured => AffiliateField::Receivable.name(),
     };
     let (kind, amount, delta, currency, reason, whole, account) = match changed.effect {
         Effect::Reversed {
@@ -131,8 +132,8 @@ pub(super) fn result(changed: Changed) -> ChangeResult {
             None,
             match (delta.is_negative(), stage) {
                 (true, stage) => taken_from(stage),
-                (false, CommissionStage::Pending) => "pending",
-                (false, CommissionStage::Matured) => "available",
+                (false, CommissionStage::Pending) => AffiliateField::Pending.name(),
+                (false, CommissionStage::Matured) => AffiliateField::Available.name(),
             },
         ),
     };

@@ -12,14 +12,14 @@ use lambda_edge::problem::{FieldError, Problem, Unavailable};
 use lambda_edge::{Caller, Identity};
 use ledger_domain::TenantId;
 use ledger_domain::money::currency_from_code;
-use ledger_domain::projection::BalanceOwner;
+use ledger_domain::projection::{AffiliateBalance, AffiliateField, BalanceOwner};
 use serde::{Deserialize, Serialize};
 
 use crate::extract::ApiQuery;
 use crate::{ApiReads, ApiState, money_text, store_problem};
 
 /// The liability fields, in the order the totals and the export show them.
-const LIABILITY_FIELDS: [&str; 5] = ["pending", "available", "reserved", "receivable", "paid_out"];
+const LIABILITY_FIELDS: [AffiliateField; 5] = AffiliateField::ALL;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct LiabilityBody {
@@ -107,7 +107,7 @@ async fn liability_totals<R: ApiReads + 'static>(
                 continue;
             }
             let values = match as_of {
-                None => LIABILITY_FIELDS.map(|f| row.fields.get(f).copied().unwrap_or(0)),
+                None => AffiliateBalance::from_fields(&row.fields).stored(),
                 Some(at) => {
                     let period = reporting::statement::Period {
                         label: "as-of".to_owned(),
@@ -145,8 +145,7 @@ fn liability_bodies(totals: &Totals) -> Vec<LiabilityBody> {
         .iter()
         .filter_map(|(currency, values)| {
             let code = currency_from_code(currency).ok()?;
-            let shown =
-                |i: usize| money_text(crate::affiliate_sign(LIABILITY_FIELDS[i], values[i]), code);
+            let shown = |i: usize| money_text(LIABILITY_FIELDS[i].shown(values[i]), code);
             Some(LiabilityBody {
                 currency: currency.clone(),
                 pending: shown(0),

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use event_store::StoreError;
-use ledger_domain::projection::BalanceOwner;
+use ledger_domain::projection::{AffiliateField, BalanceOwner};
 
 use ledger_domain::projection::time_key;
 
@@ -304,8 +304,8 @@ impl event_store::PayoutReads for DynamoProjection {
             candidates.push(event_store::payout_candidate(
                 owner.strip_prefix(&prefix).unwrap_or(owner),
                 currency,
-                number(item, "available"),
-                number(item, "receivable"),
+                number(item, AffiliateField::Available.name()),
+                number(item, AffiliateField::Receivable.name()),
                 profile.as_deref(),
             )?);
         }

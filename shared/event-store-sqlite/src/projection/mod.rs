@@ -20,7 +20,7 @@ mod reads;
 use std::collections::BTreeMap;
 
 use event_store::{StoreError, StoredEvent};
-use ledger_domain::projection::{BalanceOwner, plan};
+use ledger_domain::projection::{AffiliateField, BalanceOwner, TENANT_FIELDS, plan};
 use ledger_domain::{AffiliateId, TenantId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -36,16 +36,16 @@ pub const JOURNAL_PAGE_MAX: usize = 500;
 /// The balance columns, in order. Affiliate rows use the first five, tenant
 /// rows the rest.
 pub const BALANCE_FIELDS: [&str; 10] = [
-    "pending",
-    "available",
-    "reserved",
-    "receivable",
-    "paid_out",
-    "commission_expense",
-    "clearing_stripe",
-    "clearing_paypal",
-    "clearing_sepa",
-    "clearing_sandbox",
+    AffiliateField::NAMES[0],
+    AffiliateField::NAMES[1],
+    AffiliateField::NAMES[2],
+    AffiliateField::NAMES[3],
+    AffiliateField::NAMES[4],
+    TENANT_FIELDS[0],
+    TENANT_FIELDS[1],
+    TENANT_FIELDS[2],
+    TENANT_FIELDS[3],
+    TENANT_FIELDS[4],
 ];
 
 /// The projection's tables, all derived from the events (so they can be

@@ -6,9 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::events::Processor;
 use crate::ids::{AffiliateId, TenantId};
-use crate::ledger::{Account, AffiliateAccount, JournalEntry};
+use crate::ledger::{Account, JournalEntry};
 
 /// Who a balance row belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,12 +59,7 @@ pub fn account_field(account: &Account) -> (BalanceOwner, &'static str) {
                 tenant_id: tenant_id.clone(),
                 affiliate_id: affiliate_id.clone(),
             },
-            match account {
-                AffiliateAccount::Pending => "pending",
-                AffiliateAccount::Available => "available",
-                AffiliateAccount::Reserved => "reserved",
-                AffiliateAccount::Receivable => "receivable",
-            },
+            AffiliateField::of(*account).name(),
         ),
         Account::ProcessorClearing {
             tenant_id,
@@ -74,24 +68,19 @@ pub fn account_field(account: &Account) -> (BalanceOwner, &'static str) {
             BalanceOwner::Tenant {
                 tenant_id: tenant_id.clone(),
             },
-            match processor {
-                Processor::Stripe => "clearing_stripe",
-                Processor::Paypal => "clearing_paypal",
-                Processor::Sepa => "clearing_sepa",
-                Processor::Sandbox => "clearing_sandbox",
-            },
+            clearing_field(*processor),
         ),
         Account::CommissionExpense { tenant_id } => (
             BalanceOwner::Tenant {
                 tenant_id: tenant_id.clone(),
             },
-            "commission_expense",
+            COMMISSION_EXPENSE_FIELD,
         ),
     }
 }
 
 /// The report-only field for what was paid out to an affiliate.
-pub const PAID_OUT_FIELD: &str = "paid_out";
+pub const PAID_OUT_FIELD: &str = AffiliateField::PaidOut.name();
 
 /// The row (in place of a currency) that counts a tenant's drafted batches.
 pub const DRAFTS_ROW: &str = "#drafts";
@@ -198,7 +187,12 @@ impl BalanceDeltas {
 }
 
 mod plan;
+mod row;
 pub use plan::{
     EventPlan, JOURNAL_LINE_VERSION_WIDTH, PlanError, PlannedLine, PlannedMaturity, PlannedProfile,
     ProjectionBatch, plan, plan_event, time_key,
+};
+pub use row::{
+    ACCOUNT_FIELDS, AffiliateBalance, AffiliateField, COMMISSION_EXPENSE_FIELD, TENANT_FIELDS,
+    clearing_field,
 };
