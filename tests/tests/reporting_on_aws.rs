@@ -15,10 +15,25 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use ledger_domain::events::EventBody;
 use ledger_domain::{AffiliateId, Processor, TenantId};
+use reporting::ReportError;
 use reporting::fixture::{paid_batch, sample_day, sample_items, sample_mismatches};
-use reporting::reconcile::reconcile_report_with;
+use reporting::reconcile::{ReconciliationReport, reconcile_report_with};
 use reporting::statement::{Period, time_zone};
 use reporting::statements::{RunScope, StatementStores, generate_statements, list_statements};
+
+/// Reconciles a report on DynamoDB with the processors' own parsers, as a
+/// deployment wires them.
+async fn reconcile(
+    store: &DynamoEventStore,
+    projection: &DynamoProjection,
+    files: &FileStore,
+    key: &str,
+    bytes: &[u8],
+    now: chrono::DateTime<Utc>,
+) -> Result<ReconciliationReport, ReportError> {
+    let parsers = &processors::ProcessorReports;
+    reconcile_report_with(parsers, store, projection, files, key, bytes, now).await
+}
 
 async fn project(store: &DynamoEventStore, projection: &DynamoProjection) {
     let mut cursor: Option<Cursor> = None;
@@ -94,17 +109,9 @@ async fn every_mismatch_class_on_dynamodb_and_statements_in_s3() {
         ))
         .unwrap();
         let key = format!("reports/acme/{}/{sample}", processor.as_str());
-        let report = reconcile_report_with(
-            &processors::ProcessorReports,
-            &store,
-            &projection,
-            &files,
-            &key,
-            &bytes,
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+        let report = reconcile(&store, &projection, &files, &key, &bytes, Utc::now())
+            .await
+            .unwrap();
         let mut found: Vec<_> = report
             .matching
             .mismatches
@@ -125,17 +132,9 @@ async fn every_mismatch_class_on_dynamodb_and_statements_in_s3() {
             "{processor:?}: recorded"
         );
         // Again: the report exists (conditional put refused), nothing new recorded.
-        reconcile_report_with(
-            &processors::ProcessorReports,
-            &store,
-            &projection,
-            &files,
-            &key,
-            &bytes,
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+        reconcile(&store, &projection, &files, &key, &bytes, Utc::now())
+            .await
+            .unwrap();
         assert_eq!(mismatch_kinds(&store).await.len(), expected.len());
         let written = files
             .list(&format!("reconciliation/acme/{}/", processor.as_str()))

@@ -10,8 +10,30 @@ use event_store_sqlite::SqliteEventStore;
 use file_store::FileStore;
 use ledger_domain::events::EventBody;
 use ledger_domain::{Processor, TenantId};
+use reporting::ReportError;
 use reporting::fixture::{paid_batch, sample_day, sample_items, sample_mismatches};
-use reporting::reconcile::{Rejection, reconcile_report_with};
+use reporting::reconcile::{ReconciliationReport, Rejection, reconcile_report_with};
+
+/// Reconciles a report on the embedded store with the processors' own
+/// parsers, as a deployment wires them.
+async fn reconcile(
+    store: &SqliteEventStore,
+    files: &FileStore,
+    key: &str,
+    bytes: &[u8],
+    now: chrono::DateTime<Utc>,
+) -> Result<ReconciliationReport, ReportError> {
+    reconcile_report_with(
+        &processors::ProcessorReports,
+        store,
+        store,
+        files,
+        key,
+        bytes,
+        now,
+    )
+    .await
+}
 
 fn sample(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -85,17 +107,9 @@ async fn every_mismatch_class_is_found_in_each_processors_report() {
         let dir = tempfile::tempdir().unwrap();
         let files = FileStore::Directory(dir.path().to_owned());
         let bytes = sample(file);
-        let report = reconcile_report_with(
-            &processors::ProcessorReports,
-            &store,
-            &store,
-            &files,
-            key,
-            &bytes,
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+        let report = reconcile(&store, &files, key, &bytes, Utc::now())
+            .await
+            .unwrap();
         assert_eq!(report.status, "mismatches", "{processor:?}");
         let mut found: Vec<_> = report
             .matching
@@ -135,17 +149,9 @@ async fn every_mismatch_class_is_found_in_each_processors_report() {
         assert_eq!(stored["mismatches"].as_array().unwrap().len(), 6);
 
         // The same report again: nothing new recorded or written.
-        reconcile_report_with(
-            &processors::ProcessorReports,
-            &store,
-            &store,
-            &files,
-            key,
-            &bytes,
-            Utc::now() + Duration::hours(1),
-        )
-        .await
-        .unwrap();
+        reconcile(&store, &files, key, &bytes, Utc::now() + Duration::hours(1))
+            .await
+            .unwrap();
         assert_eq!(mismatch_events(&store).await.len(), 6);
         assert_eq!(files.list("reconciliation/acme/").await.unwrap().len(), 1);
     }
@@ -167,9 +173,7 @@ async fn a_report_that_agrees_is_reconciled() {
         ));
     }
     let bytes = (lines.join("\n") + "\n").into_bytes();
-    let report = reconcile_report_with(
-        &processors::ProcessorReports,
-        &store,
+    let report = reconcile(
         &store,
         &files,
         "reports/acme/stripe/ok.csv",
@@ -270,17 +274,9 @@ async fn bad_reports_are_quarantined_with_the_reason_and_nothing_is_applied() {
         let dir = tempfile::tempdir().unwrap();
         let files = FileStore::Directory(dir.path().to_owned());
         let key = format!("reports/acme/{}/bad-{n}", processor.as_str());
-        let report = reconcile_report_with(
-            &processors::ProcessorReports,
-            &store,
-            &store,
-            &files,
-            &key,
-            body.as_bytes(),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+        let report = reconcile(&store, &files, &key, body.as_bytes(), Utc::now())
+            .await
+            .unwrap();
         assert_eq!(report.status, "quarantined", "case {n}");
         let rejection = report.rejection.clone().unwrap();
         let value = serde_json::to_value(&rejection).unwrap();
@@ -314,17 +310,9 @@ async fn reports_of_other_kinds_of_keys_are_refused() {
         "reports/a b/stripe/x",
     ] {
         assert!(
-            reconcile_report_with(
-                &processors::ProcessorReports,
-                &store,
-                &store,
-                &files,
-                key,
-                b"",
-                Utc::now()
-            )
-            .await
-            .is_err(),
+            reconcile(&store, &files, key, b"", Utc::now())
+                .await
+                .is_err(),
             "{key}"
         );
     }
