@@ -49,7 +49,9 @@ async fn stub() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Instant>) {
 async fn cold_start(binary: &PathBuf, data: &std::path::Path) -> Result<Duration, String> {
     let (port, mut ready) = stub().await;
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(binary)
+    // Absolute, since the child starts in `data`.
+    let binary = std::fs::canonicalize(binary).map_err(|e| format!("{}: {e}", binary.display()))?;
+    let mut child = tokio::process::Command::new(&binary)
         .env_clear()
         // A fresh directory, so nothing a bootstrap writes lands here.
         .current_dir(data)
@@ -75,6 +77,7 @@ async fn cold_start(binary: &PathBuf, data: &std::path::Path) -> Result<Duration
         .env("REPORTS_BUCKET", "cold-reports")
         .env("SEPA_FILES_BUCKET", "cold-payout-files")
         .env("WEBHOOKS_TABLE", "cold-webhooks")
+        .env("EVENT_BUS_NAME", "cold-bus")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
