@@ -8,7 +8,7 @@ use ledger_domain::{Currency, Money, PayoutBatchId, TenantId};
 use quick_xml::events::Event;
 
 use super::FileStore;
-use super::pain001::{SEPA_ID_LEN_MAX, sepa_id, store_error};
+use super::scheme::{SEPA_ID_LEN_MAX, sepa_id, store_error};
 
 /// The end-to-end ids of a pain.001 document.
 pub fn end_to_end_ids(xml: &[u8]) -> Result<Vec<String>, ProcessorError> {

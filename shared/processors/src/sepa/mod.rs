@@ -8,12 +8,14 @@
 //!   notifications, read;
 //! - [`notices`]: a status file checked against the message it answers and
 //!   turned into notices, or quarantined whole;
-//! - [`report`]: the camt.053 statement, the settlement report reconciled.
+//! - [`report`]: the camt.053 statement, the settlement report reconciled;
+//! - `scheme`: the identifier rule the writer and the readers share.
 
 pub mod issued;
 pub mod notices;
 pub mod pain001;
 pub mod report;
+mod scheme;
 pub mod status;
 
 pub use issued::{

@@ -18,19 +18,18 @@
 use async_trait::async_trait;
 use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
 use ledger_app::payouts::{PaymentOrder, ProcessorError, SubmitBatchFile};
-use ledger_domain::profile::{check_bic, check_iban, is_sepa_text};
+use ledger_domain::profile::{check_bic, check_iban};
 use ledger_domain::sepa_text::{sepa_name, to_sepa_latin};
 use ledger_domain::{Currency, PayoutBatchId, PayoutMethod, TenantId};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-use sha2::{Digest, Sha256};
 
 use super::issued::{end_to_end_ids, message_id_of, message_index_key};
+use super::scheme::store_error;
+pub use super::scheme::{SEPA_ID_LEN_MAX, sepa_id};
 
 /// The pain.001 version written.
 pub const PAIN_001_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03";
-/// The longest identifier (MsgId, PmtInfId, EndToEndId) the scheme allows.
-pub const SEPA_ID_LEN_MAX: usize = 35;
 
 /// The account payouts are paid from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,24 +57,11 @@ impl Debtor {
 
 pub use file_store::FileStore;
 
-pub(super) fn store_error(e: file_store::FileStoreError) -> ProcessorError {
-    ProcessorError::Unknown(e.to_string())
-}
-
 /// SEPA credit transfer files.
 #[derive(Debug, Clone)]
 pub struct SepaFiles {
     debtor: Debtor,
     store: FileStore,
-}
-
-/// A scheme identifier: the value itself if it fits, else a stable digest.
-pub fn sepa_id(value: &str) -> String {
-    if value.len() <= SEPA_ID_LEN_MAX && is_sepa_text(value) && !value.contains(' ') {
-        value.to_owned()
-    } else {
-        hex::encode(Sha256::digest(value.as_bytes()))[..SEPA_ID_LEN_MAX].to_owned()
-    }
 }
 
 /// The next weekday after `date` (TARGET2 holidays are the bank's to shift).
