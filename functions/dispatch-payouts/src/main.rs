@@ -12,20 +12,12 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = aws_from_env().await;
     let store = store_from_env(&config)?;
-    let s3 = match std::env::var("SEPA_FILES_BUCKET") {
-        Ok(_) => {
-            let s3 = aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(std::env::var("AWS_ENDPOINT_URL").is_ok())
-                .build();
-            Some(aws_sdk_s3::Client::from_conf(s3))
-        }
-        Err(_) => None,
-    };
+    let s3 = std::env::var_os("SEPA_FILES_BUCKET").map(|_| file_store::s3_client(&config));
     let processors = Processors::from_env(s3)?;
     tracing::info!(processors = ?processors, "dispatch ready");
     let (store, processors) = (&store, &processors);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, Error>(handle_sqs(&**store, processors, event.payload).await)
+        Ok::<SqsBatchResponse, Error>(handle_sqs(store, processors, event.payload).await)
     }))
     .await
 }

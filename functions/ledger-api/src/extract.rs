@@ -1,49 +1,61 @@
 //! The request extractors of this API, whose refusals are problems naming
 //! the field and the rule:
 //!
-//! - [`ApiQuery`]: the query string, percent-decoded by axum's `Query`
-//!   into a typed struct;
+//! - [`ApiQuery`]: the query string, percent-decoded into a typed struct;
 //! - [`ApiJson`]: a JSON body, `application/json`, at most
-//!   [`BODY_BYTES_MAX`] bytes, parsed by axum's `Json`, which knows the
-//!   path of a broken field.
+//!   [`BODY_BYTES_MAX`] bytes.
+//!
+//! Both deserialize once, through `serde_path_to_error` (the same
+//! deserializers axum's `Query` and `Json` use), so the field is the path
+//! the deserializer was at when it refused, and the rule is serde's words.
 
-use std::error::Error;
-
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::Uri;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use lambda_edge::problem::{FieldError, Problem, json_request_bytes};
 use serde::de::DeserializeOwned;
+use serde_path_to_error::Path;
 
 /// The largest request body these routes accept.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
 
-/// The innermost error of a rejection: for axum's `Query` and `Json`, the
-/// deserializer's error as `serde_path_to_error` words it, `{path}: {error}`
-/// (or only `{error}` when it is not inside a field).
-fn innermost(error: &(dyn Error + 'static)) -> String {
-    let mut error = error;
-    while let Some(source) = error.source() {
-        error = source;
-    }
-    error.to_string()
+/// How a field was refused, as far as the problem's rule cares.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// A field given twice.
+    Duplicate,
+    /// Anything else, in serde's words.
+    Other,
 }
 
-/// The field a serde message names itself (`missing field `x``,
-/// `duplicate field `x``), if any.
-fn named_field(message: &str) -> Option<&str> {
-    ["missing field `", "duplicate field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(field, _)| field)
+/// The field a refusal names, if any, and how it was refused. The path is
+/// where the deserializer stood; a field that is missing or given twice is
+/// refused at its parent, after the whole object was read, so its own name
+/// comes from serde's message (`missing field `x``), the one place serde
+/// states it.
+fn refused_field(path: &Path, rule: &str) -> (Option<String>, Refusal) {
+    let parent = path.iter().next().is_some().then(|| path.to_string());
+    let named = |prefix: &str| {
+        rule.strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(field, _)| field)
+    };
+    let (named, refusal) = match (named("missing field `"), named("duplicate field `")) {
+        (Some(field), _) => (Some(field), Refusal::Other),
+        (None, Some(field)) => (Some(field), Refusal::Duplicate),
+        (None, None) => (None, Refusal::Other),
+    };
+    let field = match (parent, named) {
+        (Some(parent), Some(named)) => Some(format!("{parent}.{named}")),
+        (parent, named) => parent.or_else(|| named.map(str::to_owned)),
+    };
+    (field, refusal)
 }
 
 /// The query string as a typed struct (its fields `Option<String>`, checked
-/// by the handler with the rules each route states). Percent-decoding is
-/// axum's; a `+` stays a plus (RFC 3986), not the space of HTML forms, so
-/// an offset such as `+01:00` may arrive unencoded. Parameters a route does
-/// not know are ignored; one given twice is a `400` naming it.
+/// by the handler with the rules each route states). Percent-decoded as a
+/// URL query, where a `+` stays a plus (RFC 3986), not the space of HTML
+/// forms, so an offset such as `+01:00` may arrive unencoded. Parameters a
+/// route does not know are ignored; one given twice is a `400` naming it.
 pub(crate) struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
@@ -51,25 +63,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
         let query = parts.uri.query().unwrap_or_default().replace('+', "%2B");
-        let refused = |rule: &str| Problem::bad_request("query", rule);
-        let uri: Uri = format!("/?{query}")
-            .parse()
-            .map_err(|_| refused("must be a URL query string"))?;
-        let Query(value) = Query::<T>::try_from_uri(&uri).map_err(|rejection| {
-            let text = innermost(&rejection);
-            // A query's paths are its parameters' names, without spaces.
-            let (path, message) = match text.split_once(": ") {
-                Some((path, message)) if !path.contains(' ') => (Some(path), message),
-                _ => (None, text.as_str()),
-            };
-            let field = path.or(named_field(message)).unwrap_or("query");
-            if message.starts_with("duplicate field") {
-                Problem::bad_request(field, "must be given at most once")
-            } else {
-                Problem::bad_request(field, message)
-            }
-        })?;
-        Ok(ApiQuery(value))
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs))
+            .map(ApiQuery)
+            .map_err(|error| {
+                let rule = error.inner().to_string();
+                match refused_field(error.path(), &rule) {
+                    (Some(field), Refusal::Duplicate) => {
+                        Problem::bad_request(&field, "must be given at most once")
+                    }
+                    (field, _) => Problem::bad_request(field.as_deref().unwrap_or("query"), &rule),
+                }
+            })
     }
 }
 
@@ -90,38 +95,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
         let (parts, body) = request.into_parts();
         let bytes = json_request_bytes(&parts.headers, body, BODY_BYTES_MAX).await?;
-        let rejection = match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => return Ok(ApiJson(value)),
-            Err(rejection) => rejection,
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let error = match serde_path_to_error::deserialize(&mut deserializer) {
+            // Only whitespace may follow the value.
+            Ok(value) => match deserializer.end() {
+                Ok(()) => return Ok(ApiJson(value)),
+                Err(trailing) => return Err(Problem::malformed_json(trailing.to_string())),
+            },
+            Err(error) => error,
         };
-        // serde_json's own error, as the problem words it; axum's names
-        // where it happened (`{path}: {error}`).
-        let Err(error) = serde_json::from_slice::<T>(&bytes) else {
-            return Err(Problem::malformed_json(rejection.body_text()));
-        };
-        let rule = error.to_string();
-        let located = innermost(&rejection);
-        let path = located
-            .strip_suffix(rule.as_str())
-            .and_then(|p| p.strip_suffix(": "))
-            .filter(|p| !p.is_empty());
-        // A missing field is found at its parent; an unknown one at itself.
-        let field = match (path, named_field(&rule)) {
-            (Some(path), Some(named)) if rule.starts_with("missing field") => {
-                format!("{path}.{named}")
+        let rule = error.inner().to_string();
+        let (field, _) = refused_field(error.path(), &rule);
+        let inner = error.into_inner();
+        Err(match field {
+            _ if !(inner.is_syntax() || inner.is_eof()) => {
+                Problem::unprocessable(vec![FieldError {
+                    field: field.unwrap_or_else(|| "body".to_owned()),
+                    rule,
+                }])
             }
-            (Some(path), _) => path.to_owned(),
-            (None, Some(named)) => named.to_owned(),
-            (None, None) => "body".to_owned(),
-        };
-        Err(if error.is_syntax() || error.is_eof() {
-            if field == "body" {
-                Problem::malformed_json(rule)
-            } else {
-                Problem::malformed_json_at(&field, rule)
-            }
-        } else {
-            Problem::unprocessable(vec![FieldError { field, rule }])
+            Some(field) => Problem::malformed_json_at(&field, rule),
+            None => Problem::malformed_json(rule),
         })
     }
 }
@@ -222,6 +216,10 @@ mod tests {
                 (400, "/problems/malformed-json", vec!["note"]),
             ),
             ("not json", (400, "/problems/malformed-json", vec![])),
+            (
+                r#"{"note": "x"} {}"#,
+                (400, "/problems/malformed-json", vec![]),
+            ),
             (
                 r#"{"note": 12}"#,
                 (422, "/problems/validation", vec!["note"]),

@@ -38,13 +38,6 @@ impl TenantClaim for WebhookApi {
     }
 }
 
-/// The webhook store: the DynamoDB table `WEBHOOKS_TABLE`.
-pub fn store_from_env(
-    config: &lambda_edge::config::SdkConfig,
-) -> Result<Arc<dyn WebhookStore>, String> {
-    Ok(Arc::new(lambda_edge::config::webhooks_from_env(config)?))
-}
-
 pub fn router(state: Arc<WebhookApi>) -> Router {
     Router::new()
         .route("/v1/webhook-endpoints", get(list).post(create))

@@ -11,7 +11,7 @@
 //! minute. Two runs overlapping is harmless: maturing a commission twice is
 //! refused by its stream, and the second removes the entry as settled.
 
-use lambda_edge::config::{aws_from_env, dynamo_store_from_env, projection_from_env};
+use lambda_edge::config::{aws_from_env, projection_from_env, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -19,7 +19,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     lambda_edge::config::init_logging();
     let config = aws_from_env().await;
-    let store = dynamo_store_from_env(&config)?;
+    let store = store_from_env(&config)?;
     let schedule = projection_from_env(&config)?;
     let (store, schedule) = (&store, &schedule);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

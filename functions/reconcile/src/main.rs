@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
             // The processor's own parser (the registry's), behind the port.
             let report = reporting::reconcile::reconcile_report_with(
                 &processors::ProcessorReports,
-                &**store,
+                store,
                 reads,
                 &reports.files,
                 &key,

@@ -1,7 +1,7 @@
 //! The statements Lambda: a monthly EventBridge schedule, or invoked with
 //! `{"tenant_id": "acme", "period": "2026-10", "reason": "…"}`.
 
-use lambda_edge::config::{aws_from_env, dynamo_store_from_env, projection_from_env};
+use lambda_edge::config::{aws_from_env, projection_from_env, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use reporting::statements::StatementStores;
 use serde_json::Value;
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let aws = aws_from_env().await;
     let reports = reporting::ReportFiles::from_env(&aws)?.ok_or("REPORTS_BUCKET is not set")?;
     let reads = projection_from_env(&aws)?;
-    let events = dynamo_store_from_env(&aws)?;
+    let events = store_from_env(&aws)?;
     let stores = StatementStores {
         reads: &reads,
         files: &reports.files,

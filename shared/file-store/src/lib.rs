@@ -17,6 +17,20 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// The S3 client of the function's SDK configuration. With
+/// `AWS_ENDPOINT_URL` set (an emulator on loopback), buckets are addressed
+/// by path, since a bucket's virtual-host name does not resolve there; on
+/// AWS, by virtual host, as AWS recommends. Every S3 client of this product
+/// is built here, so the two cannot differ between functions.
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(path_style)
+            .build(),
+    )
+}
+
 /// Why a file operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FileStoreError {

@@ -7,22 +7,14 @@
 //! The embedded store serves the local stack, the CLI and the tests, which
 //! build it themselves. `AWS_ENDPOINT_URL` points the SDK at an emulator.
 
-use std::sync::Arc;
-
 pub use aws_config::SdkConfig;
 
-use event_store::EventStore;
 use event_store_dynamodb::DynamoEventStore;
 use event_store_dynamodb::projection::{DynamoProjection, ProjectionTables};
 use event_store_dynamodb::schema::Tables;
 
 /// The default JWT claim that carries the tenant id.
 pub const TENANT_CLAIM_DEFAULT: &str = "tenant_id";
-
-/// The event store at `EVENTS_TABLE_PREFIX`, as the port.
-pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<Arc<dyn EventStore>, String> {
-    Ok(Arc::new(dynamo_store_from_env(config)?))
-}
 
 pub fn tenant_claim() -> String {
     std::env::var("TENANT_CLAIM").unwrap_or_else(|_| TENANT_CLAIM_DEFAULT.to_owned())
@@ -125,9 +117,9 @@ pub async fn aws_from_env() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// The DynamoDB event store at `EVENTS_TABLE_PREFIX`, for the functions
-/// that only run on AWS (schedules and stream consumers).
-pub fn dynamo_store_from_env(config: &aws_config::SdkConfig) -> Result<DynamoEventStore, String> {
+/// The DynamoDB event store at `EVENTS_TABLE_PREFIX`: every function's
+/// store (a caller that needs the port wraps it, `Arc<dyn EventStore>`).
+pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<DynamoEventStore, String> {
     let prefix = required_env("EVENTS_TABLE_PREFIX")?;
     Ok(DynamoEventStore::from_config(
         config,

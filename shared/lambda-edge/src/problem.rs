@@ -104,17 +104,13 @@ impl Problem {
     /// Malformed JSON whose error lies inside `field` (a JSON path such as
     /// `method.iban`): the same problem, with `errors` naming the field.
     pub fn malformed_json_at(field: &str, detail: String) -> Self {
-        let errors = vec![FieldError {
-            field: field.into(),
-            rule: detail.clone(),
-        }];
-        Self::new(
-            "/problems/malformed-json",
-            "Malformed JSON",
-            StatusCode::BAD_REQUEST,
-            detail,
-            errors,
-        )
+        Self {
+            errors: vec![FieldError {
+                field: field.into(),
+                rule: detail.clone(),
+            }],
+            ..Self::malformed_json(detail)
+        }
     }
 
     pub fn unsupported_media_type() -> Self {

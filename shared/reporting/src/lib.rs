@@ -64,7 +64,7 @@ impl ReportFiles {
         };
         Ok(Some(ReportFiles {
             files: file_store::FileStore::S3 {
-                client: aws_sdk_s3::Client::new(config),
+                client: file_store::s3_client(config),
                 bucket,
             },
             links: None,

@@ -49,7 +49,7 @@ async fn main() -> Result<(), Error> {
                 effective_at: now,
             };
             let report = poll_stale_items(
-                &**store,
+                store,
                 processors,
                 tenant_id,
                 chrono::Duration::minutes(minutes),
@@ -67,7 +67,7 @@ async fn main() -> Result<(), Error> {
                     results.push(serde_json::json!({"tenant_id": tenant_id.as_str(), "error": e.to_string()}));
                 }
             }
-            match overdue_file_items(&**store, tenant_id, overdue_days, OVERDUE_PER_RUN_MAX, now).await {
+            match overdue_file_items(store, tenant_id, overdue_days, OVERDUE_PER_RUN_MAX, now).await {
                 Ok(items) => {
                     for item in &items {
                         tracing::warn!(

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = aws_from_env().await;
     let store = store_from_env(&config)?;
-    let s3 = aws_sdk_s3::Client::new(&config);
+    let s3 = file_store::s3_client(&config);
     let bucket = std::env::var("SEPA_FILES_BUCKET").map_err(|_| "SEPA_FILES_BUCKET is not set")?;
     let files = FileStore::S3 {
         client: s3,
@@ -42,7 +42,7 @@ async fn main() -> Result<(), Error> {
                 tracing::warn!(%key, "the status file is gone; nothing to record");
                 continue;
             };
-            match processor_webhooks::handle_sepa_file(&**store, files, &key, &bytes).await? {
+            match processor_webhooks::handle_sepa_file(store, files, &key, &bytes).await? {
                 SepaFileOutcome::Recorded(notices) => recorded += notices.len(),
                 SepaFileOutcome::Quarantined { .. } => quarantined += 1,
             }
