@@ -4,20 +4,170 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ledger_domain::events::Processor;
+use serde::Deserialize;
 
 use crate::report::{ParsedReport, ReportLine, ReportParser};
 use crate::report::{Rejection, bad, check_duplicate, currency, decimal_money, utf8};
 
-#[derive(Default)]
-struct CamtEntry {
-    line: u64,
-    amount: String,
+/// The parts of a camt.053 (any `.001.0x` version) the reconciliation
+/// reads; every other element is skipped. Names are the schema's.
+#[derive(Deserialize)]
+struct Document {
+    #[serde(rename = "BkToCstmrStmt")]
+    statement_message: StatementMessage,
+}
+
+#[derive(Deserialize)]
+struct StatementMessage {
+    #[serde(rename = "Stmt", default)]
+    statements: Vec<Statement>,
+}
+
+#[derive(Deserialize)]
+struct Statement {
+    #[serde(rename = "FrToDt")]
+    period: Option<Period>,
+    #[serde(rename = "Ntry", default)]
+    entries: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Period {
+    #[serde(rename = "FrDtTm")]
+    from: Option<String>,
+    #[serde(rename = "ToDtTm")]
+    to: Option<String>,
+}
+
+/// An amount: `<Amt Ccy="EUR">12.50</Amt>`.
+#[derive(Deserialize, Default)]
+struct Amount {
+    #[serde(rename = "@Ccy", default)]
     currency: String,
-    debit: Option<bool>,
-    booked: Option<bool>,
-    date: String,
+    #[serde(rename = "$text", default)]
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(rename = "Amt", default)]
+    amount: Amount,
+    #[serde(rename = "CdtDbtInd")]
+    credit_debit: Option<String>,
+    #[serde(rename = "Sts")]
+    status: Option<EntryStatus>,
+    #[serde(rename = "BookgDt")]
+    booking_date: Option<DateChoice>,
+    #[serde(rename = "AcctSvcrRef", default)]
     account_ref: String,
-    transactions: Vec<(String, String, String)>,
+    #[serde(rename = "NtryDtls", default)]
+    details: Vec<EntryDetails>,
+}
+
+/// `<Sts>BOOK</Sts>` (up to .001.07) or `<Sts><Cd>BOOK</Cd></Sts>` (.001.08 on).
+#[derive(Deserialize)]
+struct EntryStatus {
+    #[serde(rename = "$text")]
+    text: Option<String>,
+    #[serde(rename = "Cd")]
+    code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DateChoice {
+    #[serde(rename = "Dt")]
+    date: Option<String>,
+    #[serde(rename = "DtTm")]
+    date_time: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EntryDetails {
+    #[serde(rename = "TxDtls", default)]
+    transactions: Vec<Transaction>,
+}
+
+#[derive(Deserialize)]
+struct Transaction {
+    #[serde(rename = "Refs")]
+    refs: Option<References>,
+    /// The transaction's own amount (.001.08 on).
+    #[serde(rename = "Amt")]
+    amount: Option<Amount>,
+    #[serde(rename = "AmtDtls")]
+    amount_details: Option<AmountDetails>,
+}
+
+impl Transaction {
+    /// The amount the transaction gives, best first: its own, the
+    /// transaction amount of its details, the instructed amount.
+    fn amount(self) -> Amount {
+        let details = self.amount_details.unwrap_or_default();
+        self.amount
+            .or(details.transaction.map(|a| a.amount))
+            .or(details.instructed.map(|a| a.amount))
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize)]
+struct References {
+    #[serde(rename = "EndToEndId", default)]
+    end_to_end_id: String,
+}
+
+#[derive(Deserialize, Default)]
+struct AmountDetails {
+    #[serde(rename = "TxAmt")]
+    transaction: Option<AmountHolder>,
+    #[serde(rename = "InstdAmt")]
+    instructed: Option<AmountHolder>,
+}
+
+#[derive(Deserialize)]
+struct AmountHolder {
+    #[serde(rename = "Amt")]
+    amount: Amount,
+}
+
+/// What a broken or foreign document is refused as: XML that ends or
+/// breaks is truncated; well-formed XML without the statement's shape is
+/// not a report.
+fn rejection(e: quick_xml::DeError) -> Rejection {
+    use quick_xml::DeError;
+    match e {
+        DeError::UnexpectedEof | DeError::InvalidXml(_) => Rejection::Truncated {
+            reason: format!("the XML ends or breaks: {e}"),
+        },
+        other => Rejection::NotAReport {
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// The name of the document's root element, read before the document is
+/// deserialized (serde does not look at it).
+fn root_name(text: &str) -> Result<String, Rejection> {
+    use quick_xml::events::Event as Xml;
+    let mut reader = quick_xml::Reader::from_str(text);
+    loop {
+        match reader.read_event() {
+            Ok(Xml::Start(start) | Xml::Empty(start)) => {
+                return Ok(String::from_utf8_lossy(start.local_name().as_ref()).into_owned());
+            }
+            Ok(Xml::Eof) => {
+                return Err(Rejection::Truncated {
+                    reason: "the XML has no root element".to_owned(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Rejection::Truncated {
+                    reason: format!("the XML breaks at byte {}: {e}", reader.buffer_position()),
+                });
+            }
+        }
+    }
 }
 
 fn camt_date(line: u64, value: &str) -> Result<DateTime<Utc>, Rejection> {
@@ -35,144 +185,54 @@ fn camt_date(line: u64, value: &str) -> Result<DateTime<Utc>, Rejection> {
 
 /// An ISO 20022 camt.053 bank statement.
 pub fn parse_camt053(bytes: &[u8]) -> Result<ParsedReport, Rejection> {
-    use quick_xml::events::Event as Xml;
     let text = utf8(bytes)?;
-    let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().trim_text(true);
-    let mut path: Vec<String> = Vec::new();
-    let mut entries: Vec<CamtEntry> = Vec::new();
-    let mut current: Option<CamtEntry> = None;
-    let mut tx: Option<(String, String, String)> = None;
-    let mut pending_ccy: Option<String> = None;
-    let mut from_to = (None, None);
-    let mut saw_statement = false;
-    let mut closed_root = false;
-    loop {
-        let event = reader.read_event().map_err(|e| Rejection::Truncated {
-            reason: format!(
-                "XML ends or breaks at byte {}: {e}",
-                reader.buffer_position()
-            ),
-        })?;
-        match event {
-            Xml::Start(start) => {
-                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                if path.is_empty() && name != "Document" {
-                    return Err(Rejection::NotAReport {
-                        reason: format!("root element is {name}, not Document"),
-                    });
-                }
-                if name == "Stmt" && path.last().map(String::as_str) == Some("BkToCstmrStmt") {
-                    saw_statement = true;
-                }
-                if name == "Ntry" {
-                    current = Some(CamtEntry {
-                        line: entries.len() as u64 + 1,
-                        ..Default::default()
-                    });
-                }
-                if name == "TxDtls" && current.is_some() {
-                    tx = Some(Default::default());
-                }
-                if name == "Amt" {
-                    pending_ccy = start
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref() == b"Ccy")
-                        .map(|a| String::from_utf8_lossy(&a.value).into_owned());
-                }
-                path.push(name);
-            }
-            Xml::End(_) => {
-                let name = path.pop().unwrap_or_default();
-                if name == "TxDtls" {
-                    if let (Some(entry), Some(t)) = (current.as_mut(), tx.take()) {
-                        entry.transactions.push(t);
-                    }
-                }
-                if name == "Ntry" {
-                    if let Some(entry) = current.take() {
-                        entries.push(entry);
-                    }
-                }
-                if path.is_empty() {
-                    closed_root = true;
-                }
-            }
-            Xml::Text(t) => {
-                let value = t
-                    .decode()
-                    .map_err(|e| Rejection::NotAReport {
-                        reason: e.to_string(),
-                    })?
-                    .into_owned();
-                let value = quick_xml::escape::unescape(&value)
-                    .map(|v| v.into_owned())
-                    .unwrap_or(value);
-                let here = path.last().map(String::as_str).unwrap_or_default();
-                let parent = path
-                    .iter()
-                    .rev()
-                    .nth(1)
-                    .map(String::as_str)
-                    .unwrap_or_default();
-                if parent == "FrToDt" && path.iter().any(|p| p == "Stmt") && current.is_none() {
-                    match here {
-                        "FrDtTm" => from_to.0 = Some(value.clone()),
-                        "ToDtTm" => from_to.1 = Some(value.clone()),
-                        _ => {}
-                    }
-                }
-                if let Some(t) = tx.as_mut() {
-                    match here {
-                        "EndToEndId" => t.0 = value,
-                        "Amt" => {
-                            t.1 = value;
-                            t.2 = pending_ccy.take().unwrap_or_default();
-                        }
-                        _ => {}
-                    }
-                } else if let Some(entry) = current.as_mut() {
-                    match (parent, here) {
-                        ("Ntry", "Amt") => {
-                            entry.amount = value;
-                            entry.currency = pending_ccy.take().unwrap_or_default();
-                        }
-                        ("Ntry", "CdtDbtInd") => entry.debit = Some(value == "DBIT"),
-                        ("Ntry", "Sts") | ("Sts", "Cd") => entry.booked = Some(value == "BOOK"),
-                        ("BookgDt", "Dt") | ("BookgDt", "DtTm") => entry.date = value,
-                        ("Ntry", "AcctSvcrRef") => entry.account_ref = value,
-                        _ => {}
-                    }
-                }
-            }
-            Xml::Eof => break,
-            _ => {}
-        }
-    }
-    if !closed_root || !path.is_empty() {
-        return Err(Rejection::Truncated {
-            reason: format!("the XML ends inside <{}>", path.join("/")),
+    let root = root_name(text)?;
+    if root != "Document" {
+        return Err(Rejection::NotAReport {
+            reason: format!("root element is {root}, not Document"),
         });
     }
-    if !saw_statement {
+    let document: Document = quick_xml::de::from_str(text).map_err(rejection)?;
+    let statements = document.statement_message.statements;
+    if statements.is_empty() {
         return Err(Rejection::NotAReport {
             reason: "no BkToCstmrStmt/Stmt".to_owned(),
         });
     }
+    let from_to = statements
+        .iter()
+        .find_map(|s| s.period.as_ref())
+        .map(|p| (p.from.clone(), p.to.clone()))
+        .unwrap_or_default();
+    let entries = statements.into_iter().flat_map(|s| s.entries);
     let mut lines = Vec::new();
     let mut other_lines = 0;
     let mut seen = HashMap::new();
-    for entry in entries {
-        let line = entry.line;
-        let c = currency(line, &entry.currency)?;
-        let total = decimal_money(line, "Ntry/Amt", &entry.amount, c)?;
-        let date = camt_date(line, &entry.date)?;
-        if entry.debit != Some(true) || entry.booked == Some(false) {
+    for (index, entry) in entries.enumerate() {
+        let line = index as u64 + 1;
+        let c = currency(line, &entry.amount.currency)?;
+        let total = decimal_money(line, "Ntry/Amt", &entry.amount.value, c)?;
+        let booking = entry.booking_date.and_then(|d| d.date.or(d.date_time));
+        let date = camt_date(line, booking.as_deref().unwrap_or_default())?;
+        let debit = entry.credit_debit.as_deref() == Some("DBIT");
+        let booked = entry
+            .status
+            .and_then(|s| s.code.or(s.text))
+            .map(|s| s == "BOOK");
+        if !debit || booked == Some(false) {
             other_lines += 1;
             continue;
         }
-        if entry.transactions.is_empty() {
+        let transactions: Vec<(String, Amount)> = entry
+            .details
+            .into_iter()
+            .flat_map(|d| d.transactions)
+            .map(|t| {
+                let e2e = t.refs.as_ref().map(|r| r.end_to_end_id.clone());
+                (e2e.unwrap_or_default(), t.amount())
+            })
+            .collect();
+        if transactions.is_empty() {
             return Err(bad(
                 line,
                 "NtryDtls/TxDtls",
@@ -180,16 +240,21 @@ pub fn parse_camt053(bytes: &[u8]) -> Result<ParsedReport, Rejection> {
                 "a debit entry has no transaction details to match",
             ));
         }
-        let single = entry.transactions.len() == 1;
-        for (e2e, amount, ccy) in entry.transactions {
+        let single = transactions.len() == 1;
+        for (e2e, amount) in transactions {
             if e2e.is_empty() || e2e == "NOTPROVIDED" {
                 return Err(bad(line, "EndToEndId", &e2e, "is missing"));
             }
             check_duplicate(&mut seen, &e2e, line)?;
-            let amount = if amount.is_empty() && single {
+            let amount = if amount.value.is_empty() && single {
                 total
             } else {
-                decimal_money(line, "TxDtls/Amt", &amount, currency(line, &ccy)?)?
+                decimal_money(
+                    line,
+                    "TxDtls/Amt",
+                    &amount.value,
+                    currency(line, &amount.currency)?,
+                )?
             };
             let mut keys = vec![e2e];
             if !entry.account_ref.is_empty() {
@@ -222,5 +287,100 @@ pub struct Camt053Statement;
 impl ReportParser for Camt053Statement {
     fn parse(&self, bytes: &[u8]) -> Result<ParsedReport, Rejection> {
         parse_camt053(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(status: &str, details: &str) -> String {
+        format!(
+            r#"<Ntry><Amt Ccy="EUR">30.00</Amt><CdtDbtInd>DBIT</CdtDbtInd>{status}
+               <BookgDt><DtTm>2026-11-30T10:00:00</DtTm></BookgDt>
+               <AcctSvcrRef>BANK-1</AcctSvcrRef><NtryDtls>{details}</NtryDtls></Ntry>"#
+        )
+    }
+
+    fn document(prefix: &str, entries: &str) -> String {
+        let p = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}:")
+        };
+        let xmlns = if prefix.is_empty() {
+            "xmlns".to_owned()
+        } else {
+            format!("xmlns:{prefix}")
+        };
+        // Prefix every element of the body the same way a bank's
+        // exporter would.
+        let body = format!("<BkToCstmrStmt><Stmt>{entries}</Stmt></BkToCstmrStmt>")
+            .replace("</", "\u{0}")
+            .replace('<', &format!("<{p}"))
+            .replace('\u{0}', &format!("</{p}"));
+        format!(
+            r#"<?xml version="1.0"?><{p}Document {xmlns}="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">{body}</{p}Document>"#
+        )
+    }
+
+    #[test]
+    fn the_status_is_read_in_both_schema_forms_and_only_booked_debits_count() {
+        let tx = |id: &str| format!("<TxDtls><Refs><EndToEndId>{id}</EndToEndId></Refs></TxDtls>");
+        let entries = [
+            entry("<Sts><Cd>BOOK</Cd></Sts>", &tx("E2E-A")),
+            entry("<Sts>BOOK</Sts>", &tx("E2E-B")),
+            entry("<Sts><Cd>PDNG</Cd></Sts>", &tx("E2E-C")),
+            entry("<Sts>INFO</Sts>", &tx("E2E-D")),
+        ]
+        .concat();
+        let parsed = parse_camt053(document("", &entries).as_bytes()).unwrap();
+        let keys: Vec<_> = parsed.lines.iter().map(|l| l.keys[0].as_str()).collect();
+        assert_eq!(keys, ["E2E-A", "E2E-B"]);
+        assert_eq!(parsed.other_lines, 2);
+        assert_eq!(parsed.lines[0].keys[1], "BANK-1");
+        assert_eq!(parsed.lines[1].line, 2);
+    }
+
+    #[test]
+    fn a_prefixed_namespace_reads_the_same_as_the_default_one() {
+        let tx = "<TxDtls><Refs><EndToEndId>E2E-A</EndToEndId></Refs></TxDtls>";
+        let entries = entry("<Sts><Cd>BOOK</Cd></Sts>", tx);
+        let plain = parse_camt053(document("", &entries).as_bytes()).unwrap();
+        let prefixed = parse_camt053(document("camt", &entries).as_bytes()).unwrap();
+        assert_eq!(plain.lines.len(), 1);
+        assert_eq!(prefixed.lines.len(), 1);
+        assert_eq!(prefixed.lines[0].keys, plain.lines[0].keys);
+        assert_eq!(prefixed.lines[0].amount, plain.lines[0].amount);
+    }
+
+    #[test]
+    fn a_batch_booking_splits_into_its_transactions_with_their_own_amounts() {
+        let tx = |id: &str, amount: &str| {
+            format!(
+                r#"<TxDtls><Refs><EndToEndId>{id}</EndToEndId></Refs>
+                   <AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls></TxDtls>"#
+            )
+        };
+        let details = [tx("E2E-A", "10.00"), tx("E2E-B", "20.00")].concat();
+        let parsed =
+            parse_camt053(document("", &entry("<Sts>BOOK</Sts>", &details)).as_bytes()).unwrap();
+        let amounts: Vec<_> = parsed.lines.iter().map(|l| l.amount.to_string()).collect();
+        assert_eq!(parsed.lines.len(), 2);
+        assert_ne!(amounts[0], amounts[1]);
+        assert!(parsed.lines.iter().all(|l| l.line == 1));
+    }
+
+    #[test]
+    fn a_debit_without_an_end_to_end_id_or_details_is_refused() {
+        let no_id = entry("<Sts>BOOK</Sts>", "<TxDtls><Refs/></TxDtls>");
+        assert!(parse_camt053(document("", &no_id).as_bytes()).is_err());
+        let no_details = entry("<Sts>BOOK</Sts>", "");
+        assert!(parse_camt053(document("", &no_details).as_bytes()).is_err());
+        let foreign = "<Invoice><BkToCstmrStmt/></Invoice>";
+        assert!(matches!(
+            parse_camt053(foreign.as_bytes()),
+            Err(Rejection::NotAReport { .. })
+        ));
     }
 }
