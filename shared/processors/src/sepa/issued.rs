@@ -5,32 +5,16 @@
 use ledger_app::payouts::ProcessorError;
 use ledger_domain::money::currency_from_code;
 use ledger_domain::{Currency, Money, PayoutBatchId, TenantId};
-use quick_xml::events::Event;
+use serde::Deserialize;
 
 use super::FileStore;
 use super::scheme::{SEPA_ID_LEN_MAX, sepa_id, store_error};
+use super::xml::{Account, Amount, read_document};
 
-/// The end-to-end ids of a pain.001 document.
+/// The end-to-end ids of a pain.001 document this system wrote.
 pub fn end_to_end_ids(xml: &[u8]) -> Result<Vec<String>, ProcessorError> {
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    let mut ids = Vec::new();
-    let mut inside = false;
-    let mut buf = Vec::new();
-    loop {
-        match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) if e.local_name().as_ref() == b"EndToEndId" => inside = true,
-            Ok(Event::End(e)) if e.local_name().as_ref() == b"EndToEndId" => inside = false,
-            Ok(Event::Text(t)) if inside => ids.push(
-                t.decode()
-                    .map_err(|e| ProcessorError::Invalid(format!("pain.001: {e}")))?
-                    .into_owned(),
-            ),
-            Ok(Event::Eof) => return Ok(ids),
-            Ok(_) => {}
-            Err(e) => return Err(ProcessorError::Invalid(format!("pain.001: {e}"))),
-        }
-        buf.clear();
-    }
+    let (_, transfers) = read_pain_001(xml)?;
+    Ok(transfers.into_iter().map(|t| t.end_to_end_id).collect())
 }
 
 /// One credit transfer of a pain.001 this system wrote, as read back.
@@ -96,95 +80,89 @@ pub fn batch_of_key(key: &str) -> Option<(TenantId, PayoutBatchId, Currency)> {
     ))
 }
 
-/// Whether the element path ends with `suffix` (local names).
-/// An amount element's `Ccy` attribute, if it has one.
-pub(crate) fn currency_attribute(e: &quick_xml::events::BytesStart<'_>) -> Option<String> {
-    e.try_get_attribute("Ccy")
-        .ok()
-        .flatten()
-        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+/// The parts of a pain.001 read back; names are the schema's.
+#[derive(Deserialize)]
+struct Pain001Document {
+    #[serde(rename = "CstmrCdtTrfInitn")]
+    initiation: Option<Initiation>,
 }
 
-pub(crate) fn ends_with(path: &[String], suffix: &[&str]) -> bool {
-    path.len() >= suffix.len()
-        && path[path.len() - suffix.len()..]
-            .iter()
-            .zip(suffix)
-            .all(|(a, b)| a == b)
+#[derive(Deserialize)]
+struct Initiation {
+    #[serde(rename = "GrpHdr")]
+    header: Option<GroupHeader>,
+    #[serde(rename = "PmtInf", default)]
+    payments: Vec<PaymentInformation>,
+}
+
+#[derive(Deserialize)]
+struct GroupHeader {
+    #[serde(rename = "MsgId")]
+    message_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PaymentInformation {
+    #[serde(rename = "CdtTrfTxInf", default)]
+    transfers: Vec<CreditTransfer>,
+}
+
+#[derive(Deserialize)]
+struct CreditTransfer {
+    #[serde(rename = "PmtId")]
+    payment_id: Option<PaymentId>,
+    #[serde(rename = "Amt")]
+    amount: Option<InstructedAmount>,
+    #[serde(rename = "CdtrAcct")]
+    creditor_account: Option<Account>,
+}
+
+#[derive(Deserialize)]
+struct PaymentId {
+    #[serde(rename = "EndToEndId")]
+    end_to_end_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct InstructedAmount {
+    #[serde(rename = "InstdAmt")]
+    instructed: Option<Amount>,
 }
 
 /// Reads a pain.001 document back: its message id and every transfer
 /// (end-to-end id, instructed amount and currency, creditor IBAN).
 pub fn read_pain_001(xml: &[u8]) -> Result<(String, Vec<IssuedTransfer>), ProcessorError> {
     let invalid = |what: String| ProcessorError::Invalid(format!("pain.001: {what}"));
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    reader.config_mut().trim_text(true);
-    let mut path: Vec<String> = Vec::new();
-    let mut message_id = None;
-    let mut transfers = Vec::new();
-    // (end-to-end id, amount text, currency, IBAN) of the transfer being read.
-    let mut current: (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ) = Default::default();
-    let mut currency = None;
-    let mut buf = Vec::new();
-    loop {
-        match reader
-            .read_event_into(&mut buf)
-            .map_err(|e| invalid(e.to_string()))?
-        {
-            Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                if name == "CdtTrfTxInf" {
-                    current = Default::default();
-                }
-                if name == "InstdAmt" {
-                    currency = currency_attribute(&e);
-                }
-                path.push(name);
-            }
-            Event::End(_) => {
-                let closed = path.pop();
-                if closed.as_deref() == Some("CdtTrfTxInf") {
-                    let (Some(id), Some(amount), Some(code), Some(iban)) =
-                        std::mem::take(&mut current)
-                    else {
-                        return Err(invalid(
-                            "a transfer without end-to-end id, amount, currency or IBAN".into(),
-                        ));
-                    };
-                    let ccy = currency_from_code(&code).map_err(|e| invalid(e.to_string()))?;
-                    let amount = Money::parse(&amount, ccy).map_err(|e| invalid(e.to_string()))?;
-                    transfers.push(IssuedTransfer {
-                        end_to_end_id: id,
-                        amount,
-                        iban,
-                    });
-                }
-            }
-            Event::Text(t) => {
-                let text = t.decode().map_err(|e| invalid(e.to_string()))?.into_owned();
-                let at = |suffix: &[&str]| ends_with(&path, suffix);
-                if at(&["GrpHdr", "MsgId"]) {
-                    message_id = Some(text);
-                } else if at(&["PmtId", "EndToEndId"]) {
-                    current.0 = Some(text);
-                } else if at(&["Amt", "InstdAmt"]) {
-                    current.1 = Some(text);
-                    current.2 = currency.take();
-                } else if at(&["CdtrAcct", "Id", "IBAN"]) {
-                    current.3 = Some(text);
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    let message_id = message_id.ok_or_else(|| invalid("no GrpHdr/MsgId".into()))?;
+    let document: Pain001Document = read_document(xml).map_err(|e| invalid(e.to_string()))?;
+    let initiation = document
+        .initiation
+        .ok_or_else(|| invalid("no CstmrCdtTrfInitn".into()))?;
+    let message_id = initiation
+        .header
+        .and_then(|h| h.message_id)
+        .ok_or_else(|| invalid("no GrpHdr/MsgId".into()))?;
+    let transfers = initiation
+        .payments
+        .into_iter()
+        .flat_map(|p| p.transfers)
+        .map(|t| {
+            let id = t.payment_id.and_then(|p| p.end_to_end_id);
+            let amount = t.amount.and_then(|a| a.instructed);
+            let iban = t.creditor_account.and_then(Account::iban);
+            let (Some(id), Some(amount), Some(iban)) = (id, amount, iban) else {
+                return Err(invalid(
+                    "a transfer without end-to-end id, amount, currency or IBAN".into(),
+                ));
+            };
+            let ccy = currency_from_code(&amount.currency).map_err(|e| invalid(e.to_string()))?;
+            let amount = Money::parse(&amount.value, ccy).map_err(|e| invalid(e.to_string()))?;
+            Ok(IssuedTransfer {
+                end_to_end_id: id,
+                amount,
+                iban,
+            })
+        })
+        .collect::<Result<_, _>>()?;
     Ok((message_id, transfers))
 }
 

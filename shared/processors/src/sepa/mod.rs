@@ -9,7 +9,8 @@
 //! - [`notices`]: a status file checked against the message it answers and
 //!   turned into notices, or quarantined whole;
 //! - [`report`]: the camt.053 statement, the settlement report reconciled;
-//! - `scheme`: the identifier rule the writer and the readers share.
+//! - `scheme`: the identifier rule the writer and the readers share;
+//! - `xml`: the ISO 20022 element shapes the readers deserialize with serde.
 
 pub mod issued;
 pub mod notices;
@@ -17,6 +18,7 @@ pub mod pain001;
 pub mod report;
 mod scheme;
 pub mod status;
+mod xml;
 
 pub use issued::{
     IssuedMessage, IssuedTransfer, batch_of_key, end_to_end_ids, issued_message, message_id_of,

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use crate::report::{ParsedReport, ReportLine, ReportParser};
 use crate::report::{Rejection, bad, check_duplicate, currency, decimal_money, utf8};
 
+use super::xml::{Amount, AmountDetails, EntryStatus, XmlError, read_document};
+
 /// The parts of a camt.053 (any `.001.0x` version) the reconciliation
 /// reads; every other element is skipped. Names are the schema's.
 #[derive(Deserialize)]
@@ -39,15 +41,6 @@ struct Period {
     to: Option<String>,
 }
 
-/// An amount: `<Amt Ccy="EUR">12.50</Amt>`.
-#[derive(Deserialize, Default)]
-struct Amount {
-    #[serde(rename = "@Ccy", default)]
-    currency: String,
-    #[serde(rename = "$text", default)]
-    value: String,
-}
-
 #[derive(Deserialize)]
 struct Entry {
     #[serde(rename = "Amt", default)]
@@ -62,15 +55,6 @@ struct Entry {
     account_ref: String,
     #[serde(rename = "NtryDtls", default)]
     details: Vec<EntryDetails>,
-}
-
-/// `<Sts>BOOK</Sts>` (up to .001.07) or `<Sts><Cd>BOOK</Cd></Sts>` (.001.08 on).
-#[derive(Deserialize)]
-struct EntryStatus {
-    #[serde(rename = "$text")]
-    text: Option<String>,
-    #[serde(rename = "Cd")]
-    code: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -116,57 +100,10 @@ struct References {
     end_to_end_id: String,
 }
 
-#[derive(Deserialize, Default)]
-struct AmountDetails {
-    #[serde(rename = "TxAmt")]
-    transaction: Option<AmountHolder>,
-    #[serde(rename = "InstdAmt")]
-    instructed: Option<AmountHolder>,
-}
-
-#[derive(Deserialize)]
-struct AmountHolder {
-    #[serde(rename = "Amt")]
-    amount: Amount,
-}
-
-/// What a broken or foreign document is refused as: XML that ends or
-/// breaks is truncated; well-formed XML without the statement's shape is
-/// not a report.
-fn rejection(e: quick_xml::DeError) -> Rejection {
-    use quick_xml::DeError;
+fn rejection(e: XmlError) -> Rejection {
     match e {
-        DeError::UnexpectedEof | DeError::InvalidXml(_) => Rejection::Truncated {
-            reason: format!("the XML ends or breaks: {e}"),
-        },
-        other => Rejection::NotAReport {
-            reason: other.to_string(),
-        },
-    }
-}
-
-/// The name of the document's root element, read before the document is
-/// deserialized (serde does not look at it).
-fn root_name(text: &str) -> Result<String, Rejection> {
-    use quick_xml::events::Event as Xml;
-    let mut reader = quick_xml::Reader::from_str(text);
-    loop {
-        match reader.read_event() {
-            Ok(Xml::Start(start) | Xml::Empty(start)) => {
-                return Ok(String::from_utf8_lossy(start.local_name().as_ref()).into_owned());
-            }
-            Ok(Xml::Eof) => {
-                return Err(Rejection::Truncated {
-                    reason: "the XML has no root element".to_owned(),
-                });
-            }
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Rejection::Truncated {
-                    reason: format!("the XML breaks at byte {}: {e}", reader.buffer_position()),
-                });
-            }
-        }
+        XmlError::Broken(reason) => Rejection::Truncated { reason },
+        XmlError::Shape(reason) => Rejection::NotAReport { reason },
     }
 }
 
@@ -185,14 +122,8 @@ fn camt_date(line: u64, value: &str) -> Result<DateTime<Utc>, Rejection> {
 
 /// An ISO 20022 camt.053 bank statement.
 pub fn parse_camt053(bytes: &[u8]) -> Result<ParsedReport, Rejection> {
-    let text = utf8(bytes)?;
-    let root = root_name(text)?;
-    if root != "Document" {
-        return Err(Rejection::NotAReport {
-            reason: format!("root element is {root}, not Document"),
-        });
-    }
-    let document: Document = quick_xml::de::from_str(text).map_err(rejection)?;
+    utf8(bytes)?;
+    let document: Document = read_document(bytes).map_err(rejection)?;
     let statements = document.statement_message.statements;
     if statements.is_empty() {
         return Err(Rejection::NotAReport {
@@ -217,7 +148,7 @@ pub fn parse_camt053(bytes: &[u8]) -> Result<ParsedReport, Rejection> {
         let debit = entry.credit_debit.as_deref() == Some("DBIT");
         let booked = entry
             .status
-            .and_then(|s| s.code.or(s.text))
+            .and_then(EntryStatus::code)
             .map(|s| s == "BOOK");
         if !debit || booked == Some(false) {
             other_lines += 1;

@@ -28,9 +28,9 @@
 use std::collections::BTreeSet;
 
 use ledger_domain::Money;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::issued::{currency_attribute, ends_with};
+use super::xml::{Account, Amount, AmountDetails, EntryStatus, ReasonInfo, read_document};
 
 /// The largest status file read.
 pub const STATUS_FILE_BYTES_MAX: usize = 20 * 1024 * 1024;
@@ -149,37 +149,241 @@ pub enum StatusFileRejection {
     },
 }
 
-fn text_of(t: &quick_xml::events::BytesText<'_>) -> Result<String, StatusFileRejection> {
-    t.decode()
-        .map(|s| s.into_owned())
-        .map_err(|e| StatusFileRejection::Unreadable {
-            reason: e.to_string(),
-        })
+/// The two documents a status file may be; names are the schema's.
+#[derive(Deserialize)]
+struct StatusDocument {
+    #[serde(rename = "CstmrPmtStsRpt")]
+    pain002: Option<PaymentStatusReport>,
+    #[serde(rename = "BkToCstmrDbtCdtNtfctn")]
+    camt054: Option<Notifications>,
 }
 
-/// A camt.054 entry being read: its amount, status, batch message id and
-/// transactions.
-#[derive(Default)]
-struct Entry {
-    amount: Option<(String, String)>,
+/// pain.002: the original group, then each original payment information.
+#[derive(Deserialize)]
+struct PaymentStatusReport {
+    #[serde(rename = "OrgnlGrpInfAndSts")]
+    group: Option<GroupStatus>,
+    #[serde(rename = "OrgnlPmtInfAndSts", default)]
+    payments: Vec<PaymentStatus>,
+}
+
+#[derive(Deserialize)]
+struct GroupStatus {
+    #[serde(rename = "OrgnlMsgId")]
+    message_id: Option<String>,
+    #[serde(rename = "OrgnlNbOfTxs")]
+    number_of_transactions: Option<String>,
+    #[serde(rename = "OrgnlCtrlSum")]
+    control_sum: Option<String>,
+    #[serde(rename = "GrpSts")]
     status: Option<String>,
-    batch_message_id: Option<String>,
-    lines: Vec<StatusLine>,
+    #[serde(rename = "StsRsnInf", default)]
+    reasons: Vec<ReasonInfo>,
 }
 
-/// The amounts a camt.054 transaction may give, best first: the original
-/// instructed amount, the transaction's own, the amount details' one.
-#[derive(Default)]
-struct TxAmounts {
-    instructed: Option<(String, String)>,
-    own: Option<(String, String)>,
-    detail: Option<(String, String)>,
+#[derive(Deserialize)]
+struct PaymentStatus {
+    #[serde(rename = "PmtInfSts")]
+    status: Option<String>,
+    #[serde(rename = "StsRsnInf", default)]
+    reasons: Vec<ReasonInfo>,
+    #[serde(rename = "TxInfAndSts", default)]
+    transactions: Vec<TransactionStatus>,
+}
+
+#[derive(Deserialize)]
+struct TransactionStatus {
+    #[serde(rename = "OrgnlEndToEndId")]
+    end_to_end_id: Option<String>,
+    #[serde(rename = "TxSts")]
+    status: Option<String>,
+    #[serde(rename = "StsRsnInf", default)]
+    reasons: Vec<ReasonInfo>,
+    #[serde(rename = "OrgnlTxRef")]
+    original: Option<OriginalTransaction>,
+}
+
+#[derive(Deserialize)]
+struct OriginalTransaction {
+    #[serde(rename = "Amt")]
+    amount: Option<InstructedAmount>,
+    #[serde(rename = "CdtrAcct")]
+    creditor_account: Option<Account>,
+}
+
+#[derive(Deserialize)]
+struct InstructedAmount {
+    #[serde(rename = "InstdAmt")]
+    instructed: Option<Amount>,
+}
+
+/// camt.054: notifications, their entries, the entries' transactions.
+#[derive(Deserialize)]
+struct Notifications {
+    #[serde(rename = "Ntfctn", default)]
+    notifications: Vec<Notification>,
+}
+
+#[derive(Deserialize)]
+struct Notification {
+    #[serde(rename = "Ntry", default)]
+    entries: Vec<NotificationEntry>,
+}
+
+#[derive(Deserialize)]
+struct NotificationEntry {
+    #[serde(rename = "Amt")]
+    amount: Option<Amount>,
+    #[serde(rename = "Sts")]
+    status: Option<EntryStatus>,
+    #[serde(rename = "NtryDtls", default)]
+    details: Vec<NotificationDetails>,
+}
+
+#[derive(Deserialize)]
+struct NotificationDetails {
+    #[serde(rename = "Btch")]
+    batch: Option<Batch>,
+    #[serde(rename = "TxDtls", default)]
+    transactions: Vec<NotificationTransaction>,
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    #[serde(rename = "MsgId")]
+    message_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NotificationTransaction {
+    #[serde(rename = "Refs")]
+    refs: Option<References>,
+    #[serde(rename = "Amt")]
+    amount: Option<Amount>,
+    #[serde(rename = "AmtDtls")]
+    amount_details: Option<AmountDetails>,
+    #[serde(rename = "RtrInf")]
+    returned: Option<ReasonInfo>,
+}
+
+#[derive(Deserialize)]
+struct References {
+    #[serde(rename = "MsgId")]
+    message_id: Option<String>,
+    #[serde(rename = "EndToEndId")]
+    end_to_end_id: Option<String>,
+}
+
+impl PaymentStatusReport {
+    fn read(self) -> (OriginalGroup, Vec<StatusLine>) {
+        let group = self.group;
+        let first_reason = group
+            .iter()
+            .flat_map(|g| &g.reasons)
+            .chain(self.payments.iter().flat_map(|p| &p.reasons))
+            .find_map(ReasonInfo::code);
+        let payment_status = self.payments.iter().rev().find_map(|p| p.status.clone());
+        let mut group = group
+            .map(|g| OriginalGroup {
+                message_id: g.message_id,
+                number_of_transactions: g.number_of_transactions,
+                control_sum: g.control_sum,
+                status: g.status,
+                reason: None,
+            })
+            .unwrap_or_default();
+        group.reason = first_reason;
+        if group.status.as_deref().is_none_or(|s| s == "PART") && payment_status.is_some() {
+            group.status = payment_status;
+        }
+        let lines = self
+            .payments
+            .into_iter()
+            .flat_map(|p| p.transactions)
+            .map(|t| {
+                let (amount, creditor_iban) = t
+                    .original
+                    .map(|o| {
+                        (
+                            o.amount.and_then(|a| a.instructed).map(Amount::pair),
+                            o.creditor_account.and_then(Account::iban),
+                        )
+                    })
+                    .unwrap_or_default();
+                StatusLine {
+                    message_id: group.message_id.clone(),
+                    end_to_end_id: t.end_to_end_id,
+                    status: t.status,
+                    reason: t.reasons.iter().rev().find_map(ReasonInfo::code),
+                    returned: false,
+                    amount,
+                    creditor_iban,
+                }
+            })
+            .collect();
+        (group, lines)
+    }
+}
+
+impl NotificationTransaction {
+    /// The amounts a camt.054 transaction may give, best first: the
+    /// original instructed amount, the transaction's own, the amount
+    /// details' one.
+    fn amount(&mut self) -> Option<(String, String)> {
+        let details = self.amount_details.take().unwrap_or_default();
+        details
+            .instructed
+            .map(|a| a.amount)
+            .or(self.amount.take())
+            .or(details.transaction.map(|a| a.amount))
+            .map(Amount::pair)
+    }
+}
+
+impl Notifications {
+    fn read(self) -> Vec<StatusLine> {
+        let mut lines = Vec::new();
+        for entry in self.notifications.into_iter().flat_map(|n| n.entries) {
+            let status = entry.status.and_then(EntryStatus::code);
+            let batch_message_id = entry
+                .details
+                .iter()
+                .rev()
+                .find_map(|d| d.batch.as_ref().and_then(|b| b.message_id.clone()));
+            let transactions: Vec<_> = entry
+                .details
+                .into_iter()
+                .flat_map(|d| d.transactions)
+                .collect();
+            let single = transactions.len() == 1;
+            for mut t in transactions {
+                let amount = t.amount();
+                let refs = t.refs.unwrap_or(References {
+                    message_id: None,
+                    end_to_end_id: None,
+                });
+                lines.push(StatusLine {
+                    message_id: refs.message_id.or(batch_message_id.clone()),
+                    end_to_end_id: refs.end_to_end_id,
+                    status: status.clone(),
+                    reason: t.returned.as_ref().and_then(ReasonInfo::code),
+                    returned: t.returned.is_some(),
+                    amount: amount.or(if single {
+                        entry.amount.clone().map(Amount::pair)
+                    } else {
+                        None
+                    }),
+                    creditor_iban: None,
+                });
+            }
+        }
+        lines
+    }
 }
 
 /// Reads a status file whole (nothing checked against the issued files
 /// yet). A file that is neither kind, or not well-formed XML, is refused.
 pub fn read_status_file(xml: &[u8]) -> Result<StatusFile, StatusFileRejection> {
-    use quick_xml::events::Event;
     if xml.len() > STATUS_FILE_BYTES_MAX {
         return Err(StatusFileRejection::TooLarge {
             bytes: xml.len(),
@@ -187,132 +391,108 @@ pub fn read_status_file(xml: &[u8]) -> Result<StatusFile, StatusFileRejection> {
         });
     }
     let unreadable = |reason: String| StatusFileRejection::Unreadable { reason };
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    reader.config_mut().trim_text(true);
-    let mut path: Vec<String> = Vec::new();
-    let mut kind = None;
-    let mut group = OriginalGroup::default();
-    let mut payment_status = None;
-    let mut lines = Vec::new();
-    let mut entry: Option<Entry> = None;
-    let mut current: Option<(StatusLine, TxAmounts)> = None;
-    let mut currency = None::<String>;
-    let mut buf = Vec::new();
-    loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| unreadable(e.to_string()))?;
-        match event {
-            Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                match name.as_str() {
-                    "CstmrPmtStsRpt" => kind = Some(StatusKind::Pain002),
-                    "BkToCstmrDbtCdtNtfctn" => kind = Some(StatusKind::Camt054),
-                    "TxInfAndSts" | "TxDtls" => {
-                        current = Some((StatusLine::default(), TxAmounts::default()))
-                    }
-                    "Ntry" => entry = Some(Entry::default()),
-                    "RtrInf" => {
-                        if let Some((line, _)) = current.as_mut() {
-                            line.returned = true;
-                        }
-                    }
-                    _ => {}
-                }
-                currency = currency_attribute(&e);
-                path.push(name);
-            }
-            Event::End(_) => match path.pop().as_deref() {
-                Some("TxInfAndSts" | "TxDtls") => {
-                    if let Some((mut line, amounts)) = current.take() {
-                        line.amount = amounts.instructed.or(amounts.own).or(amounts.detail);
-                        match entry.as_mut() {
-                            Some(entry) => entry.lines.push(line),
-                            None => lines.push(line),
-                        }
-                    }
-                }
-                Some("Ntry") => {
-                    if let Some(entry) = entry.take() {
-                        let single = entry.lines.len() == 1;
-                        for mut line in entry.lines {
-                            line.status = line.status.or(entry.status.clone());
-                            line.message_id = line.message_id.or(entry.batch_message_id.clone());
-                            if single && line.amount.is_none() {
-                                line.amount = entry.amount.clone();
-                            }
-                            lines.push(line);
-                        }
-                    }
-                }
-                _ => {}
-            },
-            Event::Text(t) => {
-                let text = text_of(&t)?;
-                let at = |suffix: &[&str]| ends_with(&path, suffix);
-                let amount = || Some((text.clone(), currency.clone().unwrap_or_default()));
-                if let Some((line, amounts)) = current.as_mut() {
-                    if at(&["TxInfAndSts", "OrgnlEndToEndId"]) || at(&["Refs", "EndToEndId"]) {
-                        line.end_to_end_id = Some(text);
-                    } else if at(&["TxDtls", "Refs", "MsgId"]) {
-                        line.message_id = Some(text);
-                    } else if at(&["TxInfAndSts", "TxSts"]) {
-                        line.status = Some(text);
-                    } else if at(&["StsRsnInf", "Rsn", "Cd"]) || at(&["RtrInf", "Rsn", "Cd"]) {
-                        line.reason = Some(text);
-                    } else if at(&["OrgnlTxRef", "Amt", "InstdAmt"])
-                        || at(&["AmtDtls", "InstdAmt", "Amt"])
-                    {
-                        amounts.instructed = amount();
-                    } else if at(&["TxDtls", "Amt"]) {
-                        amounts.own = amount();
-                    } else if at(&["AmtDtls", "TxAmt", "Amt"]) {
-                        amounts.detail = amount();
-                    } else if at(&["OrgnlTxRef", "CdtrAcct", "Id", "IBAN"]) {
-                        line.creditor_iban = Some(text);
-                    }
-                } else if let Some(entry) = entry.as_mut() {
-                    if at(&["Ntry", "Amt"]) {
-                        entry.amount = amount();
-                    } else if at(&["Ntry", "Sts"]) || at(&["Ntry", "Sts", "Cd"]) {
-                        entry.status = Some(text);
-                    } else if at(&["NtryDtls", "Btch", "MsgId"]) {
-                        entry.batch_message_id = Some(text);
-                    }
-                } else if at(&["OrgnlGrpInfAndSts", "OrgnlMsgId"]) {
-                    group.message_id = Some(text);
-                } else if at(&["OrgnlGrpInfAndSts", "OrgnlNbOfTxs"]) {
-                    group.number_of_transactions = Some(text);
-                } else if at(&["OrgnlGrpInfAndSts", "OrgnlCtrlSum"]) {
-                    group.control_sum = Some(text);
-                } else if at(&["OrgnlGrpInfAndSts", "GrpSts"]) {
-                    group.status = Some(text);
-                } else if at(&["OrgnlPmtInfAndSts", "PmtInfSts"]) {
-                    payment_status = Some(text);
-                } else if at(&["StsRsnInf", "Rsn", "Cd"]) {
-                    group.reason.get_or_insert(text);
-                }
-            }
-            Event::Eof => break,
-            _ => {}
+    let document: StatusDocument = read_document(xml).map_err(|e| unreadable(e.to_string()))?;
+    match (document.pain002, document.camt054) {
+        (Some(report), _) => {
+            let (group, lines) = report.read();
+            Ok(StatusFile {
+                kind: StatusKind::Pain002,
+                group,
+                lines,
+            })
         }
-        buf.clear();
-    }
-    let Some(kind) = kind else {
-        return Err(unreadable(
+        (None, Some(notifications)) => Ok(StatusFile {
+            kind: StatusKind::Camt054,
+            group: OriginalGroup::default(),
+            lines: notifications.read(),
+        }),
+        (None, None) => Err(unreadable(
             "neither a pain.002 status report nor a camt.054 notification".into(),
-        ));
-    };
-    if !path.is_empty() {
-        return Err(unreadable("the file is truncated".into()));
+        )),
     }
-    if group.status.as_deref().is_none_or(|s| s == "PART") && payment_status.is_some() {
-        group.status = payment_status;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_camt054_of_a_later_version_with_prefixes_and_a_batch_is_read() {
+        let xml = r#"<?xml version="1.0"?>
+<n:Document xmlns:n="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><n:BkToCstmrDbtCdtNtfctn>
+<n:Ntfctn><n:Ntry><n:Amt Ccy="EUR">30.00</n:Amt><n:Sts><n:Cd>BOOK</n:Cd></n:Sts>
+<n:NtryDtls><n:Btch><n:MsgId>MSG-1</n:MsgId></n:Btch>
+<n:TxDtls><n:Refs><n:EndToEndId>E2E-1</n:EndToEndId></n:Refs>
+<n:AmtDtls><n:TxAmt><n:Amt Ccy="EUR">10.00</n:Amt></n:TxAmt></n:AmtDtls></n:TxDtls>
+<n:TxDtls><n:Refs><n:MsgId>MSG-2</n:MsgId><n:EndToEndId>E2E-2</n:EndToEndId></n:Refs>
+<n:Amt Ccy="EUR">20.00</n:Amt><n:RtrInf><n:Rsn><n:Cd>AC04</n:Cd></n:Rsn></n:RtrInf></n:TxDtls>
+</n:NtryDtls></n:Ntry></n:Ntfctn></n:BkToCstmrDbtCdtNtfctn></n:Document>"#;
+        let file = read_status_file(xml.as_bytes()).unwrap();
+        assert_eq!(file.kind, StatusKind::Camt054);
+        let first = StatusLine {
+            message_id: Some("MSG-1".into()),
+            end_to_end_id: Some("E2E-1".into()),
+            status: Some("BOOK".into()),
+            reason: None,
+            returned: false,
+            amount: Some(("10.00".into(), "EUR".into())),
+            creditor_iban: None,
+        };
+        let second = StatusLine {
+            message_id: Some("MSG-2".into()),
+            end_to_end_id: Some("E2E-2".into()),
+            reason: Some("AC04".into()),
+            returned: true,
+            amount: Some(("20.00".into(), "EUR".into())),
+            ..first.clone()
+        };
+        assert_eq!(file.lines, [first, second]);
+        assert_eq!(
+            file.message_ids().into_iter().collect::<Vec<_>>(),
+            ["MSG-1", "MSG-2"]
+        );
     }
-    if kind == StatusKind::Pain002 {
-        for line in &mut lines {
-            line.message_id = group.message_id.clone();
+
+    #[test]
+    fn a_pain002_takes_the_payment_status_when_the_group_has_none() {
+        let xml = r#"<Document><CstmrPmtStsRpt>
+<OrgnlGrpInfAndSts><OrgnlMsgId>MSG-1</OrgnlMsgId><OrgnlNbOfTxs>1</OrgnlNbOfTxs></OrgnlGrpInfAndSts>
+<OrgnlPmtInfAndSts><PmtInfSts>RJCT</PmtInfSts><StsRsnInf><Rsn><Cd>AM04</Cd></Rsn></StsRsnInf>
+<TxInfAndSts><OrgnlEndToEndId>E2E-1</OrgnlEndToEndId><TxSts>RJCT</TxSts>
+<StsRsnInf><Rsn><Cd>AC01</Cd></Rsn></StsRsnInf>
+<OrgnlTxRef><Amt><InstdAmt Ccy="EUR">5.00</InstdAmt></Amt>
+<CdtrAcct><Id><IBAN>DE02120300000000202051</IBAN></Id></CdtrAcct></OrgnlTxRef></TxInfAndSts>
+</OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>"#;
+        let file = read_status_file(xml.as_bytes()).unwrap();
+        assert_eq!(file.kind, StatusKind::Pain002);
+        assert_eq!(file.group.status.as_deref(), Some("RJCT"));
+        assert_eq!(file.group.reason.as_deref(), Some("AM04"));
+        assert_eq!(file.group.number_of_transactions.as_deref(), Some("1"));
+        let line = &file.lines[0];
+        assert_eq!(line.message_id.as_deref(), Some("MSG-1"));
+        assert_eq!(line.reason.as_deref(), Some("AC01"));
+        assert_eq!(line.amount, Some(("5.00".into(), "EUR".into())));
+        assert_eq!(
+            line.creditor_iban.as_deref(),
+            Some("DE02120300000000202051")
+        );
+    }
+
+    #[test]
+    fn a_foreign_or_broken_file_is_unreadable() {
+        for xml in [
+            "<Document><Other/></Document>",
+            "<Invoice><CstmrPmtStsRpt/></Invoice>",
+            "<Document><CstmrPmtStsRpt>",
+            "\u{0}\u{1}",
+        ] {
+            assert!(
+                matches!(
+                    read_status_file(xml.as_bytes()),
+                    Err(StatusFileRejection::Unreadable { .. })
+                ),
+                "{xml}"
+            );
         }
     }
-    Ok(StatusFile { kind, group, lines })
 }
