@@ -172,11 +172,8 @@ async fn open(config: &aws_config::SdkConfig) -> Ledger {
     create_projection_tables(&client, &projection_tables)
         .await
         .expect("create projection tables");
-    let store = DynamoEventStore::new(
-        client.clone(),
-        aws_sdk_dynamodbstreams::Client::new(config),
-        tables,
-    );
+    let store = DynamoEventStore::new(client.clone(), tables)
+        .with_streams(aws_sdk_dynamodbstreams::Client::new(config));
     let projection = DynamoProjection::new(client, projection_tables);
     let mark = counter.snapshot();
     Ledger {

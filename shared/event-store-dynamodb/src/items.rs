@@ -114,6 +114,7 @@ pub(crate) fn stored_from_item(
     stored_event(|name| get_s(item, name), |name| get_n(item, name))
 }
 
+#[cfg(feature = "stream-reads")]
 pub(crate) fn stored_from_image(
     image: &HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
 ) -> Result<StoredEvent, StoreError> {

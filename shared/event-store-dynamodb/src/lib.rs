@@ -32,7 +32,10 @@
 //!
 //! Global reads follow the table's DynamoDB Stream (NEW_IMAGE), shard by
 //! shard, parents before children, so each stream's events come in version
-//! order. DynamoDB keeps stream records for 24 hours: the cursor is for
+//! order; they need the `stream-reads` feature (on by default; the Lambda
+//! functions turn it off, none reads the stream) and a Streams client
+//! ([`DynamoEventStore::from_config`] builds one), else `read_all` is
+//! refused as unsupported. DynamoDB keeps stream records for 24 hours: the cursor is for
 //! projectors that keep up; rebuilding from older history reads the table
 //! ([`table_scan`]: a paged, parallel scan of the events table).
 
@@ -50,6 +53,8 @@ mod items;
 mod reads;
 mod sdk;
 mod store;
+#[cfg(feature = "stream-reads")]
+mod stream_reads;
 
 pub use bootstrap::ledger_on_dynamodb;
 pub use counter::{WriteCounter, WriteCounts};

@@ -5,18 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use event_store::{
     Cursor, Page, READ_LIMIT_MAX, StoreError, StoredEvent, StreamId, check_read_limit,
 };
 
-use crate::items::stored_from_image;
 use crate::schema::attr;
 use crate::{DynamoEventStore, get_n, n, s, sdk_error, stored_from_item};
 
-/// Stream shards visited per global read, and records pages per shard.
-const SHARDS_PER_READ_MAX: usize = 1000;
-const EMPTY_PAGES_PER_SHARD_MAX: usize = 4;
 /// Query pages one `read_stream` follows at most. A page stops at 1 MB and
 /// an event is at most 400 KB, so every page but the last holds at least
 /// two events and a read of at most [`READ_LIMIT_MAX`] events never needs
@@ -41,6 +36,7 @@ pub(crate) fn parse_cursor(
         })
 }
 
+#[cfg(feature = "stream-reads")]
 pub(crate) fn format_cursor(positions: &BTreeMap<String, String>) -> Cursor {
     Cursor(format!(
         "{CURSOR_PREFIX}{}",
@@ -91,74 +87,23 @@ impl DynamoEventStore {
         )))
     }
 
-    /// The body of `read_all`.
+    /// The body of `read_all`: the table's DynamoDB Stream, shard by
+    /// shard, in builds with the `stream-reads` feature.
     pub(crate) async fn read_stream_records(
         &self,
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page, StoreError> {
         check_read_limit(limit)?;
-        let mut positions = parse_cursor(after)?;
-        let arn = self.stream_arn().await?;
-        for (shard_id, _) in self.shards(&arn).await? {
-            let mut request = self
-                .streams
-                .get_shard_iterator()
-                .stream_arn(&arn)
-                .shard_id(&shard_id);
-            request = match positions.get(&shard_id) {
-                Some(sequence) => request
-                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                    .sequence_number(sequence),
-                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
-            };
-            let mut iterator = request
-                .send()
-                .await
-                .map_err(|e| sdk_error("get shard iterator", e))?
-                .shard_iterator;
-            for _ in 0..EMPTY_PAGES_PER_SHARD_MAX {
-                let Some(it) = iterator.take() else { break };
-                let out = self
-                    .streams
-                    .get_records()
-                    .shard_iterator(it)
-                    .limit(i32::try_from(limit).unwrap_or(1000))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("get stream records", e))?;
-                let mut events = Vec::new();
-                for record in out.records() {
-                    let Some(data) = record.dynamodb() else {
-                        continue;
-                    };
-                    if let Some(sequence) = data.sequence_number() {
-                        positions.insert(shard_id.clone(), sequence.to_owned());
-                    }
-                    // Events are only ever inserted; anything else is not an event.
-                    if record.event_name().map(|e| e.as_str()) != Some("INSERT") {
-                        continue;
-                    }
-                    let image = data.new_image().ok_or_else(|| StoreError::CorruptEvent {
-                        stream: String::new(),
-                        version: 0,
-                        reason: "stream record without a new image: the table's stream must be NEW_IMAGE".to_owned(),
-                    })?;
-                    events.push(stored_from_image(image)?);
-                }
-                if !out.records().is_empty() {
-                    return Ok(Page {
-                        events,
-                        next: format_cursor(&positions),
-                    });
-                }
-                iterator = out.next_shard_iterator;
-            }
+        let positions = parse_cursor(after)?;
+        #[cfg(feature = "stream-reads")]
+        if let Some(streams) = &self.streams {
+            return crate::stream_reads::read(self, streams, positions, limit).await;
         }
-        Ok(Page {
-            events: Vec::new(),
-            next: format_cursor(&positions),
-        })
+        let _ = positions;
+        Err(StoreError::Unsupported(
+            "global reads follow the table's DynamoDB Stream: this store has no Streams client (build with the stream-reads feature and give it one)".to_owned(),
+        ))
     }
 
     /// Reads one event item (consistently).
@@ -202,77 +147,32 @@ impl DynamoEventStore {
             .and_then(|item| get_n(item, attr::VERSION))
             .unwrap_or(0))
     }
+}
 
-    async fn stream_arn(&self) -> Result<String, StoreError> {
-        self.stream_arn
-            .get_or_try_init(|| async {
-                let out = self
-                    .client
-                    .describe_table()
-                    .table_name(&self.tables.events)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("describe events table", e))?;
-                out.table()
-                    .and_then(|t| t.latest_stream_arn())
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        StoreError::Unavailable(format!(
-                            "table {} has no stream enabled",
-                            self.tables.events
-                        ))
-                    })
-            })
-            .await
-            .cloned()
-    }
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+    use event_store::{EventStore, StoreError};
 
-    /// The stream's shards, parents before children.
-    async fn shards(&self, arn: &str) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        let mut shards = Vec::new();
-        let mut start: Option<String> = None;
-        for _ in 0..SHARDS_PER_READ_MAX {
-            let out = self
-                .streams
-                .describe_stream()
-                .stream_arn(arn)
-                .set_exclusive_start_shard_id(start.clone())
-                .send()
-                .await
-                .map_err(|e| sdk_error("describe stream", e))?;
-            let Some(description) = out.stream_description else {
-                break;
-            };
-            for shard in description.shards() {
-                if let Some(id) = shard.shard_id() {
-                    shards.push((id.to_owned(), shard.parent_shard_id().map(str::to_owned)));
-                }
-            }
-            start = description.last_evaluated_shard_id;
-            if start.is_none() {
-                break;
-            }
-        }
-        // Order parents first: a shard goes after the one it was split from.
-        let ids: Vec<String> = shards.iter().map(|(id, _)| id.clone()).collect();
-        let mut ordered: Vec<(String, Option<String>)> = Vec::with_capacity(shards.len());
-        while !shards.is_empty() {
-            let before = shards.len();
-            shards.retain(|(id, parent)| {
-                let ready = match parent {
-                    Some(p) => !ids.contains(p) || ordered.iter().any(|(o, _)| o == p),
-                    None => true,
-                };
-                if ready {
-                    ordered.push((id.clone(), parent.clone()));
-                }
-                !ready
-            });
-            if shards.len() == before {
-                // A cycle cannot happen in DynamoDB; keep whatever is left.
-                ordered.append(&mut shards);
-            }
-        }
-        Ok(ordered)
+    use crate::DynamoEventStore;
+    use crate::schema::Tables;
+
+    #[tokio::test]
+    async fn a_store_without_a_streams_client_refuses_global_reads_for_good() {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        let store = DynamoEventStore::new(client, Tables::with_prefix("t-"));
+        let err = store.read_all(None, 10).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unsupported(_)), "{err}");
+        assert!(!err.is_retryable());
+        // A bad cursor is still named as such, before anything else.
+        let bad = event_store::Cursor("nope".into());
+        assert!(matches!(
+            store.read_all(Some(&bad), 10).await,
+            Err(StoreError::InvalidCursor { .. })
+        ));
     }
 }

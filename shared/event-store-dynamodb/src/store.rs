@@ -8,7 +8,6 @@ use event_store::{
     AppendRequest, Appended, Cursor, EventStore, IdempotencyRecord, IdempotencyScope, Once, Page,
     StoreError, StoredEvent, StreamId, validate_once, validate_transaction,
 };
-use tokio::sync::OnceCell;
 
 use crate::WriteCounter;
 use crate::schema::Tables;
@@ -17,23 +16,40 @@ use crate::schema::Tables;
 #[derive(Clone)]
 pub struct DynamoEventStore {
     pub(crate) client: Client,
-    pub(crate) streams: aws_sdk_dynamodbstreams::Client,
+    /// The DynamoDB Streams client global reads follow; only in builds
+    /// with the `stream-reads` feature (the admin CLI, the local stack),
+    /// so no Lambda function links a client it never calls.
+    #[cfg(feature = "stream-reads")]
+    pub(crate) streams: Option<aws_sdk_dynamodbstreams::Client>,
     pub(crate) tables: Tables,
-    pub(crate) stream_arn: std::sync::Arc<OnceCell<String>>,
+    #[cfg(feature = "stream-reads")]
+    pub(crate) stream_arn: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl DynamoEventStore {
-    /// Wraps clients built once at start-up.
-    pub fn new(client: Client, streams: aws_sdk_dynamodbstreams::Client, tables: Tables) -> Self {
+    /// Wraps a client built once at start-up. Global reads need a Streams
+    /// client as well ([`DynamoEventStore::with_streams`]).
+    pub fn new(client: Client, tables: Tables) -> Self {
         DynamoEventStore {
+            #[cfg(feature = "stream-reads")]
+            streams: None,
             client,
-            streams,
             tables,
-            stream_arn: std::sync::Arc::new(OnceCell::new()),
+            #[cfg(feature = "stream-reads")]
+            stream_arn: std::sync::Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
-    /// Builds both clients from one SDK configuration, with an optional
+    /// The DynamoDB Streams client global reads ([`EventStore::read_all`])
+    /// follow.
+    #[cfg(feature = "stream-reads")]
+    pub fn with_streams(mut self, streams: aws_sdk_dynamodbstreams::Client) -> Self {
+        self.streams = Some(streams);
+        self
+    }
+
+    /// Builds the store's clients from one SDK configuration (with the
+    /// `stream-reads` feature, the Streams client too), with an optional
     /// write counter.
     pub fn from_config(
         config: &aws_config::SdkConfig,
@@ -45,8 +61,10 @@ impl DynamoEventStore {
             builder = builder.interceptor(counter);
         }
         let client = Client::from_conf(builder.build());
-        let streams = aws_sdk_dynamodbstreams::Client::new(config);
-        DynamoEventStore::new(client, streams, tables)
+        let store = DynamoEventStore::new(client, tables);
+        #[cfg(feature = "stream-reads")]
+        let store = store.with_streams(aws_sdk_dynamodbstreams::Client::new(config));
+        store
     }
 
     pub fn client(&self) -> &Client {

@@ -40,6 +40,10 @@ pub enum StoreError {
     Busy { attempts: u32, detail: String },
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store cannot do this at all in this build or configuration;
+    /// retrying does not help.
+    #[error("not supported by this store: {0}")]
+    Unsupported(String),
 }
 
 impl StoreError {
