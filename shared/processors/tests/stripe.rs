@@ -157,7 +157,29 @@ async fn status_is_found_by_transfer_group() {
         })))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/transfers"))
+        .and(query_param("transfer_group", "acme:pb-000007.3"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "object": "list", "url": "/v1/transfers", "has_more": false,
+            "data": [transfer_json("tr_11", 1000, "eur", true)]
+        })))
+        .mount(&server)
+        .await;
     let stripe = adapter(&server).await;
+    let reversed = stripe
+        .status(&order(
+            "pb-000007.3",
+            "10.00",
+            Currency::EUR,
+            stripe_method(),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&reversed, Some(PaymentStatus::Failed { reference: Some(r), .. }) if r == "tr_11"),
+        "{reversed:?}"
+    );
     let found = stripe
         .status(&order(
             "pb-000007.1",
