@@ -210,13 +210,14 @@ impl WebhookStore for SqliteEventStore {
                 .prepare_cached(
                     "SELECT body FROM webhook_deliveries
                      WHERE due_at IS NOT NULL AND due_at <= ?1
-                     ORDER BY due_at, tenant, endpoint_id, event_id LIMIT ?2",
+                     ORDER BY due_at, tenant, endpoint_id, event_id",
                 )
                 .map_err(unavailable)?;
             let rows = statement
-                .query_map(params![now, limit as i64], |r| r.get::<_, String>(0))
+                .query_map(params![now], |r| r.get::<_, String>(0))
                 .map_err(unavailable)?;
-            rows.map(|r| parse("webhook delivery", &r.map_err(unavailable)?))
+            rows.take(limit)
+                .map(|r| parse("webhook delivery", &r.map_err(unavailable)?))
                 .collect()
         })
         .await
@@ -311,16 +312,16 @@ impl WebhookStore for SqliteEventStore {
                      WHERE tenant = ?1 AND endpoint_id = ?2
                        AND (?3 IS NULL OR status = ?3)
                        AND (?4 IS NULL OR event_id < ?4)
-                     ORDER BY event_id DESC LIMIT ?5",
+                     ORDER BY event_id DESC",
                 )
                 .map_err(unavailable)?;
             let rows = statement
-                .query_map(
-                    params![tenant, endpoint, status, after, (limit + 1) as i64],
-                    |r| r.get::<_, String>(0),
-                )
+                .query_map(params![tenant, endpoint, status, after], |r| {
+                    r.get::<_, String>(0)
+                })
                 .map_err(unavailable)?;
             let mut deliveries: Vec<Delivery> = rows
+                .take(limit + 1)
                 .map(|r| parse("webhook delivery", &r.map_err(unavailable)?))
                 .collect::<Result<_, StoreError>>()?;
             let next = if deliveries.len() > limit {

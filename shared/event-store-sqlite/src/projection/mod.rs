@@ -200,14 +200,15 @@ fn read_after(
     let mut statement = tx
         .prepare_cached(
             "SELECT stream, version, event_type, schema_version, payload, payload_hash, recorded_at, position \
-             FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
+             FROM events WHERE position > ?1 ORDER BY position",
         )
         .map_err(unavailable)?;
-    let mut rows = statement
-        .query(params![start, limit as i64])
-        .map_err(unavailable)?;
+    let mut rows = statement.query(params![start]).map_err(unavailable)?;
     let mut events = Vec::new();
-    while let Some(row) = rows.next().map_err(unavailable)? {
+    while events.len() < limit {
+        let Some(row) = rows.next().map_err(unavailable)? else {
+            break;
+        };
         let position: i64 = row.get(7).map_err(unavailable)?;
         events.push((
             position,

@@ -131,11 +131,11 @@ impl SqliteEventStore {
             let mut statement = conn
                 .prepare_cached(
                     "SELECT line, stream, version, event_type, effective_at, deltas FROM journal_lines \
-                     WHERE owner = ?1 AND currency = ?2 AND line > ?3 ORDER BY line LIMIT ?4",
+                     WHERE owner = ?1 AND currency = ?2 AND line > ?3 ORDER BY line",
                 )
                 .map_err(unavailable)?;
             let rows = statement
-                .query_map(params![owner, currency, after, limit as i64], |row| {
+                .query_map(params![owner, currency, after], |row| {
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
@@ -147,7 +147,7 @@ impl SqliteEventStore {
                 })
                 .map_err(unavailable)?;
             let mut lines = Vec::new();
-            for row in rows {
+            for row in rows.take(limit) {
                 let (token, stream, version, event_type, effective_at, deltas) =
                     row.map_err(unavailable)?;
                 let deltas: BTreeMap<String, i64> =
@@ -193,13 +193,13 @@ impl event_store::MaturitySchedule for SqliteEventStore {
         event_store::check_read_limit(limit)?;
         self.with_conn(move |conn| {
             let mut statement = conn
-                .prepare_cached("SELECT tenant_id, commission_id, matures_at FROM maturities WHERE matures_at <= ?1 ORDER BY matures_at LIMIT ?2")
+                .prepare_cached("SELECT tenant_id, commission_id, matures_at FROM maturities WHERE matures_at <= ?1 ORDER BY matures_at")
                 .map_err(unavailable)?;
             let rows = statement
-                .query_map(params![time_key(now), limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .query_map(params![time_key(now)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
                 .map_err(unavailable)?;
             let mut due = Vec::new();
-            for row in rows {
+            for row in rows.take(limit) {
                 let (tenant_id, commission_id, at) = row.map_err(unavailable)?;
                 let matures_at = chrono::DateTime::parse_from_rfc3339(&at)
                     .map_err(|e| StoreError::Unavailable(format!("maturities: bad time {at:?}: {e}")))?
