@@ -18,8 +18,9 @@
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use event_store::{ParkedEvent, StoreError, StoredEvent};
-use event_store_dynamodb::projection::{DynamoProjection, tenant_of_stream};
+use event_store_dynamodb::projection::DynamoProjection;
 use lambda_edge::metrics::Metrics;
+use ledger_domain::events::tenant_of_stream;
 use serde_json::Value;
 
 /// One parked event of a batch.

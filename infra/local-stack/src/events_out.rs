@@ -44,6 +44,8 @@ pub struct EventsOut {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Step {
     pub public_events: usize,
+    /// Events read and passed over: nobody could receive them.
+    pub passed_over: usize,
     pub queued: usize,
     pub delivered: usize,
 }
@@ -70,7 +72,17 @@ impl EventsOut {
             .await?;
         let now = chrono::Utc::now();
         let mut step = Step::default();
-        if !page.events.is_empty() {
+        // Nobody on the live feed and no endpoint for these events' tenants:
+        // nothing to publish, so the page is passed over without decoding.
+        let listened = !page.events.is_empty()
+            && (self.feed.receiver_count() > 0
+                || tenant_webhooks::has_subscribers(&*self.store, &page.events).await?);
+        if !page.events.is_empty() && !listened {
+            store
+                .save_checkpoint(WEBHOOKS_CHECKPOINT, &page.next)
+                .await?;
+            step.passed_over = page.events.len();
+        } else if listened {
             let public = tenant_webhooks::public_of(&page.events)?;
             let fanned = tenant_webhooks::fan_out(&*self.store, &public, now).await?;
             store

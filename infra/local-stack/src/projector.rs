@@ -102,7 +102,7 @@ pub async fn run_projector(
         }
         // Public events out: webhooks and the live feed.
         let sent = match events_out.step(&backend).await {
-            Ok(step) => step.public_events + step.queued + step.delivered,
+            Ok(step) => step.public_events + step.passed_over + step.queued + step.delivered,
             Err(e) => {
                 tracing::error!(error = %e, "webhook fan-out stopped; retrying");
                 0

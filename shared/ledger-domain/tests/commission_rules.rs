@@ -42,6 +42,10 @@ fn recording_credits_pending_and_sets_the_maturity_date() {
     assert_eq!(e.matures_at, t0() + chrono::Duration::days(30));
     assert_eq!(events[0].type_name(), "commission.recorded");
     assert_eq!(events[0].stream_name(), "acme/commission/c1");
+    let tenant = ledger_domain::events::tenant_of_stream(&events[0].stream_name());
+    assert_eq!(tenant.as_ref().map(|t| t.as_str()), Some("acme"));
+    assert_eq!(ledger_domain::events::tenant_of_stream("acme/"), None);
+    assert_eq!(ledger_domain::events::tenant_of_stream("no-tenant"), None);
     let view = affiliate_view(&events);
     assert_eq!(view.pending, eur("100"));
     assert_eq!(view.available, eur("0"));

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use event_store::webhooks::{Delivery, Endpoint, WebhookStore};
 use event_store::{StoreError, StoredEvent};
 use ledger_domain::TenantId;
+use ledger_domain::events::tenant_of_stream;
 use ledger_domain::public::{PublicEvent, public_events};
 
 /// The public events of stored events, in log order. An event that cannot
@@ -26,6 +27,31 @@ pub fn public_of(events: &[StoredEvent]) -> Result<Vec<PublicEvent>, StoreError>
         ));
     }
     Ok(out)
+}
+
+/// Whether anyone can receive public events of these stored events: some
+/// tenant of theirs has a webhook endpoint. Read from the stream names
+/// alone (no event is decoded), so a page of a tenant without endpoints,
+/// the common case under load, costs one endpoint lookup per tenant. A
+/// stream that names no tenant answers yes, so the fan-out reads it (and
+/// stops at it if it is not an event).
+pub async fn has_subscribers(
+    store: &dyn WebhookStore,
+    events: &[StoredEvent],
+) -> Result<bool, StoreError> {
+    let mut tenants = BTreeMap::new();
+    for stored in events {
+        let Some(tenant) = tenant_of_stream(stored.stream.as_str()) else {
+            return Ok(true);
+        };
+        tenants.entry(tenant.as_str().to_owned()).or_insert(tenant);
+    }
+    for tenant in tenants.values() {
+        if !store.endpoints(tenant).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// What one fan-out did.

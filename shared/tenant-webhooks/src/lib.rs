@@ -17,4 +17,4 @@ pub mod signing;
 pub use address::UrlPolicy;
 pub use deliver::{Deliverer, DeliveryReport};
 pub use endpoints::WebhookError;
-pub use fan_out::{FanOut, fan_out, public_of};
+pub use fan_out::{FanOut, fan_out, has_subscribers, public_of};

@@ -30,9 +30,7 @@ use ledger_domain::projection::{
 
 mod parked;
 mod reads;
-pub use parked::{
-    PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_owner, tenant_of_stream,
-};
+pub use parked::{PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_owner};
 pub use reads::MATURITY_LOOKBACK_DAYS_MAX;
 
 /// The most puts one `BatchWriteItem` takes.

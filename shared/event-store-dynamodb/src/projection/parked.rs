@@ -34,15 +34,6 @@ fn parked_row(stream: &str, version: u64) -> String {
     format!("{PARKED_ROW_PREFIX}{stream}#{version:020}")
 }
 
-/// The tenant of a stream id (`tenant/aggregate/id`), if it names one.
-pub fn tenant_of_stream(stream: &str) -> Option<TenantId> {
-    let (tenant, rest) = stream.split_once('/')?;
-    if rest.is_empty() {
-        return None;
-    }
-    TenantId::new(tenant).ok()
-}
-
 /// What `retry_parked` did with one parked event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RetryOutcome {

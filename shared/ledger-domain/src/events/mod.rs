@@ -212,6 +212,16 @@ pub fn stream_name(tenant_id: &TenantId, aggregate: AggregateRef<'_>) -> String 
     format!("{tenant_id}/{aggregate}")
 }
 
+/// The tenant of a stream name (`tenant/aggregate/...`, as [`stream_name`]
+/// writes it), if it names one.
+pub fn tenant_of_stream(stream: &str) -> Option<TenantId> {
+    let (tenant, rest) = stream.split_once('/')?;
+    if rest.is_empty() {
+        return None;
+    }
+    TenantId::new(tenant).ok()
+}
+
 /// One immutable fact with who caused it and when.
 ///
 /// `recorded_at` is when this system wrote it; `effective_at` is when it
