@@ -218,15 +218,23 @@ fn read_after(
     Ok(events)
 }
 
-fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, StoreError> {
-    let start = checkpoint(tx)?;
-    let events = read_after(tx, start, limit)?;
-    // Decode, then plan. An unreadable or unpostable event ends the step
-    // just before it: what precedes it is projected now, and the next step
-    // stops at it with the error, never skipping it.
+/// What a step decided outside the connection's lock: the checkpoint it
+/// read from, the plan of the events after it, their positions, and the
+/// error it stops at.
+struct PlannedStep {
+    start: i64,
+    positions: Vec<i64>,
+    batch: ledger_domain::projection::ProjectionBatch,
+    stop: Option<StoreError>,
+}
+
+/// Decodes, then plans. An unreadable or unpostable event ends the step
+/// just before it: what precedes it is projected now, and the next step
+/// stops at it with the error, never skipping it.
+fn plan_step(start: i64, events: &[(i64, StoredEvent)]) -> PlannedStep {
     let mut decoded = Vec::with_capacity(events.len());
     let mut unreadable = None;
-    for (position, stored) in &events {
+    for (position, stored) in events {
         match stored.decode() {
             Ok(event) => decoded.push((*position, stored, event)),
             Err(error) => {
@@ -251,9 +259,36 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
         }
         None => unreadable,
     };
-    let last_planned = batch.events.len().checked_sub(1);
-    let Some(last) = last_planned.and_then(|i| decoded.get(i)).map(|d| d.0) else {
-        return match stop {
+    let positions = decoded
+        .iter()
+        .take(batch.events.len())
+        .map(|d| d.0)
+        .collect();
+    PlannedStep {
+        start,
+        positions,
+        batch,
+        stop,
+    }
+}
+
+/// Writes a planned step in its transaction, if the checkpoint still stands
+/// where the step read from (otherwise another step projected those events,
+/// or the projection was reset: nothing is written).
+fn write_step(
+    tx: &Transaction<'_>,
+    step: &mut PlannedStep,
+) -> Result<ProjectionReport, StoreError> {
+    let (start, positions, batch) = (step.start, &step.positions, &step.batch);
+    let now_at = checkpoint(tx)?;
+    if now_at != start {
+        return Ok(ProjectionReport {
+            position: now_at,
+            ..ProjectionReport::default()
+        });
+    }
+    let Some(&last) = positions.last() else {
+        return match step.stop.take() {
             Some(error) => Err(error),
             None => Ok(ProjectionReport {
                 position: start,
@@ -281,7 +316,7 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
                  WHERE excluded.version >= payout_profiles.version",
             )
             .map_err(unavailable)?;
-        for (event, (position, stored, _)) in batch.events.iter().zip(&decoded) {
+        for (event, position) in batch.events.iter().zip(positions) {
             for line in &event.lines {
                 insert_line
                     .execute(params![
@@ -309,8 +344,8 @@ fn project_step(tx: &Transaction<'_>, limit: usize) -> Result<ProjectionReport, 
             }
             if let Some(p) = &event.profile {
                 let json = p.json().map_err(|e| StoreError::CorruptEvent {
-                    stream: stored.stream.to_string(),
-                    version: stored.version,
+                    stream: event.stream.clone(),
+                    version: event.version,
                     reason: e.to_string(),
                 })?;
                 keep_profile
@@ -391,15 +426,40 @@ impl SqliteEventStore {
                 limit: PROJECTION_BATCH_MAX,
             });
         }
-        self.with_conn(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            let report = project_step(&tx, limit)?;
-            tx.commit().map_err(unavailable)?;
-            Ok(report)
-        })
-        .await
+        // The events are read under the connection's lock, decoded and
+        // planned without it (ingest keeps appending meanwhile: that work is
+        // most of a step), and written in one IMMEDIATE transaction that
+        // first checks the checkpoint has not moved.
+        let (start, events) = self
+            .with_conn(move |conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                let start = checkpoint(&tx)?;
+                Ok((start, read_after(&tx, start, limit)?))
+            })
+            .await?;
+        if events.is_empty() {
+            return Ok(ProjectionReport {
+                position: start,
+                ..ProjectionReport::default()
+            });
+        }
+        let step = tokio::task::spawn_blocking(move || plan_step(start, &events))
+            .await
+            .map_err(unavailable)?;
+        let (report, step) = self
+            .with_conn(move |conn| {
+                let mut step = step;
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(unavailable)?;
+                let report = write_step(&tx, &mut step)?;
+                tx.commit().map_err(unavailable)?;
+                Ok((report, step))
+            })
+            .await?;
+        // The plan is freed after the lock is released.
+        drop(step);
+        Ok(report)
     }
 
     /// Clears the ledger projection (journal lines, balance rows, maturity
