@@ -501,3 +501,57 @@ impl SqliteEventStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use event_store::{AppendRequest, EventStore, StreamId};
+
+    /// A plan made from a checkpoint that then moved (another step
+    /// projected its events, or the projection was reset) writes nothing:
+    /// no journal line twice, the checkpoint not moved back.
+    #[tokio::test]
+    async fn a_plan_whose_checkpoint_moved_writes_nothing() {
+        let store = SqliteEventStore::in_memory().expect("store");
+        let events = ledger_domain::sample::mixed_events(3, 40, 2);
+        let mut versions = std::collections::HashMap::new();
+        for event in &events {
+            let stream = StreamId::of(event).expect("stream");
+            let version = versions.entry(stream).or_insert(0u64);
+            let request =
+                AppendRequest::from_domain(*version, std::slice::from_ref(event)).expect("request");
+            store.append(request).await.expect("append");
+            *version += 1;
+        }
+        let stale = store
+            .with_conn(|conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                let start = checkpoint(&tx)?;
+                Ok((start, read_after(&tx, start, 1_000)?))
+            })
+            .await
+            .expect("read");
+        let mut stale = plan_step(stale.0, &stale.1);
+        assert_eq!(stale.positions.len(), 40, "every event planned");
+        let projected = store.project_ledger(1_000).await.expect("project");
+        assert_eq!(projected.events, 40);
+        let (report, lines, at) = store
+            .with_conn(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(unavailable)?;
+                let report = write_step(&tx, &mut stale)?;
+                let lines: i64 = tx
+                    .query_row("SELECT COUNT(*) FROM journal_lines", [], |r| r.get(0))
+                    .map_err(unavailable)?;
+                let at = checkpoint(&tx)?;
+                tx.commit().map_err(unavailable)?;
+                Ok((report, lines, at))
+            })
+            .await
+            .expect("write");
+        assert_eq!(report.events, 0, "the stale plan wrote nothing");
+        assert_eq!(lines as usize, projected.journal_lines);
+        assert_eq!(at, projected.position, "the checkpoint stays where it was");
+    }
+}
