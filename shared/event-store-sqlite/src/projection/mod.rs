@@ -226,6 +226,82 @@ struct PlannedStep {
     positions: Vec<i64>,
     batch: ledger_domain::projection::ProjectionBatch,
     stop: Option<StoreError>,
+    rows: StepRows,
+}
+
+/// A step's rows as they are bound to its statements, made before the lock
+/// is taken: keys, times and JSON formatted, amounts in column order.
+#[derive(Default)]
+struct StepRows {
+    lines: Vec<LineRow>,
+    /// Tenant, commission, due key.
+    maturities: Vec<(String, String, String)>,
+    /// Owner key, profile JSON, version.
+    profiles: Vec<(String, String, i64)>,
+    /// Owner key, currency, one amount per [`BALANCE_FIELDS`] column.
+    balances: Vec<(String, &'static str, [i64; BALANCE_FIELDS.len()])>,
+    /// A profile that does not serialise: the step fails before it writes.
+    unwritable: Option<StoreError>,
+}
+
+struct LineRow {
+    owner: String,
+    currency: &'static str,
+    key: String,
+    position: i64,
+    stream: String,
+    version: i64,
+    event_type: &'static str,
+    effective_at: String,
+    deltas: String,
+}
+
+impl StepRows {
+    fn of(batch: &ledger_domain::projection::ProjectionBatch, positions: &[i64]) -> Self {
+        let mut rows = StepRows::default();
+        for (event, &position) in batch.events.iter().zip(positions) {
+            for line in &event.lines {
+                rows.lines.push(LineRow {
+                    owner: line.owner.key(),
+                    currency: line.currency,
+                    key: line.key.clone(),
+                    position,
+                    stream: line.stream.clone(),
+                    version: crate::v_to_sql(line.version),
+                    event_type: line.event_type,
+                    effective_at: line.effective_at_text(),
+                    deltas: line.deltas_json(),
+                });
+            }
+            if let Some(m) = &event.maturity {
+                rows.maturities.push((
+                    m.tenant_id.as_str().to_owned(),
+                    m.commission_id.as_str().to_owned(),
+                    m.due_key(),
+                ));
+            }
+            if let Some(p) = &event.profile {
+                match p.json() {
+                    Ok(json) => {
+                        rows.profiles
+                            .push((p.owner.key(), json, crate::v_to_sql(p.version)))
+                    }
+                    Err(e) => {
+                        rows.unwritable.get_or_insert(StoreError::CorruptEvent {
+                            stream: event.stream.clone(),
+                            version: event.version,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        for ((owner, currency), fields) in &batch.balances.rows {
+            let amounts = BALANCE_FIELDS.map(|f| fields.get(f).copied().unwrap_or(0));
+            rows.balances.push((owner.key(), currency, amounts));
+        }
+        rows
+    }
 }
 
 /// Decodes, then plans. An unreadable or unpostable event ends the step
@@ -259,16 +335,18 @@ fn plan_step(start: i64, events: &[(i64, StoredEvent)]) -> PlannedStep {
         }
         None => unreadable,
     };
-    let positions = decoded
+    let positions: Vec<i64> = decoded
         .iter()
         .take(batch.events.len())
         .map(|d| d.0)
         .collect();
+    let rows = StepRows::of(&batch, &positions);
     PlannedStep {
         start,
         positions,
         batch,
         stop,
+        rows,
     }
 }
 
@@ -279,7 +357,8 @@ fn write_step(
     tx: &Transaction<'_>,
     step: &mut PlannedStep,
 ) -> Result<ProjectionReport, StoreError> {
-    let (start, positions, batch) = (step.start, &step.positions, &step.batch);
+    let (start, positions, batch, rows) =
+        (step.start, &step.positions, &step.batch, &mut step.rows);
     let now_at = checkpoint(tx)?;
     if now_at != start {
         return Ok(ProjectionReport {
@@ -296,7 +375,9 @@ fn write_step(
             }),
         };
     };
-    let mut journal_lines = 0;
+    if let Some(error) = rows.unwritable.take() {
+        return Err(error);
+    }
     {
         let mut insert_line = tx
             .prepare_cached(
@@ -304,11 +385,31 @@ fn write_step(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .map_err(unavailable)?;
+        for l in &rows.lines {
+            insert_line
+                .execute(params![
+                    l.owner,
+                    l.currency,
+                    l.key,
+                    l.position,
+                    l.stream,
+                    l.version,
+                    l.event_type,
+                    l.effective_at,
+                    l.deltas,
+                ])
+                .map_err(unavailable)?;
+        }
         let mut schedule = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO maturities (tenant_id, commission_id, matures_at) VALUES (?1, ?2, ?3)",
             )
             .map_err(unavailable)?;
+        for (tenant, commission, due) in &rows.maturities {
+            schedule
+                .execute(params![tenant, commission, due])
+                .map_err(unavailable)?;
+        }
         let mut keep_profile = tx
             .prepare_cached(
                 "INSERT INTO payout_profiles (owner, profile, version) VALUES (?1, ?2, ?3) \
@@ -316,45 +417,13 @@ fn write_step(
                  WHERE excluded.version >= payout_profiles.version",
             )
             .map_err(unavailable)?;
-        for (event, position) in batch.events.iter().zip(positions) {
-            for line in &event.lines {
-                insert_line
-                    .execute(params![
-                        line.owner.key(),
-                        line.currency,
-                        line.key,
-                        position,
-                        line.stream,
-                        crate::v_to_sql(line.version),
-                        line.event_type,
-                        line.effective_at_text(),
-                        line.deltas_json(),
-                    ])
-                    .map_err(unavailable)?;
-                journal_lines += 1;
-            }
-            if let Some(m) = &event.maturity {
-                schedule
-                    .execute(params![
-                        m.tenant_id.as_str(),
-                        m.commission_id.as_str(),
-                        m.due_key()
-                    ])
-                    .map_err(unavailable)?;
-            }
-            if let Some(p) = &event.profile {
-                let json = p.json().map_err(|e| StoreError::CorruptEvent {
-                    stream: event.stream.clone(),
-                    version: event.version,
-                    reason: e.to_string(),
-                })?;
-                keep_profile
-                    .execute(params![p.owner.key(), json, crate::v_to_sql(p.version)])
-                    .map_err(unavailable)?;
-            }
+        for (owner, json, version) in &rows.profiles {
+            keep_profile
+                .execute(params![owner, json, version])
+                .map_err(unavailable)?;
         }
     }
-    write_balances(tx, &batch.balances, last)?;
+    write_balances(tx, &rows.balances, last)?;
     for (tenant_id, n) in &batch.drafted_batches {
         tx.prepare_cached(
             "INSERT INTO payout_drafting (tenant_id, batches_drafted) VALUES (?1, ?2) \
@@ -371,7 +440,7 @@ fn write_step(
     .map_err(unavailable)?;
     Ok(ProjectionReport {
         events: batch.events.len(),
-        journal_lines,
+        journal_lines: rows.lines.len(),
         balance_writes: batch.balances.row_count(),
         position: last,
     })
@@ -380,7 +449,7 @@ fn write_step(
 /// Adds the coalesced deltas: one upsert per (owner, currency) row.
 fn write_balances(
     tx: &Transaction<'_>,
-    deltas: &ledger_domain::projection::BalanceDeltas,
+    rows: &[(String, &'static str, [i64; BALANCE_FIELDS.len()])],
     position: i64,
 ) -> Result<(), StoreError> {
     let columns = BALANCE_FIELDS.join(", ");
@@ -399,13 +468,8 @@ fn write_balances(
         3 + BALANCE_FIELDS.len()
     );
     let mut upsert = tx.prepare_cached(&sql).map_err(unavailable)?;
-    for ((owner, currency), fields) in &deltas.rows {
-        let owner = owner.key();
-        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&owner, currency];
-        let amounts: Vec<i64> = BALANCE_FIELDS
-            .iter()
-            .map(|f| fields.get(f).copied().unwrap_or(0))
-            .collect();
+    for (owner, currency, amounts) in rows {
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![owner, currency];
         values.extend(amounts.iter().map(|a| a as &dyn rusqlite::ToSql));
         values.push(&position);
         upsert
