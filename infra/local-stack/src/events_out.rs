@@ -72,19 +72,22 @@ impl EventsOut {
             .await?;
         let now = chrono::Utc::now();
         let mut step = Step::default();
-        // Nobody on the live feed and no endpoint for these events' tenants:
-        // nothing to publish, so the page is passed over without decoding.
-        let listened = !page.events.is_empty()
-            && (self.feed.receiver_count() > 0
-                || tenant_webhooks::has_subscribers(&*self.store, &page.events).await?);
-        if !page.events.is_empty() && !listened {
-            store
-                .save_checkpoint(WEBHOOKS_CHECKPOINT, &page.next)
-                .await?;
-            step.passed_over = page.events.len();
-        } else if listened {
-            let public = tenant_webhooks::public_of(&page.events)?;
-            let fanned = tenant_webhooks::fan_out(&*self.store, &public, now).await?;
+        if !page.events.is_empty() {
+            // Nobody on the live feed and no endpoint for these events'
+            // tenants: nothing to publish, so the page is passed over
+            // without decoding.
+            let public = if self.feed.receiver_count() > 0
+                || tenant_webhooks::has_subscribers(&*self.store, &page.events).await?
+            {
+                let public = tenant_webhooks::public_of(&page.events)?;
+                let fanned = tenant_webhooks::fan_out(&*self.store, &public, now).await?;
+                step.public_events = fanned.public_events;
+                step.queued = fanned.queued;
+                public
+            } else {
+                step.passed_over = page.events.len();
+                Vec::new()
+            };
             store
                 .save_checkpoint(WEBHOOKS_CHECKPOINT, &page.next)
                 .await?;
@@ -92,8 +95,6 @@ impl EventsOut {
                 // No reader is not an error: the feed is for whoever listens.
                 let _ = self.feed.send(Arc::new(event));
             }
-            step.public_events = fanned.public_events;
-            step.queued = fanned.queued;
         }
         let report = self
             .deliverer

@@ -157,6 +157,34 @@ fn stream_version(tx: &Transaction<'_>, stream: &StreamId) -> Result<u64, StoreE
     Ok(version.unwrap_or(0) as u64)
 }
 
+/// Up to `limit` events after a global position, in order, each with its
+/// position: the global read and the projector's.
+pub(crate) fn read_after(
+    conn: &Connection,
+    start: i64,
+    limit: usize,
+) -> Result<Vec<(i64, StoredEvent)>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT stream, version, event_type, schema_version, payload, payload_hash, recorded_at, position \
+             FROM events WHERE position > ?1 ORDER BY position",
+        )
+        .map_err(unavailable)?;
+    let mut rows = statement.query(params![start]).map_err(unavailable)?;
+    let mut events = Vec::new();
+    while events.len() < limit {
+        let Some(row) = rows.next().map_err(unavailable)? else {
+            break;
+        };
+        let position: i64 = row.get(7).map_err(unavailable)?;
+        events.push((
+            position,
+            to_stored(row_to_event(row).map_err(unavailable)?)?,
+        ));
+    }
+    Ok(events)
+}
+
 /// Looks up an earlier append with the same key: the original result, or
 /// a conflict when its events differ.
 fn replay(
@@ -537,24 +565,10 @@ impl EventStore for SqliteEventStore {
         check_read_limit(limit)?;
         let start = parse_cursor(after)?;
         self.with_conn(move |conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT stream, version, event_type, schema_version, payload, payload_hash, recorded_at, position \
-                     FROM events WHERE position > ?1 ORDER BY position",
-                )
-                .map_err(unavailable)?;
-            let mut last = start;
-            let mut events = Vec::new();
-            let mut rows = statement.query(params![start]).map_err(unavailable)?;
-            while events.len() < limit {
-                let Some(row) = rows.next().map_err(unavailable)? else {
-                    break;
-                };
-                last = row.get(7).map_err(unavailable)?;
-                events.push(to_stored(row_to_event(row).map_err(unavailable)?)?);
-            }
+            let events = read_after(conn, start, limit)?;
+            let last = events.last().map_or(start, |(position, _)| *position);
             Ok(Page {
-                events,
+                events: events.into_iter().map(|(_, event)| event).collect(),
                 next: Cursor(format!("sqlite:{last}")),
             })
         })

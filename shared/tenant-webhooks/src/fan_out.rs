@@ -5,7 +5,7 @@
 //! idempotently, before it moves its checkpoint: an event committed is an
 //! event queued, and a crash in between queues nothing twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use event_store::webhooks::{Delivery, Endpoint, WebhookStore};
@@ -39,14 +39,14 @@ pub async fn has_subscribers(
     store: &dyn WebhookStore,
     events: &[StoredEvent],
 ) -> Result<bool, StoreError> {
-    let mut tenants = BTreeMap::new();
+    let mut tenants = BTreeSet::new();
     for stored in events {
         let Some(tenant) = tenant_of_stream(stored.stream.as_str()) else {
             return Ok(true);
         };
-        tenants.entry(tenant.as_str().to_owned()).or_insert(tenant);
+        tenants.insert(tenant);
     }
-    for tenant in tenants.values() {
+    for tenant in &tenants {
         if !store.endpoints(tenant).await?.is_empty() {
             return Ok(true);
         }

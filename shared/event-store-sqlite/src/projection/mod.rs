@@ -192,38 +192,12 @@ fn owner_key(tenant_id: &TenantId, affiliate_id: &AffiliateId) -> String {
     .key()
 }
 
-fn read_after(
-    tx: &Transaction<'_>,
-    start: i64,
-    limit: usize,
-) -> Result<Vec<(i64, StoredEvent)>, StoreError> {
-    let mut statement = tx
-        .prepare_cached(
-            "SELECT stream, version, event_type, schema_version, payload, payload_hash, recorded_at, position \
-             FROM events WHERE position > ?1 ORDER BY position",
-        )
-        .map_err(unavailable)?;
-    let mut rows = statement.query(params![start]).map_err(unavailable)?;
-    let mut events = Vec::new();
-    while events.len() < limit {
-        let Some(row) = rows.next().map_err(unavailable)? else {
-            break;
-        };
-        let position: i64 = row.get(7).map_err(unavailable)?;
-        events.push((
-            position,
-            crate::to_stored(crate::row_to_event(row).map_err(unavailable)?)?,
-        ));
-    }
-    Ok(events)
-}
-
 /// What a step decided outside the connection's lock: the checkpoint it
-/// read from, the plan of the events after it, their positions, and the
-/// error it stops at.
+/// read from, the plan of the events after it, the position of the last
+/// planned one, and the error it stops at.
 struct PlannedStep {
     start: i64,
-    positions: Vec<i64>,
+    last: Option<i64>,
     batch: ledger_domain::projection::ProjectionBatch,
     stop: Option<StoreError>,
     rows: StepRows,
@@ -343,7 +317,7 @@ fn plan_step(start: i64, events: &[(i64, StoredEvent)]) -> PlannedStep {
     let rows = StepRows::of(&batch, &positions);
     PlannedStep {
         start,
-        positions,
+        last: positions.last().copied(),
         batch,
         stop,
         rows,
@@ -357,8 +331,7 @@ fn write_step(
     tx: &Transaction<'_>,
     step: &mut PlannedStep,
 ) -> Result<ProjectionReport, StoreError> {
-    let (start, positions, batch, rows) =
-        (step.start, &step.positions, &step.batch, &mut step.rows);
+    let (start, batch, rows) = (step.start, &step.batch, &mut step.rows);
     let now_at = checkpoint(tx)?;
     if now_at != start {
         return Ok(ProjectionReport {
@@ -366,7 +339,7 @@ fn write_step(
             ..ProjectionReport::default()
         });
     }
-    let Some(&last) = positions.last() else {
+    let Some(last) = step.last else {
         return match step.stop.take() {
             Some(error) => Err(error),
             None => Ok(ProjectionReport {
@@ -498,7 +471,7 @@ impl SqliteEventStore {
             .with_conn(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
                 let start = checkpoint(&tx)?;
-                Ok((start, read_after(&tx, start, limit)?))
+                Ok((start, crate::read_after(&tx, start, limit)?))
             })
             .await?;
         if events.is_empty() {
@@ -591,12 +564,12 @@ mod tests {
             .with_conn(|conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
                 let start = checkpoint(&tx)?;
-                Ok((start, read_after(&tx, start, 1_000)?))
+                Ok((start, crate::read_after(&tx, start, 1_000)?))
             })
             .await
             .expect("read");
         let mut stale = plan_step(stale.0, &stale.1);
-        assert_eq!(stale.positions.len(), 40, "every event planned");
+        assert_eq!(stale.batch.events.len(), 40, "every event planned");
         let projected = store.project_ledger(1_000).await.expect("project");
         assert_eq!(projected.events, 40);
         let (report, lines, at) = store
