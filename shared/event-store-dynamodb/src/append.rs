@@ -1,4 +1,5 @@
-//! Appends: the conditional put of a new stream's one event, the
+//! Appends: the conditional put of one event (a new stream, or an unkeyed
+//! continuation after reading that its expected version is there), the
 //! transaction of everything else, and the bounded retries that resolve a
 //! failed condition as a replay or a conflict.
 
@@ -114,6 +115,32 @@ impl DynamoEventStore {
         }
     }
 
+    /// One event's item, put on the condition that its version is new.
+    async fn put_event(
+        &self,
+        item: HashMap<String, AttributeValue>,
+    ) -> Result<Result<(), Attempt>, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.events)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#s)")
+            .expression_attribute_names("#s", attr::STREAM)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(Err(Attempt::ConditionsFailed(vec![0])))
+            }
+            Err(SdkError::ServiceError(e)) if is_throttling(e.err().code()) => {
+                Ok(Err(Attempt::Retry(e.err().to_string())))
+            }
+            Err(e) => Err(sdk_error("put event", e)),
+        }
+    }
+
     async fn try_write(
         &self,
         requests: &[&AppendRequest],
@@ -122,31 +149,25 @@ impl DynamoEventStore {
         if let (Some(record), []) = (record, requests) {
             return self.put_record(record).await;
         }
-        // The common case, a new stream with one event, is one conditional put.
+        // One event without a record and without a key guard (a new stream,
+        // or an unkeyed continuation) is one conditional put, not a
+        // transaction (which bills every item twice, its condition check
+        // included). A continuation first reads that the expected version is
+        // there, so the put cannot leave a gap: events are never deleted, so
+        // once read, it stays there, and the put's own condition refuses a
+        // concurrent writer of the same version. One read unit instead of
+        // three write units.
         if let ([single], None) = (requests, record) {
-            if single.expected_version == 0 && single.events.len() == 1 {
-                let item = self.event_items(single).remove(0);
-                let result = self
-                    .client
-                    .put_item()
-                    .table_name(&self.tables.events)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(#s)")
-                    .expression_attribute_names("#s", attr::STREAM)
-                    .send()
-                    .await;
-                return match result {
-                    Ok(_) => Ok(Ok(())),
-                    Err(SdkError::ServiceError(e))
-                        if e.err().is_conditional_check_failed_exception() =>
-                    {
-                        Ok(Err(Attempt::ConditionsFailed(vec![0])))
-                    }
-                    Err(SdkError::ServiceError(e)) if is_throttling(e.err().code()) => {
-                        Ok(Err(Attempt::Retry(e.err().to_string())))
-                    }
-                    Err(e) => Err(sdk_error("put event", e)),
-                };
+            if single.events.len() == 1 && Self::guard_id(single).is_none() {
+                if single.expected_version > 0
+                    && self
+                        .get_event(&single.stream, single.expected_version)
+                        .await?
+                        .is_none()
+                {
+                    return Ok(Err(Attempt::ConditionsFailed(vec![0])));
+                }
+                return self.put_event(self.event_items(single).remove(0)).await;
             }
         }
         let (mut items, mut owners) = self.transact_items(requests)?;

@@ -1,6 +1,8 @@
 //! A new commission costs one DynamoDB item write: its first event is its own
 //! idempotency guard; posted as a keyed request it costs two (its request's
-//! idempotency record is the second). Counted at the SDK against the emulator.
+//! idempotency record is the second). An unkeyed append to an existing stream
+//! is one conditional put after a read. Counted at the SDK against the
+//! emulator.
 
 #[path = "support/writes.rs"]
 mod writes;
@@ -23,4 +25,9 @@ async fn one_item_write_per_new_commission() {
     assert_eq!(report.keyed_request.write_requests, 50);
     assert_eq!(report.keyed_request.items_written, 100);
     assert_eq!(report.keyed_request.condition_checks, 0);
+    // An unkeyed append to an existing stream (maturing, a payout batch's
+    // next event) is one conditional put: its gap check is a read.
+    assert_eq!(report.unkeyed_follow_on.write_requests, 50);
+    assert_eq!(report.unkeyed_follow_on.items_written, 50);
+    assert_eq!(report.unkeyed_follow_on.condition_checks, 0);
 }

@@ -5,15 +5,18 @@
 //!   attribute per account field (`pending`, `available`, ...);
 //! - `{prefix}journal`: one item per (owner and currency, event), for an
 //!   affiliate's paginated journal;
-//! - `{prefix}projected`: one guard item per projected event (or per chunk
-//!   of an event too large for one transaction).
+//! - `{prefix}projected`: one guard item per projected event that writes no
+//!   journal line (or per chunk of an event too large for one transaction).
 //!
 //! Exactly once, coalesced: a batch of events is packed into as few
 //! `TransactWriteItems` as fit 100 items, each holding a conditional guard
-//! put per event and ONE `ADD` update per balance item the events touch. A
-//! redelivered event fails its guard's condition; the transaction is then
-//! retried without it. Journal lines are deterministic puts written before
-//! the transaction, so a retry rewrites them identically.
+//! put per event and ONE `ADD` update per balance item the events touch. An
+//! event's guard is its first journal line when it has one (the line it
+//! writes anyway; a separate guard item would bill two more units per
+//! event), else an item of the guards table. A redelivered event fails its
+//! guard's condition; the transaction is then retried without it. Its other
+//! journal lines are deterministic puts written before the transaction, so
+//! a retry rewrites them identically.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -107,11 +110,42 @@ fn build(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("dynamodb request could not be built: {e}"))
 }
 
+/// What proves a unit projected: the item its transaction puts on the
+/// condition that it does not exist yet.
+enum Guard {
+    /// The event's first journal line: the line it writes anyway, so an event
+    /// with a line needs no item of its own (a transaction bills each item
+    /// twice; a guard item and a batch-written line were three units).
+    Line,
+    /// An item of the guards table (`stream#version`, with `#n` per chunk):
+    /// for an event without journal lines, and for each chunk of an event
+    /// too large for one transaction.
+    Item(String),
+}
+
 /// One unit of atomic work: an event (or a chunk of a large event's rows).
 struct Unit {
     event_index: usize,
-    guard_id: String,
+    guard: Guard,
     rows: BTreeMap<(String, &'static str), FieldDeltas>,
+}
+
+/// The journal item of a planned line: key `owner` (`{owner}#{currency}`)
+/// and `line`.
+fn line_item(line: &ledger_domain::projection::PlannedLine) -> HashMap<String, AttributeValue> {
+    let owner = format!("{}#{}", line.owner.key(), line.currency);
+    HashMap::from([
+        ("owner".to_owned(), s(owner)),
+        ("line".to_owned(), s(&line.key)),
+        ("stream".to_owned(), s(&line.stream)),
+        (
+            "version".to_owned(),
+            AttributeValue::N(line.version.to_string()),
+        ),
+        ("event_type".to_owned(), s(line.event_type)),
+        ("effective_at".to_owned(), s(line.effective_at_text())),
+        ("deltas".to_owned(), s(line.deltas_json())),
+    ])
 }
 
 /// The guarded units of planned events: each event's balance rows and its
@@ -138,14 +172,18 @@ fn units(plans: &[EventPlan]) -> Vec<Unit> {
         if rows.len() <= chunk_rows {
             units.push(Unit {
                 event_index: index,
-                guard_id: event.guard(),
+                guard: if event.lines.is_empty() {
+                    Guard::Item(event.guard())
+                } else {
+                    Guard::Line
+                },
                 rows: rows.into_iter().collect(),
             });
         } else {
             for (n, chunk) in rows.chunks(chunk_rows).enumerate() {
                 units.push(Unit {
                     event_index: index,
-                    guard_id: format!("{}#{n}", event.guard()),
+                    guard: Guard::Item(format!("{}#{n}", event.guard())),
                     rows: chunk.iter().cloned().collect(),
                 });
             }
@@ -268,10 +306,15 @@ impl DynamoProjection {
                 },
             ));
         }
-        self.write_idempotent(&batch.events, &mut report)
+        let units = units(&batch.events);
+        let line_guarded: BTreeSet<usize> = units
+            .iter()
+            .filter(|u| matches!(u.guard, Guard::Line))
+            .map(|u| u.event_index)
+            .collect();
+        self.write_idempotent(&batch.events, &line_guarded, &mut report)
             .await
             .map_err(|e| fail(0, e, report))?;
-        let units = units(&batch.events);
         // Pack units into transactions: guards + distinct rows <= 100.
         let mut start = 0;
         while start < units.len() {
@@ -287,7 +330,7 @@ impl DynamoProjection {
                 end += 1;
             }
             let first = units[start].event_index;
-            self.apply_units(&units[start..end], &mut report)
+            self.apply_units(&units[start..end], &batch.events, &mut report)
                 .await
                 .map_err(|e| fail(first, e, report))?;
             start = end;
@@ -298,32 +341,24 @@ impl DynamoProjection {
         }
     }
 
-    /// The puts a redelivery rewrites identically: journal lines and
-    /// maturity entries (batched), and profile snapshots (conditional: an
-    /// older one never replaces a newer one).
+    /// The puts a redelivery rewrites identically: journal lines (except
+    /// the first line of an event in `line_guarded`, which its transaction
+    /// writes as its guard) and maturity entries (batched), and profile
+    /// snapshots (conditional: an older one never replaces a newer one).
     async fn write_idempotent(
         &self,
         plans: &[EventPlan],
+        line_guarded: &BTreeSet<usize>,
         report: &mut DynamoProjectionReport,
     ) -> Result<(), StoreError> {
         let mut puts: Vec<(&str, String, HashMap<String, AttributeValue>)> = Vec::new();
-        for event in plans {
-            for line in &event.lines {
-                let owner = format!("{}#{}", line.owner.key(), line.currency);
-                let item = HashMap::from([
-                    ("owner".to_owned(), s(&owner)),
-                    ("line".to_owned(), s(&line.key)),
-                    ("stream".to_owned(), s(&line.stream)),
-                    (
-                        "version".to_owned(),
-                        AttributeValue::N(line.version.to_string()),
-                    ),
-                    ("event_type".to_owned(), s(line.event_type)),
-                    ("effective_at".to_owned(), s(line.effective_at_text())),
-                    ("deltas".to_owned(), s(line.deltas_json())),
-                ]);
-                puts.push((&self.tables.journal, format!("{owner}|{}", line.key), item));
-                report.journal_lines += 1;
+        for (index, event) in plans.iter().enumerate() {
+            report.journal_lines += event.lines.len();
+            let skip = usize::from(line_guarded.contains(&index));
+            for line in event.lines.iter().skip(skip) {
+                let item = line_item(line);
+                let key = format!("{}#{}|{}", line.owner.key(), line.currency, line.key);
+                puts.push((&self.tables.journal, key, item));
             }
             if let Some(m) = &event.maturity {
                 let due = format!(
@@ -434,6 +469,7 @@ impl DynamoProjection {
     async fn apply_units(
         &self,
         units: &[Unit],
+        plans: &[EventPlan],
         report: &mut DynamoProjectionReport,
     ) -> Result<(), StoreError> {
         let mut live: Vec<&Unit> = units.iter().collect();
@@ -452,13 +488,29 @@ impl DynamoProjection {
             }
             let mut items = Vec::with_capacity(live.len() + rows.len());
             for unit in &live {
-                let put = Put::builder()
-                    .table_name(&self.tables.projected)
-                    .item("id", s(&unit.guard_id))
-                    .condition_expression("attribute_not_exists(id)")
-                    .build()
-                    .map_err(build)?;
-                items.push(TransactWriteItem::builder().put(put).build());
+                let put = match &unit.guard {
+                    Guard::Item(id) => Put::builder()
+                        .table_name(&self.tables.projected)
+                        .item("id", s(id))
+                        .condition_expression("attribute_not_exists(id)"),
+                    Guard::Line => {
+                        let line = plans[unit.event_index].lines.first().ok_or_else(|| {
+                            StoreError::Unavailable(
+                                "a unit guarded by its first journal line has no line".to_owned(),
+                            )
+                        })?;
+                        Put::builder()
+                            .table_name(&self.tables.journal)
+                            .set_item(Some(line_item(line)))
+                            .condition_expression("attribute_not_exists(#owner)")
+                            .expression_attribute_names("#owner", "owner")
+                    }
+                };
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(put.build().map_err(build)?)
+                        .build(),
+                );
             }
             for ((owner, currency), fields) in &rows {
                 let mut names = HashMap::new();

@@ -23,6 +23,10 @@ pub struct WriteReport {
     /// Recording other new commissions as keyed requests, as ingest does:
     /// each event with its request's idempotency record.
     pub keyed_request: WriteCounts,
+    /// Adjusting the matured commissions without a key (unkeyed appends to
+    /// existing streams, as the scheduled maturing run and a payout batch's
+    /// next event append).
+    pub unkeyed_follow_on: WriteCounts,
 }
 
 fn delta(after: WriteCounts, before: WriteCounts) -> WriteCounts {
@@ -110,12 +114,34 @@ pub async fn measure(
         assert!(matches!(once, Once::Written(_)));
     }
     let after_keyed_request = counter.snapshot();
+    for (i, events) in recorded.iter().enumerate() {
+        let mut history = events.clone();
+        history.extend(
+            Commission::from_events(events)
+                .handle(CommissionCommand::Mature, &ctx(t0 + Duration::days(1)))
+                .unwrap(),
+        );
+        let commission = Commission::from_events(&history);
+        let adjusted = commission
+            .handle(
+                CommissionCommand::Adjust {
+                    delta: Money::from_minor(1 + i as i64, Currency::EUR).unwrap(),
+                    reason: "rate correction".to_owned(),
+                },
+                &ctx(t0 + Duration::days(2)),
+            )
+            .unwrap();
+        let request = AppendRequest::from_domain(commission.version(), &adjusted).unwrap();
+        store.append(request).await.unwrap();
+    }
+    let after_unkeyed = counter.snapshot();
     WriteReport {
         commissions,
         new_commission: delta(after_new, start),
         replay: delta(after_replay, after_new),
         follow_on: delta(after_follow_on, after_replay),
         keyed_request: delta(after_keyed_request, after_follow_on),
+        unkeyed_follow_on: delta(after_unkeyed, after_keyed_request),
     }
 }
 
@@ -146,5 +172,9 @@ pub fn print(report: &WriteReport) {
     row(
         "new commission as a keyed request, as ingest posts it (event + request record, one transaction)",
         &report.keyed_request,
+    );
+    row(
+        "unkeyed append to an existing stream (one read that the expected version is there, one conditional put)",
+        &report.unkeyed_follow_on,
     );
 }
