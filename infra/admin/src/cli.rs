@@ -90,7 +90,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: DeadLetters,
     },
-    /// Events the DynamoDB stream projector parked: list them, retry them.
+    /// The DynamoDB projection: parked events (list, retry) and the tenant
+    /// index of balance rows.
     Projection {
         #[command(subcommand)]
         action: crate::parked::Projection,

@@ -1,3 +1,7 @@
+//! `projection index`: every balance row of the DynamoDB projection given
+//! its tenant, so the tenant index lists it (once, after upgrading to the
+//! index; a second run finds nothing).
+//!
 //! `projection parked` and `projection retry`: the events the DynamoDB
 //! stream projector could not project and parked for their tenant (instead
 //! of skipping them), listed, and projected again from the events table.
@@ -31,6 +35,11 @@ pub(crate) enum Projection {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Give every balance row written before the tenant index its tenant,
+    /// so drafting, statements and reconciliation (which read a tenant's
+    /// rows through the index) see it. Run once after upgrading; running
+    /// it again sets nothing.
+    Index,
 }
 
 fn tenant_id(value: &str) -> Result<TenantId, Failure> {
@@ -41,6 +50,19 @@ pub(crate) async fn projection(backend: &Backend, action: &Projection) -> Result
     let (t, retry, dry_run) = match action {
         Projection::Parked { tenant } => (tenant, false, true),
         Projection::Retry { tenant, dry_run } => (tenant, true, *dry_run),
+        Projection::Index => {
+            let Backend::Aws { projection, .. } = backend else {
+                println!("nothing to index: the embedded store reads a tenant's rows by their key");
+                return Ok(());
+            };
+            let set = event_store_dynamodb::projection::index_balance_rows(projection)
+                .await
+                .map_err(failed)?;
+            println!(
+                "gave {set} balance row(s) their tenant; every balance row is in the tenant index"
+            );
+            return Ok(());
+        }
     };
     let tenant_id = tenant_id(t)?;
     let (store, projection) = match backend {

@@ -128,6 +128,12 @@ async fn parked_events_are_listed_and_retried_and_cleared_only_when_projected() 
     assert!(err.contains("stay parked"), "{err}");
     assert_eq!(projection.parked_events(&acme).await.unwrap().len(), 1);
 
+    // Every balance row the projection wrote carries its tenant already:
+    // indexing finds nothing to set, and says so.
+    let (code, out, err) = run(&["projection", "index"]).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("gave 0 balance row(s) their tenant"), "{out}");
+
     // The embedded store never parks.
     let embedded = tempfile::tempdir().unwrap();
     event_store_sqlite::SqliteEventStore::open(local_stack::database_path(embedded.path()))

@@ -182,3 +182,153 @@ async fn an_unreadable_event_stops_the_batch_after_projecting_those_before_it() 
     let retry = projection.project(&records[..1]).await.unwrap();
     assert_eq!(retry.already_projected, 1);
 }
+
+/// A recorded and matured commission of `tenant`'s affiliate `affiliate`.
+fn matured_commission(tenant: &str, affiliate: &str, id: &str, minor: i64) -> Vec<Event> {
+    use chrono::{TimeZone, Utc};
+    use ledger_domain::{
+        Actor, ActorKind, AffiliateId, CommandContext, Commission, CommissionCommand, CommissionId,
+        Currency, Money, TenantId,
+    };
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let ctx = |at| CommandContext {
+        tenant_id: TenantId::new(tenant).unwrap(),
+        actor: Actor::new(ActorKind::Service, "tracking-network").unwrap(),
+        now: at,
+        effective_at: at,
+    };
+    let mut events = Commission::default()
+        .handle(
+            CommissionCommand::Record {
+                commission_id: CommissionId::new(id).unwrap(),
+                affiliate_id: AffiliateId::new(affiliate).unwrap(),
+                amount: Money::from_minor(minor, Currency::EUR).unwrap(),
+                hold_period_days: 0,
+                source_conversion_id: format!("conv-{id}"),
+                order_reference: None,
+            },
+            &ctx(t0),
+        )
+        .unwrap();
+    let matured = Commission::from_events(&events)
+        .handle(
+            CommissionCommand::Mature,
+            &ctx(t0 + chrono::Duration::hours(1)),
+        )
+        .unwrap();
+    events.extend(matured);
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_rows_are_read_through_its_index_and_old_rows_are_indexed_once() {
+    use event_store::{LedgerReads, PayoutReads};
+    use ledger_domain::TenantId;
+    let projection = projection("tenant-index-").await;
+    let mut events = Vec::new();
+    for (tenant, affiliate, id, minor) in [
+        ("acme", "aff-1", "c-1", 1_000),
+        ("acme", "aff-2", "c-2", 2_000),
+        ("globex", "aff-1", "c-3", 5_000),
+    ] {
+        events.extend(matured_commission(tenant, affiliate, id, minor));
+    }
+    projection.project(&stored(&events)).await.unwrap();
+    let acme = TenantId::new("acme").unwrap();
+    let globex = TenantId::new("globex").unwrap();
+
+    let candidates = |tenant: TenantId| {
+        let projection = projection.clone();
+        async move {
+            let page = projection
+                .payout_candidates(&tenant, None, 100)
+                .await
+                .unwrap();
+            assert!(page.next.is_none());
+            page.candidates
+                .iter()
+                .map(|c| {
+                    (
+                        c.affiliate_id.as_str().to_owned(),
+                        c.available.amount_minor(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        candidates(acme.clone()).await,
+        vec![("aff-1".to_owned(), 1_000), ("aff-2".to_owned(), 2_000)]
+    );
+    assert_eq!(
+        candidates(globex.clone()).await,
+        vec![("aff-1".to_owned(), 5_000)]
+    );
+    let rows = projection.tenant_rows(&acme, None, 100).await.unwrap();
+    assert!(rows.next.is_none());
+    assert!(!rows.rows.is_empty());
+    assert!(rows.rows.iter().all(|r| r.owner.key().starts_with("acme/")));
+    // Pages of one index entry each still list every row once, in order.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = projection
+            .tenant_rows(&acme, after.as_deref(), 1)
+            .await
+            .unwrap();
+        paged.extend(
+            page.rows
+                .iter()
+                .map(|r| (r.owner.key(), r.currency.clone())),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let all: Vec<_> = rows
+        .rows
+        .iter()
+        .map(|r| (r.owner.key(), r.currency.clone()))
+        .collect();
+    assert_eq!(paged, all);
+
+    // A row written before the index (no `tenant`) is not listed until it
+    // is indexed: the reads go through the index, not a scan.
+    let client = aws_sdk_dynamodb::Client::new(&emulator().sdk_config());
+    let balances = ProjectionTables::with_prefix("tenant-index-").balances;
+    client
+        .update_item()
+        .table_name(&balances)
+        .key(
+            "owner",
+            aws_sdk_dynamodb::types::AttributeValue::S("acme/affiliate/aff-2".into()),
+        )
+        .key(
+            "currency",
+            aws_sdk_dynamodb::types::AttributeValue::S("EUR".into()),
+        )
+        .update_expression("REMOVE tenant")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        candidates(acme.clone()).await,
+        vec![("aff-1".to_owned(), 1_000)]
+    );
+    let set = event_store_dynamodb::projection::index_balance_rows(&projection)
+        .await
+        .unwrap();
+    assert_eq!(set, 1);
+    assert_eq!(
+        candidates(acme.clone()).await,
+        vec![("aff-1".to_owned(), 1_000), ("aff-2".to_owned(), 2_000)]
+    );
+    // A second run finds nothing to do.
+    assert_eq!(
+        event_store_dynamodb::projection::index_balance_rows(&projection)
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -23,16 +23,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, PutRequest,
-    ScalarAttributeType, TransactWriteItem, Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType, TransactWriteItem,
+    Update, WriteRequest,
 };
 use event_store::{StoreError, StoredEvent, TRANSACTION_ITEMS_MAX};
 use ledger_domain::projection::{
     BATCHES_DRAFTED_FIELD, DRAFTS_ROW, EventPlan, FieldDeltas, PlannedProfile, plan,
 };
 
+mod backfill;
 mod parked;
 mod reads;
+pub use backfill::index_balance_rows;
 pub use parked::{PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_owner};
 pub use reads::MATURITY_LOOKBACK_DAYS_MAX;
 
@@ -40,6 +43,24 @@ pub use reads::MATURITY_LOOKBACK_DAYS_MAX;
 const BATCH_WRITE_ITEMS_MAX: usize = 25;
 
 use crate::{WRITE_ATTEMPTS_MAX, backoff};
+
+/// The balances table's index of each tenant's balance rows: key `tenant`,
+/// sort key `owner`, keys only. Every balance row carries its `tenant`
+/// (set by the projection's update, the same value each time), so the index
+/// is written once per row, when the row is created, not on every balance
+/// write; drafting and a tenant's statements query it instead of scanning
+/// every tenant's rows, then read the rows themselves by key.
+pub const TENANT_INDEX: &str = "tenant-rows";
+/// The attribute a balance row's tenant is kept in, for [`TENANT_INDEX`].
+pub const TENANT_ATTRIBUTE: &str = "tenant";
+
+/// The tenant of a balance owner key (`{tenant}/...`).
+pub(crate) fn tenant_of_owner(owner: &str) -> Option<&str> {
+    owner
+        .split_once('/')
+        .map(|(tenant, _)| tenant)
+        .filter(|t| !t.is_empty())
+}
 
 /// Names of the projection's tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,6 +239,9 @@ pub async fn create_projection_tables(
         (&tables.maturities, "day", Some("due")),
     ] {
         if crate::schema::table_exists(client, name).await? {
+            if name == &tables.balances {
+                add_tenant_index(client, name).await?;
+            }
             continue;
         }
         let mut request = client
@@ -231,11 +255,91 @@ pub async fn create_projection_tables(
                 .key_schema(key(sort, KeyType::Range)?)
                 .attribute_definitions(def(sort)?);
         }
+        if name == &tables.balances {
+            let index = GlobalSecondaryIndex::builder()
+                .index_name(TENANT_INDEX)
+                .key_schema(key(TENANT_ATTRIBUTE, KeyType::Hash)?)
+                .key_schema(key("owner", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .map_err(build)?;
+            request = request
+                .attribute_definitions(def(TENANT_ATTRIBUTE)?)
+                .global_secondary_indexes(index);
+        }
         request
             .send()
             .await
             .map_err(|e| sdk(&format!("create {name}"), e))?;
     }
+    Ok(())
+}
+
+/// Adds the tenant index to a balances table created before it (DynamoDB
+/// builds it in the background; rows written before it need
+/// [`index_balance_rows`] to be listed).
+async fn add_tenant_index(client: &Client, name: &str) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate};
+    let described = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| sdk(&format!("describe {name}"), e))?;
+    let has_index = described
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .any(|i| i.index_name() == Some(TENANT_INDEX));
+    if has_index {
+        return Ok(());
+    }
+    let key = |attribute: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(kind)
+            .build()
+            .map_err(build)
+    };
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(TENANT_INDEX)
+        .key_schema(key(TENANT_ATTRIBUTE, KeyType::Hash)?)
+        .key_schema(key("owner", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .map_err(build)?;
+    client
+        .update_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(TENANT_ATTRIBUTE)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("owner")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        )
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder().create(create).build(),
+        )
+        .send()
+        .await
+        .map_err(|e| sdk(&format!("add the tenant index to {name}"), e))?;
     Ok(())
 }
 
@@ -521,11 +625,20 @@ impl DynamoProjection {
                     values.insert(format!(":v{i}"), AttributeValue::N(delta.to_string()));
                     adds.push(format!("#f{i} :v{i}"));
                 }
+                // The row's tenant, for the tenant index: the same value on
+                // every write, so the index is written only when the row is
+                // created.
+                let mut expression = format!("ADD {}", adds.join(", "));
+                if let Some(tenant) = tenant_of_owner(owner) {
+                    names.insert("#tenant".to_owned(), TENANT_ATTRIBUTE.to_owned());
+                    values.insert(":tenant".to_owned(), s(tenant));
+                    expression.push_str(" SET #tenant = :tenant");
+                }
                 let update = Update::builder()
                     .table_name(&self.tables.balances)
                     .key("owner", s(owner))
                     .key("currency", s(*currency))
-                    .update_expression(format!("ADD {}", adds.join(", ")))
+                    .update_expression(expression)
                     .set_expression_attribute_names(Some(names))
                     .set_expression_attribute_values(Some(values))
                     .build()

@@ -253,10 +253,8 @@ fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a
 
 #[async_trait::async_trait]
 impl event_store::PayoutReads for DynamoProjection {
-    /// A filtered scan of the balances table: the rows of the tenant's
-    /// affiliates with money available, and their profile items (which
-    /// sort first within an owner). A drafting job reads the whole tenant
-    /// once per run, so a scan beats an index kept on every balance write.
+    /// The tenant's affiliates' rows with money available, from the tenant
+    /// index (no other tenant's rows are read), with their payout profiles.
     async fn payout_candidates(
         &self,
         tenant_id: &ledger_domain::TenantId,
@@ -271,42 +269,41 @@ impl event_store::PayoutReads for DynamoProjection {
             });
         }
         let prefix = format!("{tenant_id}/affiliate/");
-        let scan = OwnerScan {
+        let query = OwnerQuery {
             what: "payout candidates",
+            tenant: tenant_id.as_str(),
             prefix: &prefix,
-            condition: "#c = :profile OR available < :zero",
-            values: vec![
-                (":profile", s(PROFILE_ROW)),
-                (":zero", AttributeValue::N("0".to_owned())),
-            ],
-            counts: |currency| currency != PROFILE_ROW,
+            // Money available: the row's `available` is below zero in the
+            // ledger's sign (a liability to the affiliate).
+            keep: |item| number(item, AffiliateField::Available.name()) < 0,
         };
-        let (items, next) = self.scan_owners(&scan, after, limit).await?;
-        // Profile items sort first within an owner; an owner whose profile
-        // fell on an earlier page is looked up.
-        let mut profiles: HashMap<&str, &str> = HashMap::new();
-        let mut candidates = Vec::new();
-        for item in &items {
+        let (rows, next) = self.query_owners(&query, after, limit).await?;
+        let owners: Vec<&str> = {
+            let mut owners: Vec<&str> = rows.iter().filter_map(|i| text(i, "owner")).collect();
+            owners.dedup();
+            owners
+        };
+        let profile_keys = owners
+            .iter()
+            .map(|owner| ((*owner).to_owned(), PROFILE_ROW.to_owned()))
+            .collect();
+        let profile_items = self.get_rows(profile_keys).await?;
+        let profiles: HashMap<&str, &str> = profile_items
+            .iter()
+            .filter_map(|item| Some((text(item, "owner")?, text(item, "profile")?)))
+            .collect();
+        let mut candidates = Vec::with_capacity(rows.len());
+        for item in &rows {
             let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
             else {
                 continue;
-            };
-            if currency == PROFILE_ROW {
-                if let Some(p) = text(item, "profile") {
-                    profiles.insert(owner, p);
-                }
-                continue;
-            }
-            let profile = match profiles.get(owner) {
-                Some(p) => Some((*p).to_owned()),
-                None => self.profile_of(owner).await?,
             };
             candidates.push(event_store::payout_candidate(
                 owner.strip_prefix(&prefix).unwrap_or(owner),
                 currency,
                 number(item, AffiliateField::Available.name()),
                 number(item, AffiliateField::Receivable.name()),
-                profile.as_deref(),
+                profiles.get(owner).copied(),
             )?);
         }
         Ok(event_store::CandidatePage { candidates, next })
@@ -337,28 +334,29 @@ impl event_store::PayoutReads for DynamoProjection {
     }
 }
 
-/// A filtered scan of the balances table over the rows whose owner starts
-/// with `prefix` (one tenant's), resumable from an "owner currency" token.
-struct OwnerScan<'a> {
+/// A read of one tenant's balance rows whose owner starts with `prefix`,
+/// through the tenant index, resumable from an "owner currency" token.
+struct OwnerQuery<'a> {
     /// Names the read in errors and tokens.
     what: &'static str,
+    tenant: &'a str,
     prefix: &'a str,
-    /// A filter over `#c` (the currency) and the row's fields, with
-    /// `values` for its placeholders.
-    condition: &'static str,
-    values: Vec<(&'static str, AttributeValue)>,
-    /// Whether an item (by its currency) is a result: a page of the scan
-    /// without one is read on, not handed back empty.
-    counts: fn(&str) -> bool,
+    /// Whether a row (as read from the table) is a result: a page of the
+    /// index without one is read on, not handed back empty.
+    keep: fn(&HashMap<String, AttributeValue>) -> bool,
 }
 
+/// The most keys one `BatchGetItem` takes.
+const BATCH_GET_KEYS_MAX: usize = 100;
+
 impl DynamoProjection {
-    /// The items of one page of `scan` after `after` (at most `limit`
-    /// evaluated per request), reading on through pages without a result,
-    /// and the token of the next page.
-    async fn scan_owners(
+    /// The rows of one page of `query` after `after` (at most `limit` index
+    /// entries per request), in key order, reading on through pages without
+    /// a result, and the token of the next page. The index holds keys only:
+    /// the rows themselves are read from the table by key (consistent).
+    async fn query_owners(
         &self,
-        scan: &OwnerScan<'_>,
+        query: &OwnerQuery<'_>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<HashMap<String, AttributeValue>>, Option<String>), StoreError> {
@@ -367,75 +365,132 @@ impl DynamoProjection {
             Some(token) => {
                 let (owner, currency) = token
                     .split_once(' ')
-                    .filter(|(o, _)| o.starts_with(scan.prefix))
+                    .filter(|(o, _)| o.starts_with(query.prefix))
                     .ok_or_else(|| StoreError::InvalidCursor {
                         cursor: token.to_owned(),
-                        reason: format!("not a {} token of this tenant", scan.what),
+                        reason: format!("not a {} token of this tenant", query.what),
                     })?;
                 Some(HashMap::from([
+                    (super::TENANT_ATTRIBUTE.to_owned(), s(query.tenant)),
                     ("owner".to_owned(), s(owner)),
                     ("currency".to_owned(), s(currency)),
                 ]))
             }
         };
-        let mut items = Vec::new();
+        let mut rows = Vec::new();
         loop {
-            let mut request = self
+            let out = self
                 .client
-                .scan()
+                .query()
                 .table_name(&self.tables.balances)
-                .filter_expression(format!("begins_with(#o, :p) AND ({})", scan.condition))
+                .index_name(super::TENANT_INDEX)
+                .key_condition_expression("#t = :t AND begins_with(#o, :p)")
+                // Rows whose currency starts with `#` are bookkeeping
+                // (counters), not balances.
+                .filter_expression("NOT begins_with(#c, :bookkeeping)")
+                .expression_attribute_names("#t", super::TENANT_ATTRIBUTE)
                 .expression_attribute_names("#o", "owner")
                 .expression_attribute_names("#c", "currency")
-                .expression_attribute_values(":p", s(scan.prefix));
-            for (name, value) in &scan.values {
-                request = request.expression_attribute_values(*name, value.clone());
-            }
-            let out = request
+                .expression_attribute_values(":t", s(query.tenant))
+                .expression_attribute_values(":p", s(query.prefix))
+                .expression_attribute_values(":bookkeeping", s("#"))
                 .set_exclusive_start_key(start.take())
                 .limit(limit as i32)
-                .consistent_read(true)
                 .send()
                 .await
-                .map_err(|e| sdk(&format!("scan {}", scan.what), e))?;
-            let found = out
+                .map_err(|e| sdk(&format!("query {}", query.what), e))?;
+            let keys: Vec<(String, String)> = out
                 .items()
                 .iter()
-                .any(|item| text(item, "currency").is_some_and(scan.counts));
-            let next_key = out.last_evaluated_key().cloned();
-            items.extend(out.items.unwrap_or_default());
-            match next_key {
-                None => return Ok((items, None)),
-                Some(key) if found => {
+                .filter_map(|item| {
+                    Some((
+                        text(item, "owner")?.to_owned(),
+                        text(item, "currency")?.to_owned(),
+                    ))
+                })
+                .collect();
+            let found: Vec<_> = self
+                .get_rows(keys)
+                .await?
+                .into_iter()
+                .filter(|item| (query.keep)(item))
+                .collect();
+            let any = !found.is_empty();
+            rows.extend(found);
+            match out.last_evaluated_key {
+                None => break,
+                Some(key) if any => {
                     let token = format!(
                         "{} {}",
                         text(&key, "owner").unwrap_or_default(),
                         text(&key, "currency").unwrap_or_default()
                     );
-                    return Ok((items, Some(token)));
+                    sort_rows(&mut rows);
+                    return Ok((rows, Some(token)));
                 }
-                // A page the filter emptied: read on.
+                // A page without a result: read on.
                 Some(key) => start = Some(key),
             }
         }
+        sort_rows(&mut rows);
+        Ok((rows, None))
     }
 
-    async fn profile_of(&self, owner: &str) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.balances)
-            .key("owner", s(owner))
-            .key("currency", s(PROFILE_ROW))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk("get payout profile", e))?;
-        Ok(out
-            .item()
-            .and_then(|item| text(item, "profile"))
-            .map(str::to_owned))
+    /// Balance items by (owner, currency), consistent, in batches of 100;
+    /// keys with no item are left out. What DynamoDB leaves unprocessed is
+    /// asked for again with backoff.
+    async fn get_rows(
+        &self,
+        keys: Vec<(String, String)>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_KEYS_MAX) {
+            let mut request = KeysAndAttributes::builder().consistent_read(true);
+            for (owner, currency) in chunk {
+                request = request.keys(HashMap::from([
+                    ("owner".to_owned(), s(owner)),
+                    ("currency".to_owned(), s(currency)),
+                ]));
+            }
+            let mut pending = Some(request.build().map_err(super::build)?);
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.tables.balances, request)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("batch get balance rows", e))?;
+                if let Some(mut found) = out.responses {
+                    items.extend(found.remove(&self.tables.balances).unwrap_or_default());
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&self.tables.balances))
+                    .filter(|left| !left.keys().is_empty());
+                if pending.is_some() {
+                    if attempt + 1 >= crate::WRITE_ATTEMPTS_MAX {
+                        return Err(StoreError::Busy {
+                            attempts: attempt + 1,
+                            detail: "balance rows kept being left unprocessed".to_owned(),
+                        });
+                    }
+                    crate::backoff(attempt).await;
+                    attempt += 1;
+                }
+            }
+        }
+        Ok(items)
     }
+}
+
+/// Rows in key order (a batch read returns them in any order).
+fn sort_rows(rows: &mut [HashMap<String, AttributeValue>]) {
+    rows.sort_by(|a, b| {
+        (text(a, "owner"), text(a, "currency")).cmp(&(text(b, "owner"), text(b, "currency")))
+    });
 }
 
 fn row_fields(item: &HashMap<String, AttributeValue>) -> event_store::Fields {
@@ -469,9 +524,9 @@ impl event_store::LedgerReads for DynamoProjection {
         Ok(event_store::JournalPage { lines, next })
     }
 
-    /// A filtered scan of the balances table for the tenant's rows (its
-    /// affiliates' and its own), like the payout candidates read: these
-    /// reads run once per statement or reconciliation run.
+    /// The tenant's rows (its affiliates' and its own) from the tenant
+    /// index, like the payout candidates read: these reads run once per
+    /// statement or reconciliation run.
     async fn tenant_rows(
         &self,
         tenant_id: &ledger_domain::TenantId,
@@ -480,16 +535,13 @@ impl event_store::LedgerReads for DynamoProjection {
     ) -> Result<event_store::TenantRowPage, StoreError> {
         event_store::check_tenant_rows_limit(limit)?;
         let prefix = format!("{tenant_id}/");
-        let scan = OwnerScan {
+        let query = OwnerQuery {
             what: "balance rows",
+            tenant: tenant_id.as_str(),
             prefix: &prefix,
-            // Rows whose currency starts with `#` are bookkeeping (profiles,
-            // counters), not balances.
-            condition: "NOT begins_with(#c, :bookkeeping)",
-            values: vec![(":bookkeeping", s("#"))],
-            counts: |_| true,
+            keep: |_| true,
         };
-        let (items, next) = self.scan_owners(&scan, after, limit).await?;
+        let (items, next) = self.query_owners(&query, after, limit).await?;
         let mut rows = Vec::with_capacity(items.len());
         for item in &items {
             let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
