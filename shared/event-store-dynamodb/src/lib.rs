@@ -65,4 +65,4 @@ pub use store::DynamoEventStore;
 
 // The crate's own helpers, imported from its root by its modules.
 use items::stored_from_item;
-use sdk::{backoff, build_error, get_n, get_s, is_throttling, n, s, sdk_error};
+use sdk::{backoff, build_error, get_n, get_s, is_throttling, n, s, sdk_error, stable_hash};

@@ -66,3 +66,21 @@ pub(crate) fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> Optio
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
 }
+
+/// FNV-1a, 64 bits: stable across builds and platforms (unlike the
+/// standard library's hasher), so an item keeps its shard
+/// (webhook deliveries, maturity entries).
+pub(crate) fn stable_hash(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hash ^= u64::from(b'#');
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        for byte in part.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}

@@ -332,3 +332,109 @@ async fn a_tenants_rows_are_read_through_its_index_and_old_rows_are_indexed_once
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_maturity_schedule_is_spread_over_shards_and_read_in_due_order() {
+    use chrono::{Duration, TimeZone, Utc};
+    use event_store::MaturitySchedule;
+    use ledger_domain::{
+        Actor, ActorKind, AffiliateId, CommandContext, Commission, CommissionCommand, CommissionId,
+        Currency, Money, TenantId,
+    };
+    let projection = projection("maturity-shards-").await;
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let mut events = Vec::new();
+    // 40 commissions of two tenants, recorded a minute apart, each held
+    // for one day: all due on 2026-03-02.
+    for i in 0..40i64 {
+        let tenant = if i % 2 == 0 { "acme" } else { "globex" };
+        let at = t0 + Duration::minutes(i);
+        let ctx = CommandContext {
+            tenant_id: TenantId::new(tenant).unwrap(),
+            actor: Actor::new(ActorKind::Service, "tracking-network").unwrap(),
+            now: at,
+            effective_at: at,
+        };
+        events.extend(
+            Commission::default()
+                .handle(
+                    CommissionCommand::Record {
+                        commission_id: CommissionId::new(format!("c-{i}")).unwrap(),
+                        affiliate_id: AffiliateId::new("aff-1").unwrap(),
+                        amount: Money::from_minor(1_000 + i, Currency::EUR).unwrap(),
+                        hold_period_days: 1,
+                        source_conversion_id: format!("conv-{i}"),
+                        order_reference: None,
+                    },
+                    &ctx,
+                )
+                .unwrap(),
+        );
+    }
+    projection.project(&stored(&events)).await.unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&emulator().sdk_config());
+    let maturities = ProjectionTables::with_prefix("maturity-shards-").maturities;
+    let items = client
+        .scan()
+        .table_name(&maturities)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let partitions: std::collections::BTreeSet<String> = items
+        .iter()
+        .filter_map(|i| i.get("day")?.as_s().ok().cloned())
+        .filter(|d| d != "cursor")
+        .collect();
+    assert!(
+        partitions.len() > 1 && partitions.iter().all(|p| p.starts_with("shard#")),
+        "entries are spread over shards: {partitions:?}"
+    );
+    let now = t0 + Duration::days(2);
+    let all = projection.due(now, 100).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|d| d.commission_id.as_str()).collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("c-{i}")).collect();
+    assert_eq!(
+        ids, expected,
+        "every entry once, earliest first across shards"
+    );
+    // Nothing is due before its time.
+    assert!(projection.due(t0, 100).await.unwrap().is_empty());
+
+    // A table from before the schedule was sharded (its cursor item has no
+    // `sharded` mark) keeps entries under the day they mature: read too.
+    let text = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    client
+        .delete_item()
+        .table_name(&maturities)
+        .key("day", text("cursor"))
+        .key("due", text("cursor"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_item()
+        .table_name(&maturities)
+        .item("day", text("2026-03-02"))
+        .item("due", text("2026-03-02T00:00:30.000000Z#acme#c-legacy"))
+        .item("tenant_id", text("acme"))
+        .item("commission_id", text("c-legacy"))
+        .send()
+        .await
+        .unwrap();
+    let due = projection.due(now, 100).await.unwrap();
+    let ids: Vec<&str> = due.iter().map(|d| d.commission_id.as_str()).collect();
+    let mut expected: Vec<String> = vec!["c-0".to_owned(), "c-legacy".to_owned()];
+    expected.extend((1..40).map(|i| format!("c-{i}")));
+    assert_eq!(ids, expected, "every entry once, earliest first");
+    // A page smaller than the day takes the earliest, across shards.
+    let page = projection.due(now, 5).await.unwrap();
+    let ids: Vec<&str> = page.iter().map(|d| d.commission_id.as_str()).collect();
+    assert_eq!(ids, ["c-0", "c-legacy", "c-1", "c-2", "c-3"]);
+    // Removing an entry takes it off the schedule, in its shard.
+    projection.remove(&page[2]).await.unwrap();
+    let after = projection.due(now, 100).await.unwrap();
+    assert_eq!(after.len(), 40);
+    assert!(after.iter().all(|d| d.commission_id != "c-1"));
+}

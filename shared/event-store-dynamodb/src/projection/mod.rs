@@ -62,14 +62,38 @@ pub(crate) fn tenant_of_owner(owner: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The partitions the maturity schedule is spread over, by a stable hash of
+/// tenant and commission: key `day` holds `shard#n` (the attribute keeps
+/// its name from when the schedule was kept by day). Each partition holds
+/// its entries of every day sorted by the time they are due, so the maturing
+/// run reads the earliest of each (8 queries) instead of walking days, and
+/// no partition takes every tenant's maturities.
+pub const MATURITY_SHARDS: u64 = 8;
+
+/// Set on the schedule's cursor item of a table created with the sharded
+/// schedule: it has no entries by day, so the maturing run reads only the
+/// shards. A table from before keeps walking its days from the cursor too.
+pub(crate) const MATURITY_SHARDED: &str = "sharded";
+
+/// The schedule partition `shard#n`.
+pub(crate) fn maturity_shard(n: u64) -> String {
+    format!("shard#{n}")
+}
+
+/// The schedule partition of a commission.
+pub(crate) fn maturity_partition(tenant: &str, commission: &str) -> String {
+    maturity_shard(crate::stable_hash(&[tenant, commission]) % MATURITY_SHARDS)
+}
+
 /// Names of the projection's tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectionTables {
     pub balances: String,
     pub journal: String,
     pub projected: String,
-    /// Commissions in their hold period: key `day` (the day they mature),
-    /// sort key `due` (`matures_at#tenant#commission`).
+    /// Commissions in their hold period: key `day` (their shard,
+    /// `shard#n`, see [`MATURITY_SHARDS`]; the day they mature on a table
+    /// from before), sort key `due` (`matures_at#tenant#commission`).
     pub maturities: String,
 }
 
@@ -275,6 +299,26 @@ pub async fn create_projection_tables(
             .send()
             .await
             .map_err(|e| sdk(&format!("create {name}"), e))?;
+        if name == &tables.maturities {
+            // A new schedule has no entries by day. (A new table takes
+            // writes once it is active.)
+            use aws_sdk_dynamodb::client::Waiters;
+            client
+                .wait_until_table_exists()
+                .table_name(name)
+                .wait(std::time::Duration::from_secs(300))
+                .await
+                .map_err(|e| sdk(&format!("wait for {name}"), e))?;
+            client
+                .put_item()
+                .table_name(name)
+                .item("day", s(reads::MATURITY_CURSOR_DAY))
+                .item("due", s(reads::MATURITY_CURSOR_DAY))
+                .item(MATURITY_SHARDED, AttributeValue::Bool(true))
+                .send()
+                .await
+                .map_err(|e| sdk(&format!("mark {name} sharded"), e))?;
+        }
     }
     Ok(())
 }
@@ -471,7 +515,7 @@ impl DynamoProjection {
                     m.tenant_id,
                     m.commission_id.as_str()
                 );
-                let day = m.filed_on.format("%Y-%m-%d").to_string();
+                let day = maturity_partition(m.tenant_id.as_str(), m.commission_id.as_str());
                 let item = HashMap::from([
                     ("day".to_owned(), s(&day)),
                     ("due".to_owned(), s(&due)),

@@ -142,73 +142,78 @@ impl DynamoProjection {
 
 /// How far back the maturing job looks for days it has not cleared yet.
 pub const MATURITY_LOOKBACK_DAYS_MAX: i64 = 400;
-const MATURITY_CURSOR_DAY: &str = "cursor";
+pub(crate) const MATURITY_CURSOR_DAY: &str = "cursor";
 
-#[async_trait::async_trait]
-impl event_store::MaturitySchedule for DynamoProjection {
-    async fn due(
+impl DynamoProjection {
+    /// Up to `limit` entries of one schedule partition due by `until`, in
+    /// due order.
+    async fn due_in(
         &self,
-        now: chrono::DateTime<chrono::Utc>,
+        partition: &str,
+        until: &str,
         limit: usize,
     ) -> Result<Vec<event_store::DueCommission>, StoreError> {
-        event_store::check_read_limit(limit)?;
-        // Days before the cursor are known to be cleared.
-        let cursor = self
+        let out = self
             .client
-            .get_item()
+            .query()
             .table_name(&self.tables.maturities)
-            .key("day", s(MATURITY_CURSOR_DAY))
-            .key("due", s(MATURITY_CURSOR_DAY))
+            .key_condition_expression("#d = :d AND #u <= :u")
+            .expression_attribute_names("#d", "day")
+            .expression_attribute_names("#u", "due")
+            .expression_attribute_values(":d", s(partition))
+            .expression_attribute_values(":u", s(until))
             .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(1000))
             .send()
             .await
-            .map_err(|e| sdk("get maturity cursor", e))?
-            .item
-            .and_then(|i| i.get("from").and_then(|v| v.as_s().ok()).cloned())
-            .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+            .map_err(|e| sdk("query maturities", e))?;
+        let mut due = Vec::with_capacity(out.items().len());
+        for item in out.items() {
+            let get = |n: &str| text(item, n).unwrap_or_default().to_owned();
+            let sort_key = get("due");
+            let at = sort_key.split('#').next().unwrap_or_default();
+            let matures_at = chrono::DateTime::parse_from_rfc3339(at)
+                .map_err(|e| StoreError::Unavailable(format!("maturities: bad time {at:?}: {e}")))?
+                .with_timezone(&chrono::Utc);
+            due.push(event_store::DueCommission {
+                tenant_id: get("tenant_id"),
+                commission_id: get("commission_id"),
+                matures_at,
+                slot: format!("{partition}|{sort_key}"),
+            });
+        }
+        Ok(due)
+    }
+
+    /// The entries a table from before the schedule was sharded keeps under
+    /// the day they mature: days from the cursor (days before it are known
+    /// to be cleared) up to today, until `limit` are found; the cursor moves
+    /// past days found empty (with a margin for projection lag).
+    async fn due_in_days(
+        &self,
+        cursor: &HashMap<String, AttributeValue>,
+        now: chrono::DateTime<chrono::Utc>,
+        until: &str,
+        limit: usize,
+    ) -> Result<Vec<event_store::DueCommission>, StoreError> {
+        let from = text(cursor, "from")
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
         let today = now.date_naive();
-        let mut day = cursor.unwrap_or(today - chrono::Duration::days(MATURITY_LOOKBACK_DAYS_MAX));
+        let mut day = from.unwrap_or(today - chrono::Duration::days(MATURITY_LOOKBACK_DAYS_MAX));
         let mut due = Vec::new();
         let mut cleared_until = None;
         while day <= today && due.len() < limit {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.maturities)
-                .key_condition_expression("#d = :d AND #u <= :u")
-                .expression_attribute_names("#d", "day")
-                .expression_attribute_names("#u", "due")
-                .expression_attribute_values(":d", s(day.format("%Y-%m-%d").to_string()))
-                .expression_attribute_values(":u", s(format!("{}~", time_key(now))))
-                .consistent_read(true)
-                .limit(i32::try_from(limit - due.len()).unwrap_or(1000))
-                .send()
-                .await
-                .map_err(|e| sdk("query maturities", e))?;
-            // Leave a margin for projection lag before calling a day cleared.
-            if out.items().is_empty() && day < today - chrono::Duration::days(2) && due.is_empty() {
+            let found = self
+                .due_in(
+                    &day.format("%Y-%m-%d").to_string(),
+                    until,
+                    limit - due.len(),
+                )
+                .await?;
+            if found.is_empty() && day < today - chrono::Duration::days(2) && due.is_empty() {
                 cleared_until = Some(day + chrono::Duration::days(1));
             }
-            for item in out.items() {
-                let get = |n: &str| {
-                    item.get(n)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                let at = get("due").split('#').next().unwrap_or_default().to_owned();
-                let matures_at = chrono::DateTime::parse_from_rfc3339(&at)
-                    .map_err(|e| {
-                        StoreError::Unavailable(format!("maturities: bad time {at:?}: {e}"))
-                    })?
-                    .with_timezone(&chrono::Utc);
-                due.push(event_store::DueCommission {
-                    tenant_id: get("tenant_id"),
-                    commission_id: get("commission_id"),
-                    matures_at,
-                    slot: format!("{}|{}", day.format("%Y-%m-%d"), get("due")),
-                });
-            }
+            due.extend(found);
             day += chrono::Duration::days(1);
         }
         if let Some(from) = cleared_until {
@@ -223,6 +228,44 @@ impl event_store::MaturitySchedule for DynamoProjection {
                 .map_err(|e| sdk("put maturity cursor", e))?;
         }
         Ok(due)
+    }
+}
+
+#[async_trait::async_trait]
+impl event_store::MaturitySchedule for DynamoProjection {
+    /// The earliest due entries: from each shard of the schedule (in due
+    /// order, merged), and, on a table from before the schedule was
+    /// sharded, from its day partitions too (walked from the cursor).
+    async fn due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<event_store::DueCommission>, StoreError> {
+        event_store::check_read_limit(limit)?;
+        let cursor = self
+            .client
+            .get_item()
+            .table_name(&self.tables.maturities)
+            .key("day", s(MATURITY_CURSOR_DAY))
+            .key("due", s(MATURITY_CURSOR_DAY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get maturity cursor", e))?
+            .item
+            .unwrap_or_default();
+        let until = format!("{}~", time_key(now));
+        let mut found = Vec::new();
+        for shard in 0..super::MATURITY_SHARDS {
+            let partition = super::maturity_shard(shard);
+            found.extend(self.due_in(&partition, &until, limit).await?);
+        }
+        if !cursor.contains_key(super::MATURITY_SHARDED) {
+            found.extend(self.due_in_days(&cursor, now, &until, limit).await?);
+        }
+        found.sort_by(|a, b| (a.matures_at, &a.slot).cmp(&(b.matures_at, &b.slot)));
+        found.truncate(limit);
+        Ok(found)
     }
 
     async fn remove(&self, due: &event_store::DueCommission) -> Result<(), StoreError> {

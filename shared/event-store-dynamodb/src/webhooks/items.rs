@@ -22,26 +22,9 @@ pub(super) fn deliveries_pk(tenant_id: &TenantId, endpoint_id: &str) -> String {
     format!("{tenant_id}#deliveries#{endpoint_id}")
 }
 
-/// FNV-1a, 64 bits: stable across builds and platforms (unlike the
-/// standard library's hasher), so a delivery keeps its shard.
-fn fnv1a(parts: &[&str]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            hash ^= u64::from(b'#');
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        for byte in part.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    hash
-}
-
 /// The due index partition of an endpoint's deliveries.
 pub fn due_shard(tenant_id: &TenantId, endpoint_id: &str) -> String {
-    let shard = fnv1a(&[tenant_id.as_str(), endpoint_id]) % DUE_SHARDS;
+    let shard = crate::stable_hash(&[tenant_id.as_str(), endpoint_id]) % DUE_SHARDS;
     format!("due#{shard}")
 }
 
