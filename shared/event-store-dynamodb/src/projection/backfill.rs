@@ -7,11 +7,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use event_store::StoreError;
 
-use super::{DynamoProjection, TENANT_ATTRIBUTE, s, sdk, tenant_of_owner};
+use super::{DynamoProjection, TENANT_ATTRIBUTE, s, sdk, tenant_of_owner, unless_condition_failed};
 
 /// Items one scan page of the backfill evaluates.
 const BACKFILL_PAGE: i32 = 500;
@@ -37,13 +36,7 @@ impl DynamoProjection {
             .expression_attribute_values(":tenant", s(tenant))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(sdk("set balance row tenant", e)),
-        }
+        unless_condition_failed(result, "set balance row tenant")
     }
 }
 

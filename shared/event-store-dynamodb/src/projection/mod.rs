@@ -151,6 +151,27 @@ fn sdk(what: &str, e: impl std::error::Error) -> StoreError {
     StoreError::Unavailable(format!("{what}: {}", DisplayErrorContext(e)))
 }
 
+/// A conditional write's result, where a failed condition means there was
+/// nothing to do.
+fn unless_condition_failed<O, E, R>(
+    result: Result<O, SdkError<E, R>>,
+    what: &str,
+) -> Result<(), StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(SdkError::ServiceError(e))
+            if e.err().code() == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(sdk(what, e)),
+    }
+}
+
 fn build(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("dynamodb request could not be built: {e}"))
 }
@@ -237,25 +258,40 @@ fn units(plans: &[EventPlan]) -> Vec<Unit> {
     units
 }
 
+fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(build)
+}
+
+fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(build)
+}
+
+/// The tenant index's key schema and projection (keys only).
+fn tenant_index_shape() -> Result<(Vec<KeySchemaElement>, Projection), StoreError> {
+    Ok((
+        vec![
+            key_element(TENANT_ATTRIBUTE, KeyType::Hash)?,
+            key_element("owner", KeyType::Range)?,
+        ],
+        Projection::builder()
+            .projection_type(ProjectionType::KeysOnly)
+            .build(),
+    ))
+}
+
 /// Creates the projection tables if they do not exist.
 pub async fn create_projection_tables(
     client: &Client,
     tables: &ProjectionTables,
 ) -> Result<(), StoreError> {
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(build)
-    };
-    let def = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(build)
-    };
     for (name, hash, sort) in [
         (&tables.balances, "owner", Some("currency")),
         (&tables.journal, "owner", Some("line")),
@@ -272,27 +308,23 @@ pub async fn create_projection_tables(
             .create_table()
             .table_name(name)
             .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key(hash, KeyType::Hash)?)
-            .attribute_definitions(def(hash)?);
+            .key_schema(key_element(hash, KeyType::Hash)?)
+            .attribute_definitions(string_attribute(hash)?);
         if let Some(sort) = sort {
             request = request
-                .key_schema(key(sort, KeyType::Range)?)
-                .attribute_definitions(def(sort)?);
+                .key_schema(key_element(sort, KeyType::Range)?)
+                .attribute_definitions(string_attribute(sort)?);
         }
         if name == &tables.balances {
+            let (keys, projection) = tenant_index_shape()?;
             let index = GlobalSecondaryIndex::builder()
                 .index_name(TENANT_INDEX)
-                .key_schema(key(TENANT_ATTRIBUTE, KeyType::Hash)?)
-                .key_schema(key("owner", KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
+                .set_key_schema(Some(keys))
+                .projection(projection)
                 .build()
                 .map_err(build)?;
             request = request
-                .attribute_definitions(def(TENANT_ATTRIBUTE)?)
+                .attribute_definitions(string_attribute(TENANT_ATTRIBUTE)?)
                 .global_secondary_indexes(index);
         }
         request
@@ -343,41 +375,18 @@ async fn add_tenant_index(client: &Client, name: &str) -> Result<(), StoreError>
     if has_index {
         return Ok(());
     }
-    let key = |attribute: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attribute)
-            .key_type(kind)
-            .build()
-            .map_err(build)
-    };
+    let (keys, projection) = tenant_index_shape()?;
     let create = CreateGlobalSecondaryIndexAction::builder()
         .index_name(TENANT_INDEX)
-        .key_schema(key(TENANT_ATTRIBUTE, KeyType::Hash)?)
-        .key_schema(key("owner", KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
-                .build(),
-        )
+        .set_key_schema(Some(keys))
+        .projection(projection)
         .build()
         .map_err(build)?;
     client
         .update_table()
         .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(TENANT_ATTRIBUTE)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(build)?,
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("owner")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(build)?,
-        )
+        .attribute_definitions(string_attribute(TENANT_ATTRIBUTE)?)
+        .attribute_definitions(string_attribute("owner")?)
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder().create(create).build(),
         )
@@ -603,13 +612,7 @@ impl DynamoProjection {
             .expression_attribute_values(":v", version)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(sdk("put payout profile", e)),
-        }
+        unless_condition_failed(result, "put payout profile")
     }
 
     /// Applies units in one transaction, dropping those a previous delivery
