@@ -134,7 +134,11 @@ impl DynamoEventStore {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Ok(Err(Attempt::ConditionsFailed(vec![0])))
             }
-            Err(SdkError::ServiceError(e)) if is_throttling(e.err().code()) => {
+            // Throttled, or racing another writer's transaction on the key.
+            Err(SdkError::ServiceError(e))
+                if is_throttling(e.err().code())
+                    || e.err().code() == Some("TransactionConflictException") =>
+            {
                 Ok(Err(Attempt::Retry(e.err().to_string())))
             }
             Err(e) => Err(sdk_error("put event", e)),

@@ -438,3 +438,79 @@ async fn the_maturity_schedule_is_spread_over_shards_and_read_in_due_order() {
     assert_eq!(after.len(), 40);
     assert!(after.iter().all(|d| d.commission_id != "c-1"));
 }
+
+/// Writes an event's first journal line as a projector from before line
+/// guards did (ahead of its transaction, without the guard mark), and,
+/// when `committed`, the guard item its transaction wrote.
+async fn legacy_first_line(prefix: &str, stored: &StoredEvent, committed: bool) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let event = stored.decode().unwrap();
+    let batch = ledger_domain::projection::plan([(stored.stream.as_str(), stored.version, &event)]);
+    let line = batch.events[0].lines.first().expect("the event has a line");
+    let tables = ProjectionTables::with_prefix(prefix);
+    let client = aws_sdk_dynamodb::Client::new(&emulator().sdk_config());
+    let text = |v: &str| AttributeValue::S(v.to_owned());
+    client
+        .put_item()
+        .table_name(&tables.journal)
+        .item(
+            "owner",
+            text(&format!("{}#{}", line.owner.key(), line.currency)),
+        )
+        .item("line", text(&line.key))
+        .item("stream", text(&line.stream))
+        .item("version", AttributeValue::N(line.version.to_string()))
+        .item("event_type", text(line.event_type))
+        .item("effective_at", text(&line.effective_at_text()))
+        .item("deltas", text(&line.deltas_json()))
+        .send()
+        .await
+        .unwrap();
+    if committed {
+        client
+            .put_item()
+            .table_name(&tables.projected)
+            .item("id", text(&batch.events[0].guard()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_written_before_line_guards_neither_hide_nor_repeat_an_event() {
+    let prefix = "legacy-lines-";
+    let projection = projection(prefix).await;
+    let events = matured_commission("acme", "aff-1", "c-1", 1_000);
+    let stored = stored(&events);
+    // The recorded event: its line written ahead of a transaction that
+    // never committed. The matured one: projected by the old projector.
+    legacy_first_line(prefix, &stored[0], false).await;
+    legacy_first_line(prefix, &stored[1], true).await;
+    let report = projection.project(&stored).await.unwrap();
+    assert_eq!(
+        report.already_projected, 1,
+        "only the committed one was done"
+    );
+    // The recorded event's balance is applied now. The matured one counts
+    // as projected by the old projector (whose balance write these fresh
+    // tables never got), so it is not applied again.
+    assert_rows_match(&projection, &events[..1]).await;
+    // Delivered again: both are projected, nothing moves.
+    let again = projection.project(&stored).await.unwrap();
+    assert_eq!(again.already_projected, 2);
+    assert_rows_match(&projection, &events[..1]).await;
+    // The same event twice in one batch is projected once (another
+    // tenant, so its rows are its own).
+    let twice = matured_commission("initech", "aff-2", "c-2", 2_000);
+    let stored_twice = super_stored_twice(&twice);
+    let report = projection.project(&stored_twice).await.unwrap();
+    assert_eq!(report.already_projected, 1);
+    assert_rows_match(&projection, &twice[..1]).await;
+}
+
+/// The recorded event of `events` delivered twice in one batch.
+fn super_stored_twice(events: &[Event]) -> Vec<StoredEvent> {
+    let first = stored(&events[..1]);
+    vec![first[0].clone(), first[0].clone()]
+}

@@ -30,8 +30,35 @@ pub struct TrialBalanceLine {
     pub rows: usize,
 }
 
+/// How many times an unbalanced trial balance is read again, and how long
+/// apart, before it is reported.
+const CONFIRM_READS: u32 = 2;
+const CONFIRM_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The tenant's trial balance per currency, from every balance row.
+///
+/// The rows are read page by page while the projector keeps writing, and
+/// on DynamoDB a row created a moment ago may not be in the tenant index
+/// yet: one read can catch one side of an entry without the other. So an
+/// unbalanced result is read again, up to twice, a second apart, and only
+/// an imbalance that stays is reported (the last read's figures).
 pub async fn trial_balance<R: LedgerReads + ?Sized>(
+    reads: &R,
+    tenant_id: &TenantId,
+) -> Result<Vec<TrialBalanceLine>, ReportError> {
+    let mut lines = read_trial_balance(reads, tenant_id).await?;
+    for _ in 0..CONFIRM_READS {
+        if lines.iter().all(|l| l.balanced) {
+            break;
+        }
+        tokio::time::sleep(CONFIRM_AFTER).await;
+        lines = read_trial_balance(reads, tenant_id).await?;
+    }
+    Ok(lines)
+}
+
+/// One read of the trial balance.
+async fn read_trial_balance<R: LedgerReads + ?Sized>(
     reads: &R,
     tenant_id: &TenantId,
 ) -> Result<Vec<TrialBalanceLine>, ReportError> {

@@ -196,6 +196,10 @@ struct Unit {
     rows: BTreeMap<(String, &'static str), FieldDeltas>,
 }
 
+/// Set on a journal line its event's projection transaction wrote as the
+/// event's guard.
+pub const LINE_GUARD_ATTRIBUTE: &str = "guard";
+
 /// The journal item of a planned line: key `owner` (`{owner}#{currency}`)
 /// and `line`.
 fn line_item(line: &ledger_domain::projection::PlannedLine) -> HashMap<String, AttributeValue> {
@@ -463,7 +467,18 @@ impl DynamoProjection {
                 },
             ));
         }
-        let units = units(&batch.events);
+        let mut units = units(&batch.events);
+        // The same event twice in one batch (a redelivery within it) is
+        // one unit: a transaction may not write one item twice.
+        let mut seen = BTreeSet::new();
+        let before = units.len();
+        units.retain(|u| {
+            seen.insert(match &u.guard {
+                Guard::Item(id) => id.clone(),
+                Guard::Line => batch.events[u.event_index].guard(),
+            })
+        });
+        report.already_projected += before - units.len();
         let line_guarded: BTreeSet<usize> = units
             .iter()
             .filter(|u| matches!(u.guard, Guard::Line))
@@ -615,6 +630,46 @@ impl DynamoProjection {
         unless_condition_failed(result, "put payout profile")
     }
 
+    /// Whether an event whose line guard failed its condition is projected.
+    /// A line its transaction wrote carries [`LINE_GUARD_ATTRIBUTE`]: yes. A
+    /// line without it was written by a projector from before line guards,
+    /// which batch-wrote every line ahead of its transaction: the event is
+    /// projected only if that transaction wrote its guard item; otherwise
+    /// (say its transaction was still being retried across a deploy) it is
+    /// not, and its line is rewritten as the guard.
+    async fn line_guard_settled(&self, event: &EventPlan) -> Result<bool, StoreError> {
+        let Some(line) = event.lines.first() else {
+            return Ok(false);
+        };
+        let owner = format!("{}#{}", line.owner.key(), line.currency);
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.tables.journal)
+            .key("owner", s(owner))
+            .key("line", s(&line.key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get journal line", e))?;
+        if found
+            .item()
+            .is_some_and(|item| item.contains_key(LINE_GUARD_ATTRIBUTE))
+        {
+            return Ok(true);
+        }
+        let guard = self
+            .client
+            .get_item()
+            .table_name(&self.tables.projected)
+            .key("id", s(event.guard()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get projection guard", e))?;
+        Ok(guard.item().is_some())
+    }
+
     /// Applies units in one transaction, dropping those a previous delivery
     /// applied, with bounded retries on contention.
     async fn apply_units(
@@ -624,6 +679,10 @@ impl DynamoProjection {
         report: &mut DynamoProjectionReport,
     ) -> Result<(), StoreError> {
         let mut live: Vec<&Unit> = units.iter().collect();
+        // Events whose first line a projector from before line guards wrote
+        // ahead of a transaction that never committed: their line is
+        // rewritten as the guard (see `line_guard_settled`).
+        let mut repair: BTreeSet<usize> = BTreeSet::new();
         for attempt in 0..WRITE_ATTEMPTS_MAX {
             if live.is_empty() {
                 return Ok(());
@@ -650,11 +709,18 @@ impl DynamoProjection {
                                 "a unit guarded by its first journal line has no line".to_owned(),
                             )
                         })?;
-                        Put::builder()
+                        let mut item = line_item(line);
+                        item.insert(LINE_GUARD_ATTRIBUTE.to_owned(), AttributeValue::Bool(true));
+                        let put = Put::builder()
                             .table_name(&self.tables.journal)
-                            .set_item(Some(line_item(line)))
-                            .condition_expression("attribute_not_exists(#owner)")
-                            .expression_attribute_names("#owner", "owner")
+                            .set_item(Some(item));
+                        if repair.contains(&unit.event_index) {
+                            put.condition_expression("attribute_not_exists(#guard)")
+                                .expression_attribute_names("#guard", LINE_GUARD_ATTRIBUTE)
+                        } else {
+                            put.condition_expression("attribute_not_exists(#owner)")
+                                .expression_attribute_names("#owner", "owner")
+                        }
                     }
                 };
                 items.push(
@@ -708,14 +774,27 @@ impl DynamoProjection {
                     let err = e.err();
                     if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancel) = err {
                         let reasons = cancel.cancellation_reasons();
-                        let done: BTreeSet<usize> = reasons
+                        let failed: Vec<usize> = reasons
                             .iter()
                             .take(live.len())
                             .enumerate()
                             .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
                             .map(|(i, _)| i)
                             .collect();
-                        if !done.is_empty() {
+                        let mut done = BTreeSet::new();
+                        for i in failed.iter().copied() {
+                            let unit = live[i];
+                            let settled = match unit.guard {
+                                Guard::Item(_) => true,
+                                Guard::Line => self.line_guard_settled(&plans[unit.event_index]).await?,
+                            };
+                            if settled {
+                                done.insert(i);
+                            } else {
+                                repair.insert(unit.event_index);
+                            }
+                        }
+                        if !failed.is_empty() {
                             report.already_projected += done.len();
                             live = live.into_iter().enumerate().filter(|(i, _)| !done.contains(i)).map(|(_, u)| u).collect();
                             continue;

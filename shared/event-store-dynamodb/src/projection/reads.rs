@@ -264,6 +264,10 @@ impl event_store::MaturitySchedule for DynamoProjection {
             found.extend(self.due_in_days(&cursor, now, &until, limit).await?);
         }
         found.sort_by(|a, b| (a.matures_at, &a.slot).cmp(&(b.matures_at, &b.slot)));
+        // A commission re-projected from before the schedule was sharded can
+        // be in both its day and its shard: one entry per commission a page.
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|d| seen.insert((d.tenant_id.clone(), d.commission_id.clone())));
         found.truncate(limit);
         Ok(found)
     }
