@@ -23,21 +23,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType, TransactWriteItem,
-    Update, WriteRequest,
+    AttributeValue, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
 use event_store::{StoreError, StoredEvent, TRANSACTION_ITEMS_MAX};
-use ledger_domain::projection::{
-    BATCHES_DRAFTED_FIELD, DRAFTS_ROW, EventPlan, FieldDeltas, PlannedProfile, plan,
-};
+use ledger_domain::projection::{EventPlan, FieldDeltas, PlannedProfile, plan};
 
 mod backfill;
 mod parked;
 mod reads;
+mod schedule;
+mod tables;
+mod units;
 pub use backfill::index_balance_rows;
 pub use parked::{PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_owner};
-pub use reads::MATURITY_LOOKBACK_DAYS_MAX;
+pub use schedule::MATURITY_LOOKBACK_DAYS_MAX;
+pub use tables::create_projection_tables;
+pub use units::LINE_GUARD_ATTRIBUTE;
+use units::{Guard, Unit, line_item, units};
 
 /// The most puts one `BatchWriteItem` takes.
 const BATCH_WRITE_ITEMS_MAX: usize = 25;
@@ -174,230 +176,6 @@ where
 
 fn build(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("dynamodb request could not be built: {e}"))
-}
-
-/// What proves a unit projected: the item its transaction puts on the
-/// condition that it does not exist yet.
-enum Guard {
-    /// The event's first journal line: the line it writes anyway, so an event
-    /// with a line needs no item of its own (a transaction bills each item
-    /// twice; a guard item and a batch-written line were three units).
-    Line,
-    /// An item of the guards table (`stream#version`, with `#n` per chunk):
-    /// for an event without journal lines, and for each chunk of an event
-    /// too large for one transaction.
-    Item(String),
-}
-
-/// One unit of atomic work: an event (or a chunk of a large event's rows).
-struct Unit {
-    event_index: usize,
-    guard: Guard,
-    rows: BTreeMap<(String, &'static str), FieldDeltas>,
-}
-
-/// Set on a journal line its event's projection transaction wrote as the
-/// event's guard.
-pub const LINE_GUARD_ATTRIBUTE: &str = "guard";
-
-/// The journal item of a planned line: key `owner` (`{owner}#{currency}`)
-/// and `line`.
-fn line_item(line: &ledger_domain::projection::PlannedLine) -> HashMap<String, AttributeValue> {
-    let owner = format!("{}#{}", line.owner.key(), line.currency);
-    HashMap::from([
-        ("owner".to_owned(), s(owner)),
-        ("line".to_owned(), s(&line.key)),
-        ("stream".to_owned(), s(&line.stream)),
-        (
-            "version".to_owned(),
-            AttributeValue::N(line.version.to_string()),
-        ),
-        ("event_type".to_owned(), s(line.event_type)),
-        ("effective_at".to_owned(), s(line.effective_at_text())),
-        ("deltas".to_owned(), s(line.deltas_json())),
-    ])
-}
-
-/// The guarded units of planned events: each event's balance rows and its
-/// draft count, split into chunks when they exceed a transaction.
-fn units(plans: &[EventPlan]) -> Vec<Unit> {
-    let mut units = Vec::new();
-    for (index, event) in plans.iter().enumerate() {
-        let mut rows: Vec<((String, &'static str), FieldDeltas)> = event
-            .balances
-            .rows
-            .iter()
-            .map(|((owner, currency), fields)| ((owner.key(), *currency), fields.clone()))
-            .collect();
-        if let Some(tenant_id) = &event.drafted_batch_of {
-            let owner = ledger_domain::projection::BalanceOwner::Tenant {
-                tenant_id: tenant_id.clone(),
-            };
-            rows.push((
-                (owner.key(), DRAFTS_ROW),
-                FieldDeltas::from([(BATCHES_DRAFTED_FIELD, 1)]),
-            ));
-        }
-        let chunk_rows = TRANSACTION_ITEMS_MAX - 1;
-        if rows.len() <= chunk_rows {
-            units.push(Unit {
-                event_index: index,
-                guard: if event.lines.is_empty() {
-                    Guard::Item(event.guard())
-                } else {
-                    Guard::Line
-                },
-                rows: rows.into_iter().collect(),
-            });
-        } else {
-            for (n, chunk) in rows.chunks(chunk_rows).enumerate() {
-                units.push(Unit {
-                    event_index: index,
-                    guard: Guard::Item(format!("{}#{n}", event.guard())),
-                    rows: chunk.iter().cloned().collect(),
-                });
-            }
-        }
-    }
-    units
-}
-
-fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .map_err(build)
-}
-
-fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .map_err(build)
-}
-
-/// The tenant index's key schema and projection (keys only).
-fn tenant_index_shape() -> Result<(Vec<KeySchemaElement>, Projection), StoreError> {
-    Ok((
-        vec![
-            key_element(TENANT_ATTRIBUTE, KeyType::Hash)?,
-            key_element("owner", KeyType::Range)?,
-        ],
-        Projection::builder()
-            .projection_type(ProjectionType::KeysOnly)
-            .build(),
-    ))
-}
-
-/// Creates the projection tables if they do not exist.
-pub async fn create_projection_tables(
-    client: &Client,
-    tables: &ProjectionTables,
-) -> Result<(), StoreError> {
-    for (name, hash, sort) in [
-        (&tables.balances, "owner", Some("currency")),
-        (&tables.journal, "owner", Some("line")),
-        (&tables.projected, "id", None),
-        (&tables.maturities, "day", Some("due")),
-    ] {
-        if crate::schema::table_exists(client, name).await? {
-            if name == &tables.balances {
-                add_tenant_index(client, name).await?;
-            }
-            continue;
-        }
-        let mut request = client
-            .create_table()
-            .table_name(name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key_element(hash, KeyType::Hash)?)
-            .attribute_definitions(string_attribute(hash)?);
-        if let Some(sort) = sort {
-            request = request
-                .key_schema(key_element(sort, KeyType::Range)?)
-                .attribute_definitions(string_attribute(sort)?);
-        }
-        if name == &tables.balances {
-            let (keys, projection) = tenant_index_shape()?;
-            let index = GlobalSecondaryIndex::builder()
-                .index_name(TENANT_INDEX)
-                .set_key_schema(Some(keys))
-                .projection(projection)
-                .build()
-                .map_err(build)?;
-            request = request
-                .attribute_definitions(string_attribute(TENANT_ATTRIBUTE)?)
-                .global_secondary_indexes(index);
-        }
-        request
-            .send()
-            .await
-            .map_err(|e| sdk(&format!("create {name}"), e))?;
-        if name == &tables.maturities {
-            // A new schedule has no entries by day. (A new table takes
-            // writes once it is active.)
-            use aws_sdk_dynamodb::client::Waiters;
-            client
-                .wait_until_table_exists()
-                .table_name(name)
-                .wait(std::time::Duration::from_secs(300))
-                .await
-                .map_err(|e| sdk(&format!("wait for {name}"), e))?;
-            client
-                .put_item()
-                .table_name(name)
-                .item("day", s(reads::MATURITY_CURSOR_DAY))
-                .item("due", s(reads::MATURITY_CURSOR_DAY))
-                .item(MATURITY_SHARDED, AttributeValue::Bool(true))
-                .send()
-                .await
-                .map_err(|e| sdk(&format!("mark {name} sharded"), e))?;
-        }
-    }
-    Ok(())
-}
-
-/// Adds the tenant index to a balances table created before it (DynamoDB
-/// builds it in the background; rows written before it need
-/// [`index_balance_rows`] to be listed).
-async fn add_tenant_index(client: &Client, name: &str) -> Result<(), StoreError> {
-    use aws_sdk_dynamodb::types::{CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate};
-    let described = client
-        .describe_table()
-        .table_name(name)
-        .send()
-        .await
-        .map_err(|e| sdk(&format!("describe {name}"), e))?;
-    let has_index = described
-        .table()
-        .map(|t| t.global_secondary_indexes())
-        .unwrap_or_default()
-        .iter()
-        .any(|i| i.index_name() == Some(TENANT_INDEX));
-    if has_index {
-        return Ok(());
-    }
-    let (keys, projection) = tenant_index_shape()?;
-    let create = CreateGlobalSecondaryIndexAction::builder()
-        .index_name(TENANT_INDEX)
-        .set_key_schema(Some(keys))
-        .projection(projection)
-        .build()
-        .map_err(build)?;
-    client
-        .update_table()
-        .table_name(name)
-        .attribute_definitions(string_attribute(TENANT_ATTRIBUTE)?)
-        .attribute_definitions(string_attribute("owner")?)
-        .global_secondary_index_updates(
-            GlobalSecondaryIndexUpdate::builder().create(create).build(),
-        )
-        .send()
-        .await
-        .map_err(|e| sdk(&format!("add the tenant index to {name}"), e))?;
-    Ok(())
 }
 
 /// The sort key of an affiliate's payout profile item in the balances table.
@@ -628,46 +406,6 @@ impl DynamoProjection {
             .send()
             .await;
         unless_condition_failed(result, "put payout profile")
-    }
-
-    /// Whether an event whose line guard failed its condition is projected.
-    /// A line its transaction wrote carries [`LINE_GUARD_ATTRIBUTE`]: yes. A
-    /// line without it was written by a projector from before line guards,
-    /// which batch-wrote every line ahead of its transaction: the event is
-    /// projected only if that transaction wrote its guard item; otherwise
-    /// (say its transaction was still being retried across a deploy) it is
-    /// not, and its line is rewritten as the guard.
-    async fn line_guard_settled(&self, event: &EventPlan) -> Result<bool, StoreError> {
-        let Some(line) = event.lines.first() else {
-            return Ok(false);
-        };
-        let owner = format!("{}#{}", line.owner.key(), line.currency);
-        let found = self
-            .client
-            .get_item()
-            .table_name(&self.tables.journal)
-            .key("owner", s(owner))
-            .key("line", s(&line.key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk("get journal line", e))?;
-        if found
-            .item()
-            .is_some_and(|item| item.contains_key(LINE_GUARD_ATTRIBUTE))
-        {
-            return Ok(true);
-        }
-        let guard = self
-            .client
-            .get_item()
-            .table_name(&self.tables.projected)
-            .key("id", s(event.guard()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk("get projection guard", e))?;
-        Ok(guard.item().is_some())
     }
 
     /// Applies units in one transaction, dropping those a previous delivery
