@@ -37,8 +37,9 @@ pub(crate) enum Projection {
     },
     /// Give every balance row written before the tenant index its tenant,
     /// so drafting, statements and reconciliation (which read a tenant's
-    /// rows through the index) see it. Run once after upgrading; running
-    /// it again sets nothing.
+    /// rows through the index) see it, and mark the maturity schedule
+    /// sharded once it holds no entry by day. Run once after upgrading (or
+    /// after the first deploy); running it again sets nothing.
     Index,
 }
 
@@ -61,6 +62,18 @@ pub(crate) async fn projection(backend: &Backend, action: &Projection) -> Result
             println!(
                 "gave {set} balance row(s) their tenant; every balance row is in the tenant index"
             );
+            let sharded = event_store_dynamodb::projection::mark_schedule_sharded(projection)
+                .await
+                .map_err(failed)?;
+            if sharded {
+                println!(
+                    "the maturity schedule holds no entry by day: marked sharded, the maturing run reads its shards only"
+                );
+            } else {
+                println!(
+                    "the maturity schedule still holds entries by day (from before it was sharded): the maturing run keeps reading those days; run this again once they have matured"
+                );
+            }
             return Ok(());
         }
     };

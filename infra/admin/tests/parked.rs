@@ -133,6 +133,7 @@ async fn parked_events_are_listed_and_retried_and_cleared_only_when_projected() 
     let (code, out, err) = run(&["projection", "index"]).await.unwrap();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("gave 0 balance row(s) their tenant"), "{out}");
+    assert!(out.contains("marked sharded"), "{out}");
 
     // The embedded store never parks.
     let embedded = tempfile::tempdir().unwrap();

@@ -437,6 +437,30 @@ async fn the_maturity_schedule_is_spread_over_shards_and_read_in_due_order() {
     let after = projection.due(now, 100).await.unwrap();
     assert_eq!(after.len(), 40);
     assert!(after.iter().all(|d| d.commission_id != "c-1"));
+
+    // The old table is not marked sharded while a day entry remains; once
+    // it is gone, it is, and its days are no longer walked.
+    use event_store_dynamodb::projection::mark_schedule_sharded;
+    assert!(!mark_schedule_sharded(&projection).await.unwrap());
+    let legacy = after
+        .iter()
+        .find(|d| d.commission_id == "c-legacy")
+        .unwrap();
+    projection.remove(legacy).await.unwrap();
+    assert!(mark_schedule_sharded(&projection).await.unwrap());
+    client
+        .put_item()
+        .table_name(&maturities)
+        .item("day", text("2026-03-02"))
+        .item("due", text("2026-03-02T00:00:40.000000Z#acme#c-late"))
+        .item("tenant_id", text("acme"))
+        .item("commission_id", text("c-late"))
+        .send()
+        .await
+        .unwrap();
+    let marked = projection.due(now, 100).await.unwrap();
+    assert_eq!(marked.len(), 39);
+    assert!(marked.iter().all(|d| d.commission_id != "c-late"));
 }
 
 /// Writes an event's first journal line as a projector from before line

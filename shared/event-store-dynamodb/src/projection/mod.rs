@@ -36,7 +36,7 @@ mod tables;
 mod units;
 pub use backfill::index_balance_rows;
 pub use parked::{PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_owner};
-pub use schedule::MATURITY_LOOKBACK_DAYS_MAX;
+pub use schedule::{MATURITY_LOOKBACK_DAYS_MAX, mark_schedule_sharded};
 pub use tables::create_projection_tables;
 pub use units::LINE_GUARD_ATTRIBUTE;
 use units::{Guard, Unit, line_item, units};

@@ -154,3 +154,53 @@ impl event_store::MaturitySchedule for DynamoProjection {
         Ok(())
     }
 }
+
+/// Items one page of [`mark_schedule_sharded`]'s scan evaluates.
+const MARK_SCAN_PAGE: i32 = 500;
+
+/// Marks the schedule as sharded when it holds no entry by day (entries
+/// from before sharding), so the maturing run reads only the shards. A
+/// table from before, or one SAM created, lacks the mark; run once after
+/// the deploy (`ledger-admin projection index`). Returns whether the
+/// schedule is marked; while day entries remain it is not, and the run
+/// keeps walking their days.
+pub async fn mark_schedule_sharded(projection: &DynamoProjection) -> Result<bool, StoreError> {
+    let mut start: Option<HashMap<String, AttributeValue>> = None;
+    loop {
+        let out = projection
+            .client
+            .scan()
+            .table_name(&projection.tables.maturities)
+            .filter_expression("NOT begins_with(#d, :shard) AND #d <> :cursor")
+            .expression_attribute_names("#d", "day")
+            .expression_attribute_values(":shard", s("shard#"))
+            .expression_attribute_values(":cursor", s(MATURITY_CURSOR_DAY))
+            .projection_expression("#d")
+            .set_exclusive_start_key(start.take())
+            .limit(MARK_SCAN_PAGE)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("scan maturities for day entries", e))?;
+        if !out.items().is_empty() {
+            return Ok(false);
+        }
+        match out.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => break,
+        }
+    }
+    projection
+        .client
+        .update_item()
+        .table_name(&projection.tables.maturities)
+        .key("day", s(MATURITY_CURSOR_DAY))
+        .key("due", s(MATURITY_CURSOR_DAY))
+        .update_expression("SET #sharded = :yes")
+        .expression_attribute_names("#sharded", super::MATURITY_SHARDED)
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .send()
+        .await
+        .map_err(|e| sdk("mark the maturity schedule sharded", e))?;
+    Ok(true)
+}
