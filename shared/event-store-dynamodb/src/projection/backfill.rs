@@ -1,5 +1,5 @@
 //! Giving balance rows written before the tenant index their `tenant`
-//! attribute, so the index lists them (`ledger-admin index-balances`, once
+//! attribute, so the index lists them (`ledger-admin projection index`, once
 //! after upgrading; running it again finds nothing to do).
 //!
 //! Until it has run, rows that no event has touched since the upgrade are
@@ -10,7 +10,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use event_store::StoreError;
 
-use super::{DynamoProjection, TENANT_ATTRIBUTE, s, sdk, tenant_of_owner, unless_condition_failed};
+use ledger_domain::projection::BalanceOwner;
+
+use super::reads::text;
+use super::{DynamoProjection, TENANT_ATTRIBUTE, s, sdk, unless_condition_failed};
 
 /// Items one scan page of the backfill evaluates.
 const BACKFILL_PAGE: i32 = 500;
@@ -64,11 +67,11 @@ pub async fn index_balance_rows(projection: &DynamoProjection) -> Result<u64, St
             .await
             .map_err(|e| sdk("scan balance rows without a tenant", e))?;
         for item in out.items() {
-            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-            let (Some(owner), Some(currency)) = (text("owner"), text("currency")) else {
+            let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
+            else {
                 continue;
             };
-            let Some(tenant) = tenant_of_owner(owner) else {
+            let Some(tenant) = BalanceOwner::tenant_of_key(owner) else {
                 continue;
             };
             projection.set_tenant(owner, currency, tenant).await?;

@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
 use event_store::{StoreError, StoredEvent, TRANSACTION_ITEMS_MAX};
-use ledger_domain::projection::{EventPlan, FieldDeltas, PlannedProfile, plan};
+use ledger_domain::projection::{BalanceOwner, EventPlan, FieldDeltas, PlannedProfile, plan};
 
 mod backfill;
 mod parked;
@@ -39,7 +39,7 @@ pub use parked::{PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_ow
 pub use schedule::{MATURITY_LOOKBACK_DAYS_MAX, mark_schedule_sharded};
 pub use tables::create_projection_tables;
 pub use units::LINE_GUARD_ATTRIBUTE;
-use units::{Guard, Unit, line_item, units};
+use units::{Guard, Unit, journal_owner, line_item, units};
 
 /// The most puts one `BatchWriteItem` takes.
 const BATCH_WRITE_ITEMS_MAX: usize = 25;
@@ -56,14 +56,6 @@ pub const TENANT_INDEX: &str = "tenant-rows";
 /// The attribute a balance row's tenant is kept in, for [`TENANT_INDEX`].
 pub const TENANT_ATTRIBUTE: &str = "tenant";
 
-/// The tenant of a balance owner key (`{tenant}/...`).
-pub(crate) fn tenant_of_owner(owner: &str) -> Option<&str> {
-    owner
-        .split_once('/')
-        .map(|(tenant, _)| tenant)
-        .filter(|t| !t.is_empty())
-}
-
 /// The partitions the maturity schedule is spread over, by a stable hash of
 /// tenant and commission: key `day` holds `shard#n` (the attribute keeps
 /// its name from when the schedule was kept by day). Each partition holds
@@ -77,9 +69,12 @@ pub const MATURITY_SHARDS: u64 = 8;
 /// shards. A table from before keeps walking its days from the cursor too.
 pub(crate) const MATURITY_SHARDED: &str = "sharded";
 
+/// What every schedule partition key starts with: `shard#n`.
+pub(crate) const MATURITY_SHARD_PREFIX: &str = "shard#";
+
 /// The schedule partition `shard#n`.
 pub(crate) fn maturity_shard(n: u64) -> String {
-    format!("shard#{n}")
+    format!("{MATURITY_SHARD_PREFIX}{n}")
 }
 
 /// The schedule partition of a commission.
@@ -307,7 +302,7 @@ impl DynamoProjection {
             let skip = usize::from(line_guarded.contains(&index));
             for line in event.lines.iter().skip(skip) {
                 let item = line_item(line);
-                let key = format!("{}#{}|{}", line.owner.key(), line.currency, line.key);
+                let key = format!("{}|{}", journal_owner(&line.owner, line.currency), line.key);
                 puts.push((&self.tables.journal, key, item));
             }
             if let Some(m) = &event.maturity {
@@ -480,7 +475,7 @@ impl DynamoProjection {
                 // every write, so the index is written only when the row is
                 // created.
                 let mut expression = format!("ADD {}", adds.join(", "));
-                if let Some(tenant) = tenant_of_owner(owner) {
+                if let Some(tenant) = BalanceOwner::tenant_of_key(owner) {
                     names.insert("#tenant".to_owned(), TENANT_ATTRIBUTE.to_owned());
                     values.insert(":tenant".to_owned(), s(tenant));
                     expression.push_str(" SET #tenant = :tenant");

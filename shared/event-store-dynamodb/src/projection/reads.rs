@@ -84,7 +84,7 @@ impl DynamoProjection {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<event_store::JournalLine>, Option<String>), StoreError> {
-        let pk = format!("{}#{currency}", owner.key());
+        let pk = super::journal_owner(owner, currency);
         let mut query = self
             .client
             .query()

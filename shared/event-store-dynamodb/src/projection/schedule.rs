@@ -87,15 +87,19 @@ impl DynamoProjection {
             day += chrono::Duration::days(1);
         }
         if let Some(from) = cleared_until {
+            // An update, not a put: a put would drop the `sharded` mark
+            // that `mark_schedule_sharded` may have set meanwhile.
             self.client
-                .put_item()
+                .update_item()
                 .table_name(&self.tables.maturities)
-                .item("day", s(MATURITY_CURSOR_DAY))
-                .item("due", s(MATURITY_CURSOR_DAY))
-                .item("from", s(from.format("%Y-%m-%d").to_string()))
+                .key("day", s(MATURITY_CURSOR_DAY))
+                .key("due", s(MATURITY_CURSOR_DAY))
+                .update_expression("SET #from = :from")
+                .expression_attribute_names("#from", "from")
+                .expression_attribute_values(":from", s(from.format("%Y-%m-%d").to_string()))
                 .send()
                 .await
-                .map_err(|e| sdk("put maturity cursor", e))?;
+                .map_err(|e| sdk("move maturity cursor", e))?;
         }
         Ok(due)
     }
@@ -173,7 +177,7 @@ pub async fn mark_schedule_sharded(projection: &DynamoProjection) -> Result<bool
             .table_name(&projection.tables.maturities)
             .filter_expression("NOT begins_with(#d, :shard) AND #d <> :cursor")
             .expression_attribute_names("#d", "day")
-            .expression_attribute_values(":shard", s("shard#"))
+            .expression_attribute_values(":shard", s(super::MATURITY_SHARD_PREFIX))
             .expression_attribute_values(":cursor", s(MATURITY_CURSOR_DAY))
             .projection_expression("#d")
             .set_exclusive_start_key(start.take())

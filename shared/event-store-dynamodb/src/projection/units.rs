@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use event_store::TRANSACTION_ITEMS_MAX;
-use ledger_domain::projection::{BATCHES_DRAFTED_FIELD, DRAFTS_ROW, EventPlan, FieldDeltas};
-
-use event_store::StoreError;
+use event_store::{StoreError, TRANSACTION_ITEMS_MAX};
+use ledger_domain::projection::{
+    BATCHES_DRAFTED_FIELD, BalanceOwner, DRAFTS_ROW, EventPlan, FieldDeltas,
+};
 
 use super::{DynamoProjection, s, sdk};
 
@@ -36,14 +36,22 @@ pub(super) struct Unit {
 /// event's guard.
 pub const LINE_GUARD_ATTRIBUTE: &str = "guard";
 
-/// The journal item of a planned line: key `owner` (`{owner}#{currency}`)
-/// and `line`.
+/// The journal's partition key of an owner's lines in one currency:
+/// `{owner}#{currency}`.
+pub(super) fn journal_owner(owner: &BalanceOwner, currency: &str) -> String {
+    format!("{}#{currency}", owner.key())
+}
+
+/// The journal item of a planned line: key `owner` ([`journal_owner`]) and
+/// `line`.
 pub(super) fn line_item(
     line: &ledger_domain::projection::PlannedLine,
 ) -> HashMap<String, AttributeValue> {
-    let owner = format!("{}#{}", line.owner.key(), line.currency);
     HashMap::from([
-        ("owner".to_owned(), s(owner)),
+        (
+            "owner".to_owned(),
+            s(journal_owner(&line.owner, line.currency)),
+        ),
         ("line".to_owned(), s(&line.key)),
         ("stream".to_owned(), s(&line.stream)),
         (
@@ -112,7 +120,7 @@ impl DynamoProjection {
         let Some(line) = event.lines.first() else {
             return Ok(false);
         };
-        let owner = format!("{}#{}", line.owner.key(), line.currency);
+        let owner = journal_owner(&line.owner, line.currency);
         let found = self
             .client
             .get_item()

@@ -32,6 +32,14 @@ impl BalanceOwner {
         }
     }
 
+    /// The tenant part of a key written by [`BalanceOwner::key`]
+    /// (`{tenant}/...`), without reading the rest.
+    pub fn tenant_of_key(key: &str) -> Option<&str> {
+        key.split_once('/')
+            .map(|(tenant, _)| tenant)
+            .filter(|t| !t.is_empty())
+    }
+
     /// Reads a key written by [`BalanceOwner::key`].
     pub fn from_key(key: &str) -> Option<Self> {
         let (tenant, rest) = key.split_once('/')?;
