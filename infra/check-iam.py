@@ -19,10 +19,10 @@ USES = {
     "MatureCommissionsFunction": {"EventsTable", "IdempotencyTable", "MaturitiesTable", "AsyncFailuresQueue"},
     "LedgerApiFunction": {"BalancesTable", "JournalTable", "EventsTable", "IdempotencyTable", "DispatchQueue", "ReportsBucket", "WebhooksTable"},
     "PublishEventsFunction": {"EventsTable", "WebhooksTable", "LedgerEventBus", "AsyncFailuresQueue"},
-    "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket"},
+    "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket", "ProcessorSecrets"},
     "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "AsyncFailuresQueue"},
     "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable"},
-    "PollPayoutsFunction": {"EventsTable", "IdempotencyTable", "AsyncFailuresQueue"},
+    "PollPayoutsFunction": {"EventsTable", "IdempotencyTable", "AsyncFailuresQueue", "ProcessorSecrets"},
     "SepaStatusFilesFunction": {"EventsTable", "IdempotencyTable", "PayoutFilesBucket", "AsyncFailuresQueue"},
     "StatementsFunction": {"EventsTable", "BalancesTable", "JournalTable", "ReportsBucket", "AsyncFailuresQueue"},
     "ReconcileFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "ReportsBucket", "AsyncFailuresQueue"},
@@ -34,6 +34,15 @@ USES = {
 NAMED_ARNS = {
     "arn:aws:s3:::${AWS::StackName}-payout-files-${AWS::AccountId}": "PayoutFilesBucket",
     "arn:aws:s3:::${AWS::StackName}-reports-${AWS::AccountId}": "ReportsBucket",
+}
+
+
+# Resources outside the template named by a prefix the deployer chooses: the
+# secrets of each tenant's processor credentials (the parameter must end in
+# '/', so the wildcard stays inside that folder; a secret's ARN ends in a
+# random suffix).
+PREFIXED_ARNS = {
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ProcessorSecretsPrefix}*": "ProcessorSecrets",
 }
 
 
@@ -62,6 +71,8 @@ def referenced(resource):
         if "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):
             # "${Bucket.Arn}/prefix/*": objects under a prefix of one bucket.
             text = resource["Fn::Sub"]
+            if text in PREFIXED_ARNS:
+                return PREFIXED_ARNS[text]
             for arn, logical in NAMED_ARNS.items():
                 if text == arn:
                     return logical
@@ -100,7 +111,7 @@ def main(path):
             if not isinstance(policy, dict) or "Statement" not in policy:
                 problems.append(f"{name}: only inline statements are allowed, found {policy!r}")
                 continue
-            for statement in policy["Statement"]:
+            for statement in branches(policy["Statement"]):
                 actions = statement.get("Action", [])
                 actions = [actions] if isinstance(actions, str) else actions
                 for action in actions:

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
+use event_store::EventStore;
 use event_store_sqlite::SqliteEventStore;
 use http_body_util::BodyExt;
 use ledger_app::payouts::{DispatchQueue, MemoryQueue};
@@ -43,6 +44,22 @@ fn for_affiliate(mut event: Value, from: &str, to: &str) -> Value {
     event["rawPath"] = event["rawPath"].as_str().unwrap().replace(from, to).into();
     event["requestContext"]["http"]["path"] = event["rawPath"].clone();
     event
+}
+
+/// Tenant credentials that cannot be read, as a throttled or malformed
+/// secret answers.
+struct UnreadableCredentials;
+
+#[async_trait::async_trait]
+impl ledger_app::payouts::TenantProcessors for UnreadableCredentials {
+    async fn for_tenant<'a>(
+        &'a self,
+        tenant: &ledger_domain::TenantId,
+    ) -> Result<ledger_app::payouts::RegistryRef<'a>, ledger_app::payouts::ProcessorError> {
+        Err(ledger_app::payouts::ProcessorError::Unknown(format!(
+            "secret of {tenant}: throttled"
+        )))
+    }
 }
 
 #[tokio::test]
@@ -113,6 +130,39 @@ async fn the_payout_samples_drive_the_handlers() {
 
     // The SQS sample: item 1 (anna) settles, item 2 (ben) fails, item 1
     // redelivered does nothing, the malformed message is left for retry.
+    // First with each tenant's credentials unreadable (a throttled or
+    // malformed secret): every message is left for retry and nothing is
+    // recorded, no item fails.
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(fixture("sqs/dispatch-batch.json")).unwrap();
+    let ids: Vec<String> = event
+        .records
+        .iter()
+        .map(|m| m.message_id.clone().unwrap())
+        .collect();
+    let batch_stream = event_store::StreamId::new("acme/payout-batch/pb-000001").unwrap();
+    let before = store
+        .read_stream(&batch_stream, 0, 1000)
+        .await
+        .unwrap()
+        .len();
+    let response = dispatch_payouts::handle_sqs(&store, &UnreadableCredentials, event).await;
+    let retried: Vec<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    assert_eq!(retried, ids);
+    assert_eq!(
+        store
+            .read_stream(&batch_stream, 0, 1000)
+            .await
+            .unwrap()
+            .len(),
+        before,
+        "nothing recorded while the credentials cannot be read"
+    );
+
     let processors = local_stack::local_processors(None).unwrap();
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs/dispatch-batch.json")).unwrap();

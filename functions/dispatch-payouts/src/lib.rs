@@ -1,5 +1,7 @@
 //! Pays approved payout items: one SQS message per item (`tenant_id`,
-//! `batch_id`, `item_id`), each paid at most once through its processor.
+//! `batch_id`, `item_id`), each paid at most once through its processor,
+//! from the tenant's own processor accounts where the deployment keeps
+//! credentials per tenant (`processors::credentials`).
 //!
 //! A message whose payment outcome is unknown (a timeout, a 5xx) is
 //! reported as a batch item failure: SQS redelivers it after the visibility
@@ -11,7 +13,7 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use event_store::EventStore;
-use ledger_app::payouts::{DispatchMessage, Dispatched, ProcessorRegistry, dispatch_item};
+use ledger_app::payouts::{DispatchMessage, Dispatched, TenantProcessors, dispatch_item};
 use ledger_domain::{Actor, ActorKind, CommandContext};
 
 /// The actor every dispatch event records.
@@ -29,7 +31,7 @@ pub enum MessageOutcome {
 pub async fn handle_message<S, P>(store: &S, processors: &P, message: &SqsMessage) -> MessageOutcome
 where
     S: EventStore + ?Sized,
-    P: ProcessorRegistry + ?Sized,
+    P: TenantProcessors + ?Sized,
 {
     let Some(body) = message.body.as_deref() else {
         return MessageOutcome::Retry("message has no body".into());
@@ -51,7 +53,18 @@ where
         now,
         effective_at: now,
     };
-    match dispatch_item(store, processors, &dispatch, &ctx).await {
+    // The tenant's own processor accounts where it has them: a lookup that
+    // did not answer leaves the message to be retried, it fails nothing.
+    let registry = match processors.for_tenant(&dispatch.tenant_id).await {
+        Ok(registry) => registry,
+        Err(e) => {
+            return MessageOutcome::Retry(format!(
+                "processors of tenant {}: {e}",
+                dispatch.tenant_id
+            ));
+        }
+    };
+    match dispatch_item(store, &*registry, &dispatch, &ctx).await {
         Ok(done) => {
             tracing::info!(tenant = %dispatch.tenant_id, batch = %dispatch.batch_id, item = %dispatch.item_id, outcome = ?done, "payout item dispatched");
             MessageOutcome::Done(done)
@@ -64,7 +77,7 @@ where
 pub async fn handle_sqs<S, P>(store: &S, processors: &P, event: SqsEvent) -> SqsBatchResponse
 where
     S: EventStore + ?Sized,
-    P: ProcessorRegistry + ?Sized,
+    P: TenantProcessors + ?Sized,
 {
     let mut failures = Vec::new();
     let (mut paid, mut submitted, mut failed, mut handled) = (0, 0, 0, 0);

@@ -5,7 +5,6 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use dispatch_payouts::handle_sqs;
 use lambda_edge::config::{aws_from_env, init_logging, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use processors::Processors;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,7 +12,9 @@ async fn main() -> Result<(), Error> {
     let config = aws_from_env().await;
     let store = store_from_env(&config)?;
     let s3 = std::env::var_os("SEPA_FILES_BUCKET").map(|_| file_store::s3_client(&config));
-    let processors = Processors::from_env(s3)?;
+    let secrets = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
+        .map(|_| aws_sdk_secretsmanager::Client::new(&config));
+    let processors = processors::credentials::from_env(secrets, s3)?;
     tracing::info!(processors = ?processors, "dispatch ready");
     let (store, processors) = (&store, &processors);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

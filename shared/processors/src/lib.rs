@@ -17,6 +17,7 @@
 //! (integers), PayPal and SEPA as decimal strings with the currency's
 //! decimals. No float is ever involved.
 
+pub mod credentials;
 pub mod paypal;
 pub mod registry;
 pub mod report;

@@ -2,16 +2,16 @@
 //! the environment, and every processor's settlement-report parser. A new
 //! processor is its folder plus its lines here.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use ledger_app::payouts::{ProcessorPorts, ProcessorRegistry};
 use ledger_app::reports::{ReportParser, ReportParsers};
 use ledger_domain::Processor;
 
-use crate::paypal::{PAYPAL_LIVE, PaypalPayouts, PaypalSettlementReport};
+use crate::credentials::{Credentials, Settings};
+use crate::paypal::{PaypalPayouts, PaypalSettlementReport};
 use crate::sandbox::{NoSandboxReports, Sandbox};
-use crate::sepa::{Camt053Statement, Debtor, FileStore, SepaFiles};
+use crate::sepa::{Camt053Statement, SepaFiles};
 use crate::stripe::{StripeBalanceReport, StripeTransfers};
 
 /// The configured adapters; a processor left unconfigured fails its items
@@ -88,46 +88,14 @@ impl ReportParsers for Processors {
     }
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl Processors {
-    /// Reads the configuration:
-    /// - `SANDBOX_PROCESSOR=enabled`;
-    /// - `STRIPE_SECRET_KEY` (and `STRIPE_API_BASE` for a test server);
-    /// - `PAYPAL_CLIENT_ID`, `PAYPAL_SECRET` (and `PAYPAL_API_BASE`);
-    /// - `SEPA_DEBTOR_NAME`, `SEPA_DEBTOR_IBAN`, `SEPA_DEBTOR_BIC` (optional),
-    ///   with `SEPA_FILES_BUCKET` (and the S3 client given) or `SEPA_FILES_DIR`.
+    /// The deployment's one set of processors, from the environment (see
+    /// [`crate::credentials`]): `SANDBOX_PROCESSOR=enabled`,
+    /// `STRIPE_SECRET_KEY` (and `STRIPE_API_BASE` for a test server),
+    /// `PAYPAL_CLIENT_ID`, `PAYPAL_SECRET` (and `PAYPAL_API_BASE`),
+    /// `SEPA_DEBTOR_NAME`, `SEPA_DEBTOR_IBAN`, `SEPA_DEBTOR_BIC` (optional)
+    /// with `SEPA_FILES_BUCKET` (and the S3 client given) or `SEPA_FILES_DIR`.
     pub fn from_env(s3: Option<aws_sdk_s3::Client>) -> Result<Self, String> {
-        let mut processors = Processors::default();
-        if var("SANDBOX_PROCESSOR").as_deref() == Some("enabled") {
-            processors.sandbox = Some(Arc::new(Sandbox::new()));
-        }
-        if let Some(key) = var("STRIPE_SECRET_KEY") {
-            processors.stripe = Some(
-                StripeTransfers::new(&key, var("STRIPE_API_BASE").as_deref())
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        if let (Some(id), Some(secret)) = (var("PAYPAL_CLIENT_ID"), var("PAYPAL_SECRET")) {
-            let base = var("PAYPAL_API_BASE").unwrap_or_else(|| PAYPAL_LIVE.to_owned());
-            processors.paypal =
-                Some(PaypalPayouts::new(&base, &id, &secret).map_err(|e| e.to_string())?);
-        }
-        if let (Some(name), Some(iban)) = (var("SEPA_DEBTOR_NAME"), var("SEPA_DEBTOR_IBAN")) {
-            let debtor = Debtor::new(&name, &iban, var("SEPA_DEBTOR_BIC").as_deref())?;
-            let store = match (var("SEPA_FILES_BUCKET"), var("SEPA_FILES_DIR"), s3) {
-                (Some(bucket), _, Some(client)) => FileStore::S3 { client, bucket },
-                (None, Some(dir), _) => FileStore::Directory(PathBuf::from(dir)),
-                _ => {
-                    return Err(
-                        "SEPA needs SEPA_FILES_BUCKET (with S3) or SEPA_FILES_DIR".to_owned()
-                    );
-                }
-            };
-            processors.sepa = Some(SepaFiles::new(debtor, store));
-        }
-        Ok(processors)
+        Processors::build(&Settings::from_env(s3), &Credentials::from_env())
     }
 }

@@ -1,15 +1,17 @@
 //! The poll-payouts Lambda, on a schedule: asks the processors about items
 //! submitted longer than `POLL_AFTER_MINUTES` ago (default 120) that no
-//! notification has settled, for the tenants in `PAYOUT_TENANTS`; and
+//! notification has settled, for the tenants in `PAYOUT_TENANTS` (each
+//! through its own processor accounts where `PROCESSOR_SECRETS_PREFIX`
+//! keeps them per tenant); and
 //! reports SEPA items whose bank has sent no status for more than
 //! `SEPA_OVERDUE_BUSINESS_DAYS` (default 3) business days: one warning line
 //! per item and the `SepaItemsOverdue` metric, which is alarmed.
 
 use lambda_edge::config::{aws_from_env, init_logging, store_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use ledger_app::payouts::TenantProcessors;
 use ledger_app::payouts::{overdue_file_items, poll_stale_items};
 use ledger_domain::{Actor, ActorKind, CommandContext, TenantId};
-use processors::Processors;
 use serde_json::Value;
 
 /// Items asked about per tenant per run.
@@ -20,8 +22,11 @@ const OVERDUE_PER_RUN_MAX: usize = 500;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let store = store_from_env(&aws_from_env().await)?;
-    let processors = Processors::from_env(None)?;
+    let config = aws_from_env().await;
+    let store = store_from_env(&config)?;
+    let secrets = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
+        .map(|_| aws_sdk_secretsmanager::Client::new(&config));
+    let processors = processors::credentials::from_env(secrets, None)?;
     let tenants: Vec<TenantId> = std::env::var("PAYOUT_TENANTS")
         .unwrap_or_default()
         .split(',')
@@ -48,15 +53,23 @@ async fn main() -> Result<(), Error> {
                 now,
                 effective_at: now,
             };
-            let report = poll_stale_items(
-                store,
-                processors,
-                tenant_id,
-                chrono::Duration::minutes(minutes),
-                POLL_PER_RUN_MAX,
-                &ctx,
-            )
-            .await;
+            let report = match processors.for_tenant(tenant_id).await {
+                Ok(registry) => {
+                    poll_stale_items(
+                        store,
+                        &*registry,
+                        tenant_id,
+                        chrono::Duration::minutes(minutes),
+                        POLL_PER_RUN_MAX,
+                        &ctx,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+                }
+                // Not answered (a secret that cannot be read): the next run
+                // asks again.
+                Err(e) => Err(format!("processors of tenant {tenant_id}: {e}")),
+            };
             match report {
                 Ok(r) => {
                     tracing::info!(tenant = %tenant_id, stale = r.stale, settled = r.settled, unknown = r.unknown, "payout poll");

@@ -44,6 +44,7 @@ pub use overdue::{OverdueItem, business_days_between, overdue_file_items};
 pub use poll::{PollReport, poll_stale_items};
 pub use ports::{
     DispatchMessage, DispatchQueue, FetchPaymentStatus, PaymentOrder, PaymentStatus,
-    ProcessorError, ProcessorPorts, ProcessorRegistry, SubmitBatchFile, SubmitPayment,
+    ProcessorError, ProcessorPorts, ProcessorRegistry, RegistryRef, SubmitBatchFile, SubmitPayment,
+    TenantProcessors,
 };
 pub use profile::{change_profile, load_profile};

@@ -120,3 +120,44 @@ pub enum ProcessorPorts<'a> {
 pub trait ProcessorRegistry: Send + Sync {
     fn ports(&self, processor: ledger_domain::Processor) -> Option<ProcessorPorts<'_>>;
 }
+
+/// The processors one tenant's payouts go through. A [`ProcessorRegistry`]
+/// serves every tenant alike; a deployment where each tenant pays from its
+/// own processor accounts looks up that tenant's registry (built from its
+/// own credentials) instead.
+#[async_trait]
+pub trait TenantProcessors: Send + Sync {
+    /// The tenant's registry. An error is a lookup that did not answer
+    /// (the credentials could not be read): the caller retries later, it
+    /// does not fail the tenant's payments.
+    async fn for_tenant<'a>(&'a self, tenant: &TenantId)
+    -> Result<RegistryRef<'a>, ProcessorError>;
+}
+
+/// A tenant's registry: the shared one, or one built for the tenant.
+pub enum RegistryRef<'a> {
+    Shared(&'a (dyn ProcessorRegistry + 'a)),
+    Tenant(std::sync::Arc<dyn ProcessorRegistry>),
+}
+
+impl<'a> std::ops::Deref for RegistryRef<'a> {
+    type Target = dyn ProcessorRegistry + 'a;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            RegistryRef::Shared(registry) => *registry,
+            RegistryRef::Tenant(registry) => registry.as_ref(),
+        }
+    }
+}
+
+/// One registry for every tenant.
+#[async_trait]
+impl<P: ProcessorRegistry> TenantProcessors for P {
+    async fn for_tenant<'a>(
+        &'a self,
+        _tenant: &TenantId,
+    ) -> Result<RegistryRef<'a>, ProcessorError> {
+        Ok(RegistryRef::Shared(self))
+    }
+}

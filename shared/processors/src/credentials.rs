@@ -1,0 +1,368 @@
+//! Whose processor accounts pay a tenant's affiliates.
+//!
+//! A deployment either pays every tenant from one set of accounts (the
+//! environment: `STRIPE_SECRET_KEY`, `PAYPAL_CLIENT_ID` and `PAYPAL_SECRET`,
+//! `SEPA_DEBTOR_*`), or each tenant from its own: with
+//! `PROCESSOR_SECRETS_PREFIX` set, tenant `t`'s credentials are the JSON of
+//! the Secrets Manager secret `{prefix}{t}` (a `:` in the tenant id is
+//! written `@`, which names allow and tenant ids do not):
+//!
+//! ```json
+//! {
+//!   "stripe": { "secret_key": "sk_live_..." },
+//!   "paypal": { "client_id": "...", "secret": "..." },
+//!   "sepa": { "debtor_name": "...", "debtor_iban": "...", "debtor_bic": "..." }
+//! }
+//! ```
+//!
+//! Each part is optional: a processor a tenant has no credentials for fails
+//! that tenant's items with a clear reason (their money goes back to
+//! available); the environment's accounts are never used for it. A tenant
+//! without a secret has none. A secret is read on the tenant's first payout
+//! after a cold start and kept for [`CREDENTIALS_TTL`]; a rotated secret is
+//! used from the next read, without a deploy. A secret that cannot be read
+//! (throttled, no permission) or is not valid credentials is an error: the
+//! payout is retried, never failed, so a person can mend the secret.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use ledger_app::payouts::{ProcessorError, RegistryRef, TenantProcessors};
+use ledger_domain::TenantId;
+use serde::Deserialize;
+
+use crate::Processors;
+use crate::paypal::{PAYPAL_LIVE, PaypalPayouts};
+use crate::sandbox::Sandbox;
+use crate::sepa::{Debtor, FileStore, SepaFiles};
+use crate::stripe::StripeTransfers;
+
+/// How long a tenant's credentials are kept before they are read again.
+pub const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
+
+/// One tenant's (or the deployment's) processor credentials.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    #[serde(default)]
+    pub stripe: Option<StripeCredentials>,
+    #[serde(default)]
+    pub paypal: Option<PaypalCredentials>,
+    #[serde(default)]
+    pub sepa: Option<SepaDebtor>,
+}
+
+/// A Stripe platform account's secret key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeCredentials {
+    pub secret_key: String,
+}
+
+/// A PayPal REST app.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaypalCredentials {
+    pub client_id: String,
+    pub secret: String,
+}
+
+/// The account SEPA credit transfers are paid from.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SepaDebtor {
+    pub debtor_name: String,
+    pub debtor_iban: String,
+    #[serde(default)]
+    pub debtor_bic: Option<String>,
+}
+
+/// Which processors have credentials; never the credentials themselves.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("stripe", &self.stripe.is_some())
+            .field("paypal", &self.paypal.is_some())
+            .field("sepa", &self.sepa.is_some())
+            .finish()
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Credentials {
+    /// The deployment's one set, from the environment.
+    pub fn from_env() -> Self {
+        Credentials {
+            stripe: var("STRIPE_SECRET_KEY").map(|secret_key| StripeCredentials { secret_key }),
+            paypal: match (var("PAYPAL_CLIENT_ID"), var("PAYPAL_SECRET")) {
+                (Some(client_id), Some(secret)) => Some(PaypalCredentials { client_id, secret }),
+                _ => None,
+            },
+            sepa: match (var("SEPA_DEBTOR_NAME"), var("SEPA_DEBTOR_IBAN")) {
+                (Some(debtor_name), Some(debtor_iban)) => Some(SepaDebtor {
+                    debtor_name,
+                    debtor_iban,
+                    debtor_bic: var("SEPA_DEBTOR_BIC"),
+                }),
+                _ => None,
+            },
+        }
+    }
+
+    /// Reads a secret's JSON. The error names the field and the rule, never
+    /// a value (serde's own message can quote one, so it is not passed on).
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        let mut reader = serde_json::Deserializer::from_str(json);
+        let credentials = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+            let inner = e.inner().to_string();
+            let rule = match e.inner().classify() {
+                // These two quote field names only.
+                serde_json::error::Category::Data
+                    if inner.starts_with("missing field") || inner.starts_with("unknown field") =>
+                {
+                    inner
+                }
+                serde_json::error::Category::Data => {
+                    "must be text (or, for stripe, paypal and sepa, an object of text fields)"
+                        .to_owned()
+                }
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "is not valid JSON".to_owned()
+                }
+                serde_json::error::Category::Io => "could not be read".to_owned(),
+            };
+            let path = e.path().to_string();
+            if path == "." || path.is_empty() {
+                format!("not processor credentials: {rule}")
+            } else {
+                format!("not processor credentials: at `{path}`: {rule}")
+            }
+        })?;
+        reader
+            .end()
+            .map_err(|_| "not processor credentials: text after the JSON object".to_owned())?;
+        Ok(credentials)
+    }
+}
+
+/// What every tenant shares: the sandbox, the processors' API addresses and
+/// where SEPA files go.
+#[derive(Clone, Default)]
+pub struct Settings {
+    pub sandbox: Option<Arc<Sandbox>>,
+    /// A test server instead of Stripe's API.
+    pub stripe_api_base: Option<String>,
+    /// PayPal's API (live unless a sandbox or test server is named).
+    pub paypal_api_base: Option<String>,
+    pub sepa_files: Option<FileStore>,
+}
+
+impl Settings {
+    /// `SANDBOX_PROCESSOR=enabled`, `STRIPE_API_BASE`, `PAYPAL_API_BASE`, and
+    /// `SEPA_FILES_BUCKET` (with the S3 client given) or `SEPA_FILES_DIR`.
+    pub fn from_env(s3: Option<aws_sdk_s3::Client>) -> Self {
+        Settings {
+            sandbox: (var("SANDBOX_PROCESSOR").as_deref() == Some("enabled"))
+                .then(|| Arc::new(Sandbox::new())),
+            stripe_api_base: var("STRIPE_API_BASE"),
+            paypal_api_base: var("PAYPAL_API_BASE"),
+            sepa_files: match (var("SEPA_FILES_BUCKET"), var("SEPA_FILES_DIR"), s3) {
+                (Some(bucket), _, Some(client)) => Some(FileStore::S3 { client, bucket }),
+                (None, Some(dir), _) => Some(FileStore::Directory(PathBuf::from(dir))),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl Processors {
+    /// The adapters `credentials` configure, with what every tenant shares.
+    pub fn build(settings: &Settings, credentials: &Credentials) -> Result<Self, String> {
+        let mut processors = Processors {
+            sandbox: settings.sandbox.clone(),
+            ..Processors::default()
+        };
+        if let Some(stripe) = &credentials.stripe {
+            processors.stripe = Some(
+                StripeTransfers::new(&stripe.secret_key, settings.stripe_api_base.as_deref())
+                    .map_err(|e| format!("stripe: {e}"))?,
+            );
+        }
+        if let Some(paypal) = &credentials.paypal {
+            let base = settings.paypal_api_base.as_deref().unwrap_or(PAYPAL_LIVE);
+            processors.paypal = Some(
+                PaypalPayouts::new(base, &paypal.client_id, &paypal.secret)
+                    .map_err(|e| format!("paypal: {e}"))?,
+            );
+        }
+        if let Some(sepa) = &credentials.sepa {
+            let debtor = Debtor::new(
+                &sepa.debtor_name,
+                &sepa.debtor_iban,
+                sepa.debtor_bic.as_deref(),
+            )
+            .map_err(|e| format!("sepa: {e}"))?;
+            let Some(store) = settings.sepa_files.clone() else {
+                return Err("SEPA needs SEPA_FILES_BUCKET (with S3) or SEPA_FILES_DIR".to_owned());
+            };
+            processors.sepa = Some(SepaFiles::new(debtor, store));
+        }
+        Ok(processors)
+    }
+}
+
+/// The Secrets Manager name of a tenant's credentials.
+pub fn secret_name(prefix: &str, tenant: &TenantId) -> String {
+    format!("{prefix}{}", tenant.as_str().replace(':', "@"))
+}
+
+/// Each tenant's processors, from its own secret, kept for a while.
+pub struct TenantSecrets {
+    client: aws_sdk_secretsmanager::Client,
+    prefix: String,
+    settings: Settings,
+    ttl: Duration,
+    cache: Mutex<HashMap<TenantId, (Instant, Arc<Processors>)>>,
+}
+
+impl TenantSecrets {
+    pub fn new(
+        client: aws_sdk_secretsmanager::Client,
+        prefix: impl Into<String>,
+        settings: Settings,
+        ttl: Duration,
+    ) -> Self {
+        TenantSecrets {
+            client,
+            prefix: prefix.into(),
+            settings,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, tenant: &TenantId) -> Option<Arc<Processors>> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(tenant)
+            .filter(|(read_at, _)| read_at.elapsed() < self.ttl)
+            .map(|(_, processors)| processors.clone())
+    }
+
+    /// The tenant's credentials as its secret holds them now (none without
+    /// a secret).
+    async fn read(&self, tenant: &TenantId) -> Result<Credentials, ProcessorError> {
+        let name = secret_name(&self.prefix, tenant);
+        let answer = self.client.get_secret_value().secret_id(&name).send().await;
+        let value = match answer {
+            Ok(value) => value,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                tracing::warn!(tenant = %tenant, secret = %name, "tenant has no processor credentials: its items fail");
+                return Ok(Credentials::default());
+            }
+            Err(e) => {
+                return Err(ProcessorError::Unknown(format!(
+                    "read secret {name}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                )));
+            }
+        };
+        let Some(json) = value.secret_string() else {
+            return Err(ProcessorError::Invalid(format!(
+                "secret {name} holds no text (processor credentials are JSON)"
+            )));
+        };
+        Credentials::from_json(json)
+            .map_err(|e| ProcessorError::Invalid(format!("secret {name}: {e}")))
+    }
+}
+
+#[async_trait]
+impl TenantProcessors for TenantSecrets {
+    async fn for_tenant<'a>(
+        &'a self,
+        tenant: &TenantId,
+    ) -> Result<RegistryRef<'a>, ProcessorError> {
+        if let Some(processors) = self.cached(tenant) {
+            return Ok(RegistryRef::Tenant(processors));
+        }
+        let credentials = self.read(tenant).await?;
+        let processors = Processors::build(&self.settings, &credentials).map_err(|e| {
+            ProcessorError::Invalid(format!("secret {}: {e}", secret_name(&self.prefix, tenant)))
+        })?;
+        tracing::info!(tenant = %tenant, processors = ?processors, "tenant processor credentials read");
+        let processors = Arc::new(processors);
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.clone(), (Instant::now(), processors.clone()));
+        Ok(RegistryRef::Tenant(processors))
+    }
+}
+
+/// The processors of a deployment, as configured by its environment: each
+/// tenant's own (`PROCESSOR_SECRETS_PREFIX`, with the Secrets Manager client
+/// given), else the environment's one set for every tenant.
+pub fn from_env(
+    secrets: Option<aws_sdk_secretsmanager::Client>,
+    s3: Option<aws_sdk_s3::Client>,
+) -> Result<ProcessorsFor, String> {
+    let settings = Settings::from_env(s3);
+    match (var("PROCESSOR_SECRETS_PREFIX"), secrets) {
+        (Some(prefix), Some(client)) => Ok(ProcessorsFor::EachTenant(TenantSecrets::new(
+            client,
+            prefix,
+            settings,
+            CREDENTIALS_TTL,
+        ))),
+        (Some(_), None) => {
+            Err("PROCESSOR_SECRETS_PREFIX needs a Secrets Manager client".to_owned())
+        }
+        (None, _) => Ok(ProcessorsFor::Deployment(Box::new(Processors::build(
+            &settings,
+            &Credentials::from_env(),
+        )?))),
+    }
+}
+
+/// The processors of a deployment: one set for every tenant, or each
+/// tenant's own.
+pub enum ProcessorsFor {
+    Deployment(Box<Processors>),
+    EachTenant(TenantSecrets),
+}
+
+impl std::fmt::Debug for ProcessorsFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProcessorsFor::Deployment(p) => f.debug_tuple("Deployment").field(p).finish(),
+            ProcessorsFor::EachTenant(s) => f
+                .debug_struct("EachTenant")
+                .field("prefix", &s.prefix)
+                .field("ttl", &s.ttl)
+                .finish(),
+        }
+    }
+}
+
+#[async_trait]
+impl TenantProcessors for ProcessorsFor {
+    async fn for_tenant<'a>(
+        &'a self,
+        tenant: &TenantId,
+    ) -> Result<RegistryRef<'a>, ProcessorError> {
+        match self {
+            ProcessorsFor::Deployment(processors) => processors.as_ref().for_tenant(tenant).await,
+            ProcessorsFor::EachTenant(secrets) => secrets.for_tenant(tenant).await,
+        }
+    }
+}
