@@ -21,7 +21,7 @@ USES = {
     "PublishEventsFunction": {"EventsTable", "WebhooksTable", "LedgerEventBus", "AsyncFailuresQueue"},
     "DispatchPayoutsFunction": {"EventsTable", "IdempotencyTable", "DispatchQueue", "PayoutFilesBucket", "ProcessorSecrets"},
     "DraftPayoutsFunction": {"EventsTable", "IdempotencyTable", "BalancesTable", "AsyncFailuresQueue"},
-    "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable"},
+    "ProcessorWebhooksFunction": {"EventsTable", "IdempotencyTable", "ProcessorSecrets"},
     "PollPayoutsFunction": {"EventsTable", "IdempotencyTable", "AsyncFailuresQueue", "ProcessorSecrets"},
     "SepaStatusFilesFunction": {"EventsTable", "IdempotencyTable", "PayoutFilesBucket", "AsyncFailuresQueue"},
     "StatementsFunction": {"EventsTable", "BalancesTable", "JournalTable", "ReportsBucket", "AsyncFailuresQueue"},

@@ -104,6 +104,7 @@ async fn secrets_and_bank_details_never_reach_the_logs() {
         stripe_secrets: vec![WEBHOOK_SECRET.into()],
         sandbox_secrets: vec![],
         paypal: None,
+        tenants: None,
         clock: processor_webhooks::now,
     }));
     let body = serde_json::json!({"id": "evt_1", "type": "transfer.created",

@@ -44,6 +44,10 @@ pub struct WebhookState<S> {
     pub stripe_secrets: Vec<String>,
     pub sandbox_secrets: Vec<String>,
     pub paypal: Option<Arc<dyn PaypalVerifier>>,
+    /// Each tenant's own processor accounts, where the deployment keeps
+    /// them per tenant: what `/v1/webhooks/{processor}/{tenant_id}` is
+    /// verified with.
+    pub tenants: Option<Arc<processors::credentials::TenantSecrets>>,
     /// Unix seconds now (a parameter, so tests can move time).
     pub clock: fn() -> i64,
 }
@@ -57,6 +61,14 @@ pub fn router<S: EventStore + 'static>(state: Arc<WebhookState<S>>) -> Router {
         .route("/v1/webhooks/stripe", post(stripe::<S>))
         .route("/v1/webhooks/paypal", post(paypal::<S>))
         .route("/v1/webhooks/sandbox", post(sandbox::<S>))
+        .route(
+            "/v1/webhooks/stripe/{tenant_id}",
+            post(stripe_for_tenant::<S>),
+        )
+        .route(
+            "/v1/webhooks/paypal/{tenant_id}",
+            post(paypal_for_tenant::<S>),
+        )
         .with_state(state)
 }
 
@@ -130,7 +142,26 @@ pub async fn record<S: EventStore + ?Sized>(
     Ok(recorded)
 }
 
-async fn accept<S: EventStore>(store: &S, parsed: Parsed) -> Result<Response, Problem> {
+/// Records what a verified notification says. On a tenant's own endpoint
+/// (`for_tenant`), a notice naming another tenant's payout is refused and
+/// nothing is written: that tenant's processor account, not this one,
+/// pays it.
+async fn accept<S: EventStore>(
+    store: &S,
+    parsed: Parsed,
+    for_tenant: Option<&TenantId>,
+) -> Result<Response, Problem> {
+    if let (Parsed::Notice(notice), Some(tenant)) = (&parsed, for_tenant)
+        && notice
+            .tenant_id
+            .as_deref()
+            .is_some_and(|named| named != tenant.as_str())
+    {
+        tracing::warn!(tenant = %tenant, named = ?notice.tenant_id, event = %notice.event_id, "notice on a tenant's endpoint names another tenant's payout: refused");
+        return Err(Problem::forbidden(
+            "the notification names a payout of another tenant than this endpoint's",
+        ));
+    }
     let body = match parsed {
         Parsed::Ignored { event_type } => {
             serde_json::json!({"status": "ignored", "event_type": event_type})
@@ -159,6 +190,7 @@ async fn stripe_scheme<S: EventStore>(
     header_name: &'static str,
     secrets: &[String],
     parse: fn(&[u8]) -> Result<Parsed, processors::webhooks::ParseError>,
+    for_tenant: Option<&TenantId>,
 ) -> Result<Response, Problem> {
     let bytes = body_bytes(body).await?;
     verify_stripe_signature(
@@ -169,7 +201,7 @@ async fn stripe_scheme<S: EventStore>(
         (state.clock)(),
     )
     .map_err(signature_problem)?;
-    accept(&state.store, parse(&bytes).map_err(unreadable)?).await
+    accept(&state.store, parse(&bytes).map_err(unreadable)?, for_tenant).await
 }
 
 /// Stripe's webhook events (`transfer.*`, `payout.*`), verified by `Stripe-Signature`.
@@ -190,6 +222,68 @@ async fn stripe<S: EventStore + 'static>(
         "stripe-signature",
         secrets,
         parse_stripe,
+        None,
+    )
+    .await
+}
+
+/// The tenant a tenant's own endpoint names.
+fn endpoint_tenant(tenant_id: &str) -> Result<TenantId, Problem> {
+    TenantId::new(tenant_id).map_err(|e| Problem::bad_request("tenant_id", &e.to_string()))
+}
+
+/// A tenant's accounts: `404` when the deployment keeps none per tenant,
+/// `503` when its secret cannot be read (the processor retries).
+async fn tenant_accounts<S>(
+    state: &WebhookState<S>,
+    tenant: &TenantId,
+) -> Result<Arc<processors::credentials::TenantAccounts>, Problem> {
+    let Some(tenants) = &state.tenants else {
+        return Err(Problem::not_found("webhook endpoint"));
+    };
+    tenants.accounts(tenant).await.map_err(|e| {
+        tracing::warn!(tenant = %tenant, error = %e, "tenant processor credentials unavailable");
+        Problem::unavailable()
+    })
+}
+
+/// A tenant's own Stripe account's webhook events, verified by
+/// `Stripe-Signature` with that tenant's endpoint secrets (its processor
+/// credentials' `stripe.webhook_secrets`).
+#[utoipa::path(post, path = "/v1/webhooks/stripe/{tenant_id}", tag = "webhooks",
+    params(
+        ("tenant_id" = String, Path, description = "the tenant whose own Stripe account sends this"),
+        ("Stripe-Signature" = String, Header, description = "t=…,v1=… over `t.body` with the tenant's webhook secret"),
+    ),
+    request_body(content = Object, description = "a Stripe event, as Stripe sends it", content_type = "application/json"),
+    responses(NoticeResponses, TenantEndpointResponses))]
+async fn stripe_for_tenant<S: EventStore + 'static>(
+    State(state): State<Arc<WebhookState<S>>>,
+    axum::extract::Path(tenant_id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let tenant = endpoint_tenant(&tenant_id)?;
+    // A missing, malformed or stale signature is refused before the
+    // tenant's secret is read: unsigned traffic costs no secret lookup.
+    let signature = processors::webhooks::StripeSignature::parse(
+        "stripe-signature",
+        header(&headers, "stripe-signature").as_deref(),
+        (state.clock)(),
+    )
+    .map_err(signature_problem)?;
+    let bytes = body_bytes(body).await?;
+    let accounts = tenant_accounts(&state, &tenant).await?;
+    if accounts.stripe_webhook_secrets.is_empty() {
+        return Err(Problem::not_found("webhook endpoint"));
+    }
+    signature
+        .check(&bytes, &accounts.stripe_webhook_secrets)
+        .map_err(signature_problem)?;
+    accept(
+        &state.store,
+        parse_stripe(&bytes).map_err(unreadable)?,
+        Some(&tenant),
     )
     .await
 }
@@ -212,6 +306,7 @@ async fn sandbox<S: EventStore + 'static>(
         "sandbox-signature",
         secrets,
         parse_sandbox,
+        None,
     )
     .await
 }
@@ -229,11 +324,50 @@ async fn paypal<S: EventStore + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let bytes = body_bytes(body).await?;
     let Some(verifier) = &state.paypal else {
         return Err(signature_problem(SignatureError::NotConfigured));
     };
-    let transmission = PaypalTransmission::from_headers(|name| header(&headers, name))
+    paypal_scheme(&state, verifier.as_ref(), &headers, body, None).await
+}
+
+/// A tenant's own PayPal app's webhook events, verified through PayPal's
+/// verification endpoint with that tenant's app and webhook id.
+#[utoipa::path(post, path = "/v1/webhooks/paypal/{tenant_id}", tag = "webhooks",
+    params(
+        ("tenant_id" = String, Path, description = "the tenant whose own PayPal app sends this"),
+        ("PAYPAL-TRANSMISSION-ID" = String, Header), ("PAYPAL-TRANSMISSION-TIME" = String, Header),
+        ("PAYPAL-TRANSMISSION-SIG" = String, Header), ("PAYPAL-CERT-URL" = String, Header), ("PAYPAL-AUTH-ALGO" = String, Header),
+    ),
+    request_body(content = Object, description = "a PayPal webhook event, as PayPal sends it", content_type = "application/json"),
+    responses(NoticeResponses, TenantEndpointResponses))]
+async fn paypal_for_tenant<S: EventStore + 'static>(
+    State(state): State<Arc<WebhookState<S>>>,
+    axum::extract::Path(tenant_id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let tenant = endpoint_tenant(&tenant_id)?;
+    // Missing transmission headers are refused before the tenant's secret
+    // is read.
+    PaypalTransmission::from_headers(|name| header(&headers, name)).map_err(signature_problem)?;
+    let accounts = tenant_accounts(&state, &tenant).await?;
+    let Some(verifier) = &accounts.paypal_verifier else {
+        return Err(Problem::not_found("webhook endpoint"));
+    };
+    paypal_scheme(&state, verifier.as_ref(), &headers, body, Some(&tenant)).await
+}
+
+/// PayPal's scheme: the transmission checked before any call, then
+/// verified by PayPal, then parsed and recorded.
+async fn paypal_scheme<S: EventStore>(
+    state: &WebhookState<S>,
+    verifier: &dyn PaypalVerifier,
+    headers: &HeaderMap,
+    body: Body,
+    for_tenant: Option<&TenantId>,
+) -> Result<Response, Problem> {
+    let bytes = body_bytes(body).await?;
+    let transmission = PaypalTransmission::from_headers(|name| header(headers, name))
         .map_err(signature_problem)?;
     // Before any call to PayPal: a stale transmission or a certificate off
     // PayPal's hosts costs no request with the payout credentials.
@@ -251,7 +385,12 @@ async fn paypal<S: EventStore + 'static>(
             return Err(Problem::unavailable());
         }
     }
-    accept(&state.store, parse_paypal(&bytes).map_err(unreadable)?).await
+    accept(
+        &state.store,
+        parse_paypal(&bytes).map_err(unreadable)?,
+        for_tenant,
+    )
+    .await
 }
 
 /// What a SEPA status file did.
@@ -368,8 +507,21 @@ enum NoticeResponses {
     Unavailable(Problem),
 }
 
+/// What a tenant's own endpoint answers besides.
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+enum TenantEndpointResponses {
+    /// The notification names another tenant's payout: nothing written.
+    #[response(status = 403, content_type = "application/problem+json")]
+    OtherTenant(Problem),
+    /// The tenant has no such webhook in its processor credentials (or the
+    /// deployment keeps none per tenant).
+    #[response(status = 404, content_type = "application/problem+json")]
+    NoEndpoint(Problem),
+}
+
 /// This function's part of the OpenAPI document (no bearer token: each
 /// processor's signature instead).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(stripe, paypal, sandbox), components(schemas(NoticeAnswer, Problem)), tags((name = "webhooks", description = "processor notifications, verified before anything is read")))]
+#[openapi(paths(stripe, paypal, sandbox, stripe_for_tenant, paypal_for_tenant), components(schemas(NoticeAnswer, Problem)), tags((name = "webhooks", description = "processor notifications, verified before anything is read")))]
 pub struct WebhooksApiDoc;

@@ -86,6 +86,7 @@ fn app<S: EventStore + 'static>(store: S) -> axum::Router {
         stripe_secrets: vec!["whsec_old_rotated_out".into(), STRIPE_SECRET.into()],
         sandbox_secrets: vec![SANDBOX_SECRET.into()],
         paypal: Some(Arc::new(TestPaypalVerifier)),
+        tenants: None,
         clock,
     }))
 }
@@ -370,6 +371,7 @@ async fn suite<S: EventStore + Clone + 'static>(
         stripe_secrets: vec![STRIPE_SECRET.into()],
         sandbox_secrets: vec![],
         paypal: None,
+        tenants: None,
         clock: || SIGNED_AT + 3600,
     }));
     assert_eq!(
@@ -388,6 +390,7 @@ async fn suite<S: EventStore + Clone + 'static>(
         stripe_secrets: vec![],
         sandbox_secrets: vec![],
         paypal: Some(Arc::new(TestPaypalVerifier)),
+        tenants: None,
         clock: || SIGNED_AT + 3600,
     }));
     let (ph, pb) = sample("paypal-item-succeeded.json");
@@ -645,6 +648,7 @@ async fn paypal_transmissions_stale_or_off_paypal_hosts_are_refused_before_verif
             stripe_secrets: vec![],
             sandbox_secrets: vec![],
             paypal: Some(verifier.clone() as Arc<dyn PaypalVerifier>),
+            tenants: None,
             clock,
         }))
     };
@@ -757,5 +761,165 @@ async fn notifications_on_dynamodb() {
         available(&projection).await.len(),
         4,
         "every affiliate's money is back on available"
+    );
+}
+
+/// Puts a tenant's processor credentials where the deployment keeps them.
+async fn put_credentials(client: &aws_sdk_secretsmanager::Client, tenant: &str, json: Value) {
+    client
+        .create_secret()
+        .name(format!("payouts/test/{tenant}"))
+        .secret_string(json.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_tenants_own_endpoint_verifies_with_its_own_secret_and_takes_only_its_payouts() {
+    let emulator = aws_emulator::Emulator::start().unwrap();
+    let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config());
+    put_credentials(
+        &client,
+        "acme",
+        serde_json::json!({"stripe": {"secret_key": "sk_test_acme", "webhook_secrets": ["whsec_acme_new", "whsec_acme_old"]}}),
+    )
+    .await;
+    put_credentials(
+        &client,
+        "globex",
+        serde_json::json!({"stripe": {"secret_key": "sk_test_globex", "webhook_secrets": ["whsec_globex"]}}),
+    )
+    .await;
+    put_credentials(
+        &client,
+        "initech",
+        serde_json::json!({"stripe": {"secret_key": "sk_test_initech"}}),
+    )
+    .await;
+    let store = event_store_sqlite::SqliteEventStore::in_memory().unwrap();
+    let project = || {
+        let store = store.clone();
+        async move { while store.project_ledger(1000).await.unwrap().events > 0 {} }
+    };
+    approved_batch(&store, &store, &project).await;
+    let app = router(Arc::new(WebhookState {
+        store: store.clone(),
+        // The deployment has no Stripe endpoint of its own.
+        stripe_secrets: Vec::new(),
+        sandbox_secrets: Vec::new(),
+        paypal: None,
+        tenants: Some(Arc::new(processors::credentials::TenantSecrets::new(
+            client,
+            "payouts/test/",
+            processors::credentials::Settings::default(),
+            std::time::Duration::from_secs(300),
+        ))),
+        clock,
+    }));
+    let before = event_count(&store).await;
+    // acme's transfer of pb-000001.1, signed as each tenant's account would.
+    let (_, body) = sample("stripe-transfer-created.json");
+    let signed = |secret: &str| {
+        vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            (
+                "stripe-signature".to_owned(),
+                stripe_signature_header(secret, SIGNED_AT, body.as_bytes()),
+            ),
+        ]
+    };
+    for (case, path, secret, status) in [
+        // The deployment's endpoint has no secret: unavailable, retried.
+        (
+            "deployment endpoint",
+            "/v1/webhooks/stripe",
+            "whsec_acme_old",
+            503,
+        ),
+        (
+            "another tenant's secret",
+            "/v1/webhooks/stripe/acme",
+            "whsec_globex",
+            401,
+        ),
+        // Verified by globex's secret, but it names acme's payout.
+        (
+            "another tenant's payout",
+            "/v1/webhooks/stripe/globex",
+            "whsec_globex",
+            403,
+        ),
+        (
+            "tenant without a webhook secret",
+            "/v1/webhooks/stripe/initech",
+            "whsec_acme_old",
+            404,
+        ),
+        (
+            "tenant without credentials",
+            "/v1/webhooks/stripe/umbrella",
+            "whsec_acme_old",
+            404,
+        ),
+        // Stripe's headers on PayPal's endpoint: refused before any lookup.
+        (
+            "no PayPal transmission",
+            "/v1/webhooks/paypal/acme",
+            "whsec_acme_old",
+            400,
+        ),
+        (
+            "not a tenant id",
+            "/v1/webhooks/stripe/bad!id",
+            "whsec_acme_old",
+            400,
+        ),
+    ] {
+        let (got, reply) = post(&app, path, &signed(secret), &body).await;
+        assert_eq!(got, status, "{case}: {reply}");
+        assert_eq!(event_count(&store).await, before, "{case}: nothing written");
+    }
+    let (_, reply) = post(&app, "/v1/webhooks/stripe/bad!id", &signed("x"), &body).await;
+    assert!(reply.to_string().contains("tenant_id"), "{reply}");
+    // Unsigned: 400 naming the header, before the tenant's secret is read.
+    let json = [("content-type".to_owned(), "application/json".to_owned())];
+    let (status, reply) = post(&app, "/v1/webhooks/stripe/acme", &json, &body).await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.to_string().contains("stripe-signature"), "{reply}");
+    // A PayPal transmission for a tenant whose credentials have no PayPal
+    // webhook: there is no such endpoint.
+    let (paypal_headers, paypal_body) = sample("paypal-item-succeeded.json");
+    let (status, reply) = post(
+        &app,
+        "/v1/webhooks/paypal/acme",
+        &paypal_headers,
+        &paypal_body,
+    )
+    .await;
+    assert_eq!(status, 404, "{reply}");
+
+    // Its own endpoint, with either of its secrets (while Stripe rolls it).
+    let (status, reply) = post(
+        &app,
+        "/v1/webhooks/stripe/acme",
+        &signed("whsec_acme_old"),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["status"], "recorded", "{reply}");
+    assert_eq!(statuses(&store).await[0], ItemStatus::Paid);
+    let (status, reply) = post(
+        &app,
+        "/v1/webhooks/stripe/acme",
+        &signed("whsec_acme_new"),
+        &body,
+    )
+    .await;
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (200, Some("duplicate")),
+        "{reply}"
     );
 }

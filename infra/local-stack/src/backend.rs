@@ -76,6 +76,7 @@ impl Backend {
                     stripe_secrets,
                     sandbox_secrets,
                     paypal: None,
+                    tenants: None,
                     clock: processor_webhooks::now,
                 }))
             }
@@ -85,6 +86,7 @@ impl Backend {
                     stripe_secrets,
                     sandbox_secrets,
                     paypal: None,
+                    tenants: None,
                     clock: processor_webhooks::now,
                 }))
             }

@@ -9,8 +9,8 @@
 //!
 //! ```json
 //! {
-//!   "stripe": { "secret_key": "sk_live_..." },
-//!   "paypal": { "client_id": "...", "secret": "..." },
+//!   "stripe": { "secret_key": "sk_live_...", "webhook_secrets": ["whsec_..."] },
+//!   "paypal": { "client_id": "...", "secret": "...", "webhook_id": "..." },
 //!   "sepa": { "debtor_name": "...", "debtor_iban": "...", "debtor_bic": "..." }
 //! }
 //! ```
@@ -23,6 +23,10 @@
 //! used from the next read, without a deploy. A secret that cannot be read
 //! (throttled, no permission) or is not valid credentials is an error: the
 //! payout is retried, never failed, so a person can mend the secret.
+//!
+//! The webhook parts verify the notifications each tenant's processor
+//! accounts send to `/v1/webhooks/stripe/{tenant_id}` and
+//! `/v1/webhooks/paypal/{tenant_id}`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,10 +39,11 @@ use ledger_domain::TenantId;
 use serde::Deserialize;
 
 use crate::Processors;
-use crate::paypal::{PAYPAL_LIVE, PaypalPayouts};
+use crate::paypal::{PAYPAL_LIVE, PaypalEndpointVerifier, PaypalPayouts};
 use crate::sandbox::Sandbox;
 use crate::sepa::{Debtor, FileStore, SepaFiles};
 use crate::stripe::StripeTransfers;
+use crate::webhooks::PaypalVerifier;
 
 /// How long a tenant's credentials are kept before they are read again.
 pub const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
@@ -55,19 +60,27 @@ pub struct Credentials {
     pub sepa: Option<SepaDebtor>,
 }
 
-/// A Stripe platform account's secret key.
+/// A Stripe platform account's secret key, and the signing secrets of the
+/// webhook endpoint it sends to (`/v1/webhooks/stripe/{tenant_id}`; two
+/// while Stripe rolls the endpoint's secret).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StripeCredentials {
     pub secret_key: String,
+    #[serde(default)]
+    pub webhook_secrets: Vec<String>,
 }
 
-/// A PayPal REST app.
+/// A PayPal REST app, and the id of its webhook
+/// (`/v1/webhooks/paypal/{tenant_id}`) that transmissions are verified
+/// against.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaypalCredentials {
     pub client_id: String,
     pub secret: String,
+    #[serde(default)]
+    pub webhook_id: Option<String>,
 }
 
 /// The account SEPA credit transfers are paid from.
@@ -99,9 +112,18 @@ impl Credentials {
     /// The deployment's one set, from the environment.
     pub fn from_env() -> Self {
         Credentials {
-            stripe: var("STRIPE_SECRET_KEY").map(|secret_key| StripeCredentials { secret_key }),
+            // The deployment's webhook secrets are read where they are
+            // verified (`STRIPE_WEBHOOK_SECRETS`, `PAYPAL_WEBHOOK_ID`).
+            stripe: var("STRIPE_SECRET_KEY").map(|secret_key| StripeCredentials {
+                secret_key,
+                webhook_secrets: Vec::new(),
+            }),
             paypal: match (var("PAYPAL_CLIENT_ID"), var("PAYPAL_SECRET")) {
-                (Some(client_id), Some(secret)) => Some(PaypalCredentials { client_id, secret }),
+                (Some(client_id), Some(secret)) => Some(PaypalCredentials {
+                    client_id,
+                    secret,
+                    webhook_id: None,
+                }),
                 _ => None,
             },
             sepa: match (var("SEPA_DEBTOR_NAME"), var("SEPA_DEBTOR_IBAN")) {
@@ -222,13 +244,56 @@ pub fn secret_name(prefix: &str, tenant: &TenantId) -> String {
     format!("{prefix}{}", tenant.as_str().replace(':', "@"))
 }
 
+/// Tenants whose accounts are kept at once; past it, expired entries are
+/// dropped, and if none is, all are (a request naming tenants that do not
+/// exist cannot grow the cache without bound).
+pub const CACHED_TENANTS_MAX: usize = 10_000;
+
+/// What one tenant's secret configures: its payout adapters and what its
+/// processors' notifications are verified with.
+pub struct TenantAccounts {
+    pub processors: Arc<Processors>,
+    /// Its Stripe webhook endpoint's signing secrets (none: no endpoint).
+    pub stripe_webhook_secrets: Vec<String>,
+    /// Its PayPal webhook's verifier (none: no webhook).
+    pub paypal_verifier: Option<Arc<dyn PaypalVerifier>>,
+}
+
+impl TenantAccounts {
+    fn build(settings: &Settings, credentials: &Credentials) -> Result<Self, String> {
+        let paypal_verifier = match &credentials.paypal {
+            Some(PaypalCredentials {
+                client_id,
+                secret,
+                webhook_id: Some(webhook_id),
+            }) => {
+                let base = settings.paypal_api_base.as_deref().unwrap_or(PAYPAL_LIVE);
+                let payouts = PaypalPayouts::new(base, client_id, secret)
+                    .map_err(|e| format!("paypal: {e}"))?;
+                Some(Arc::new(PaypalEndpointVerifier::new(payouts, webhook_id))
+                    as Arc<dyn PaypalVerifier>)
+            }
+            _ => None,
+        };
+        Ok(TenantAccounts {
+            processors: Arc::new(Processors::build(settings, credentials)?),
+            stripe_webhook_secrets: credentials
+                .stripe
+                .as_ref()
+                .map(|s| s.webhook_secrets.clone())
+                .unwrap_or_default(),
+            paypal_verifier,
+        })
+    }
+}
+
 /// Each tenant's processors, from its own secret, kept for a while.
 pub struct TenantSecrets {
     client: aws_sdk_secretsmanager::Client,
     prefix: String,
     settings: Settings,
     ttl: Duration,
-    cache: Mutex<HashMap<TenantId, (Instant, Arc<Processors>)>>,
+    cache: Mutex<HashMap<TenantId, (Instant, Arc<TenantAccounts>)>>,
 }
 
 impl TenantSecrets {
@@ -247,12 +312,35 @@ impl TenantSecrets {
         }
     }
 
-    fn cached(&self, tenant: &TenantId) -> Option<Arc<Processors>> {
+    /// The tenant's accounts, from the cache while fresh, else from its
+    /// secret as it is now.
+    pub async fn accounts(&self, tenant: &TenantId) -> Result<Arc<TenantAccounts>, ProcessorError> {
+        if let Some(accounts) = self.cached(tenant) {
+            return Ok(accounts);
+        }
+        let credentials = self.read(tenant).await?;
+        let accounts = TenantAccounts::build(&self.settings, &credentials).map_err(|e| {
+            ProcessorError::Invalid(format!("secret {}: {e}", secret_name(&self.prefix, tenant)))
+        })?;
+        tracing::info!(tenant = %tenant, processors = ?accounts.processors, "tenant processor credentials read");
+        let accounts = Arc::new(accounts);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHED_TENANTS_MAX {
+            cache.retain(|_, (read_at, _)| read_at.elapsed() < self.ttl);
+            if cache.len() >= CACHED_TENANTS_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(tenant.clone(), (Instant::now(), accounts.clone()));
+        Ok(accounts)
+    }
+
+    fn cached(&self, tenant: &TenantId) -> Option<Arc<TenantAccounts>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .get(tenant)
             .filter(|(read_at, _)| read_at.elapsed() < self.ttl)
-            .map(|(_, processors)| processors.clone())
+            .map(|(_, accounts)| accounts.clone())
     }
 
     /// The tenant's credentials as its secret holds them now (none without
@@ -292,20 +380,28 @@ impl TenantProcessors for TenantSecrets {
         &'a self,
         tenant: &TenantId,
     ) -> Result<RegistryRef<'a>, ProcessorError> {
-        if let Some(processors) = self.cached(tenant) {
-            return Ok(RegistryRef::Tenant(processors));
+        let accounts = self.accounts(tenant).await?;
+        Ok(RegistryRef::Tenant(accounts.processors.clone()))
+    }
+}
+
+/// Each tenant's own accounts, when `PROCESSOR_SECRETS_PREFIX` names where
+/// they are kept (`None` without it).
+pub fn tenant_secrets_from_env(
+    secrets: Option<aws_sdk_secretsmanager::Client>,
+    s3: Option<aws_sdk_s3::Client>,
+) -> Result<Option<TenantSecrets>, String> {
+    match (var("PROCESSOR_SECRETS_PREFIX"), secrets) {
+        (Some(prefix), Some(client)) => Ok(Some(TenantSecrets::new(
+            client,
+            prefix,
+            Settings::from_env(s3),
+            CREDENTIALS_TTL,
+        ))),
+        (Some(_), None) => {
+            Err("PROCESSOR_SECRETS_PREFIX needs a Secrets Manager client".to_owned())
         }
-        let credentials = self.read(tenant).await?;
-        let processors = Processors::build(&self.settings, &credentials).map_err(|e| {
-            ProcessorError::Invalid(format!("secret {}: {e}", secret_name(&self.prefix, tenant)))
-        })?;
-        tracing::info!(tenant = %tenant, processors = ?processors, "tenant processor credentials read");
-        let processors = Arc::new(processors);
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(tenant.clone(), (Instant::now(), processors.clone()));
-        Ok(RegistryRef::Tenant(processors))
+        (None, _) => Ok(None),
     }
 }
 
@@ -316,19 +412,10 @@ pub fn from_env(
     secrets: Option<aws_sdk_secretsmanager::Client>,
     s3: Option<aws_sdk_s3::Client>,
 ) -> Result<ProcessorsFor, String> {
-    let settings = Settings::from_env(s3);
-    match (var("PROCESSOR_SECRETS_PREFIX"), secrets) {
-        (Some(prefix), Some(client)) => Ok(ProcessorsFor::EachTenant(TenantSecrets::new(
-            client,
-            prefix,
-            settings,
-            CREDENTIALS_TTL,
-        ))),
-        (Some(_), None) => {
-            Err("PROCESSOR_SECRETS_PREFIX needs a Secrets Manager client".to_owned())
-        }
-        (None, _) => Ok(ProcessorsFor::Deployment(Box::new(Processors::build(
-            &settings,
+    match tenant_secrets_from_env(secrets, s3.clone())? {
+        Some(tenants) => Ok(ProcessorsFor::EachTenant(tenants)),
+        None => Ok(ProcessorsFor::Deployment(Box::new(Processors::build(
+            &Settings::from_env(s3),
             &Credentials::from_env(),
         )?))),
     }

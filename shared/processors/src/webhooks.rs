@@ -63,4 +63,6 @@ pub use crate::paypal::webhook::{
     PAYPAL_CERT_HOSTS, PaypalEndpointVerifier, PaypalTransmission, PaypalVerifier, parse_paypal,
 };
 pub use crate::sandbox::webhook::parse_sandbox;
-pub use crate::stripe::webhook::{parse_stripe, stripe_signature_header, verify_stripe_signature};
+pub use crate::stripe::webhook::{
+    StripeSignature, parse_stripe, stripe_signature_header, verify_stripe_signature,
+};

@@ -10,7 +10,14 @@ use processor_webhooks::{WebhookState, now, router, secrets};
 async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
     processors::install_crypto_provider();
-    let store = store_from_env(&aws_from_env().await)?;
+    let config = aws_from_env().await;
+    let store = store_from_env(&config)?;
+    // Each tenant's own endpoints (`/v1/webhooks/{processor}/{tenant_id}`)
+    // where the deployment keeps processor accounts per tenant.
+    let secrets_manager = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
+        .map(|_| aws_sdk_secretsmanager::Client::new(&config));
+    let tenants =
+        processors::credentials::tenant_secrets_from_env(secrets_manager, None)?.map(Arc::new);
     let paypal: Option<Arc<dyn processors::webhooks::PaypalVerifier>> = match (
         std::env::var("PAYPAL_CLIENT_ID"),
         std::env::var("PAYPAL_SECRET"),
@@ -31,6 +38,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         stripe_secrets: secrets("STRIPE_WEBHOOK_SECRETS"),
         sandbox_secrets: secrets("SANDBOX_WEBHOOK_SECRETS"),
         paypal,
+        tenants,
         clock: now,
     })))
     .await

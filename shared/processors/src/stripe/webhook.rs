@@ -28,6 +28,81 @@ pub fn stripe_signature_header(secret: &str, timestamp: i64, body: &[u8]) -> Str
     )
 }
 
+/// A Stripe-scheme signature header, read and within the tolerance, not
+/// yet checked against a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeSignature {
+    pub timestamp: i64,
+    pub signatures: Vec<Vec<u8>>,
+}
+
+impl StripeSignature {
+    /// Reads the header: missing, malformed or outside the tolerance is an
+    /// error, before any secret is needed.
+    pub fn parse(
+        header_name: &'static str,
+        header: Option<&str>,
+        now: i64,
+    ) -> Result<Self, SignatureError> {
+        let header = header.ok_or(SignatureError::Missing(header_name))?;
+        let malformed = |reason| SignatureError::Malformed {
+            header: header_name,
+            reason,
+        };
+        let mut timestamp = None;
+        let mut signatures = Vec::new();
+        for part in header.split(',') {
+            let (key, value) = part
+                .trim()
+                .split_once('=')
+                .ok_or(malformed("expected key=value pairs"))?;
+            match key {
+                "t" => {
+                    timestamp = Some(
+                        value
+                            .parse::<i64>()
+                            .map_err(|_| malformed("t is not a unix timestamp"))?,
+                    )
+                }
+                "v1" => signatures
+                    .push(hex::decode(value).map_err(|_| malformed("v1 is not hexadecimal"))?),
+                // v0 (test mode) and future schemes are ignored, as Stripe says.
+                _ => {}
+            }
+        }
+        let timestamp = timestamp.ok_or(malformed("t is missing"))?;
+        if signatures.is_empty() {
+            return Err(malformed("no v1 signature"));
+        }
+        let age = now - timestamp;
+        if age.abs() > SIGNATURE_TOLERANCE_SECONDS {
+            return Err(SignatureError::Expired { age });
+        }
+        Ok(StripeSignature {
+            timestamp,
+            signatures,
+        })
+    }
+
+    /// Whether any `v1` is the HMAC of `body` with any of `secrets`
+    /// (compared in constant time).
+    pub fn check(&self, body: &[u8], secrets: &[String]) -> Result<(), SignatureError> {
+        for secret in secrets {
+            for signature in &self.signatures {
+                let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+                    .expect("HMAC accepts any key length");
+                mac.update(self.timestamp.to_string().as_bytes());
+                mac.update(b".");
+                mac.update(body);
+                if mac.verify_slice(signature).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
+        Err(SignatureError::Mismatch)
+    }
+}
+
 /// Verifies a Stripe-scheme signature header over `body`.
 pub fn verify_stripe_signature(
     header_name: &'static str,
@@ -39,55 +114,7 @@ pub fn verify_stripe_signature(
     if secrets.is_empty() {
         return Err(SignatureError::NotConfigured);
     }
-    let header = header.ok_or(SignatureError::Missing(header_name))?;
-    let malformed = |reason| SignatureError::Malformed {
-        header: header_name,
-        reason,
-    };
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        let (key, value) = part
-            .trim()
-            .split_once('=')
-            .ok_or(malformed("expected key=value pairs"))?;
-        match key {
-            "t" => {
-                timestamp = Some(
-                    value
-                        .parse::<i64>()
-                        .map_err(|_| malformed("t is not a unix timestamp"))?,
-                )
-            }
-            "v1" => {
-                signatures.push(hex::decode(value).map_err(|_| malformed("v1 is not hexadecimal"))?)
-            }
-            // v0 (test mode) and future schemes are ignored, as Stripe says.
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or(malformed("t is missing"))?;
-    if signatures.is_empty() {
-        return Err(malformed("no v1 signature"));
-    }
-    let age = now - timestamp;
-    if age.abs() > SIGNATURE_TOLERANCE_SECONDS {
-        return Err(SignatureError::Expired { age });
-    }
-    for secret in secrets {
-        for signature in &signatures {
-            let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-                .expect("HMAC accepts any key length");
-            mac.update(timestamp.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            // Constant-time comparison.
-            if mac.verify_slice(signature).is_ok() {
-                return Ok(());
-            }
-        }
-    }
-    Err(SignatureError::Mismatch)
+    StripeSignature::parse(header_name, header, now)?.check(body, secrets)
 }
 
 #[derive(Deserialize)]
