@@ -538,3 +538,109 @@ fn super_stored_twice(events: &[Event]) -> Vec<StoredEvent> {
     let first = stored(&events[..1]);
     vec![first[0].clone(), first[0].clone()]
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_own_rows_are_spread_over_shards_and_read_as_one() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use event_store::LedgerReads;
+    use event_store_dynamodb::projection::TENANT_TOTAL_SHARDS;
+    use ledger_domain::TenantId;
+    let projection = projection("tenant-shards-").await;
+    let client = aws_sdk_dynamodb::Client::new(&emulator().sdk_config());
+    let balances = ProjectionTables::with_prefix("tenant-shards-").balances;
+    let mut events = Vec::new();
+    // One transaction per commission: each picks its shard afresh.
+    for n in 0..24 {
+        let commission = matured_commission("acme", &format!("aff-{n}"), &format!("c-{n}"), 100);
+        projection.project(&stored(&commission)).await.unwrap();
+        events.extend(commission);
+    }
+    assert_rows_match(&projection, &events).await;
+    let scan = client.scan().table_name(&balances).send().await.unwrap();
+    let owners: std::collections::BTreeSet<String> = scan
+        .items()
+        .iter()
+        .filter(|i| i["currency"].as_s().unwrap() == "EUR")
+        .map(|i| i["owner"].as_s().unwrap().clone())
+        .filter(|o| o.starts_with("acme/tenant"))
+        .collect();
+    assert!(
+        owners.len() >= 2,
+        "one item took every transaction: {owners:?}"
+    );
+    assert!(
+        owners
+            .iter()
+            .all(|o| (0..TENANT_TOTAL_SHARDS).any(|n| *o == format!("acme/tenant#{n}"))),
+        "{owners:?}"
+    );
+
+    // An unsharded row from before is part of the sum.
+    let tenant = BalanceOwner::Tenant {
+        tenant_id: TenantId::new("acme").unwrap(),
+    };
+    let before = projection.balance(&tenant, "EUR").await.unwrap();
+    client
+        .put_item()
+        .table_name(&balances)
+        .item("owner", AttributeValue::S("acme/tenant".into()))
+        .item("currency", AttributeValue::S("EUR".into()))
+        .item("tenant", AttributeValue::S("acme".into()))
+        .item("marker", AttributeValue::N("7".into()))
+        .send()
+        .await
+        .unwrap();
+    let after = projection.balance(&tenant, "EUR").await.unwrap();
+    assert_eq!(after.get("marker"), Some(&7));
+    assert_eq!(
+        after
+            .iter()
+            .filter(|(k, _)| *k != "marker")
+            .collect::<Vec<_>>(),
+        before.iter().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        projection.balances(&tenant).await.unwrap(),
+        vec![("EUR".to_owned(), after.clone())]
+    );
+
+    // A tenant's rows list its own once per currency, summed, whatever the
+    // page size.
+    let acme = TenantId::new("acme").unwrap();
+    for limit in [1, 5, 1000] {
+        let mut listed = Vec::new();
+        let mut token = None;
+        loop {
+            let page = projection
+                .tenant_rows(&acme, token.as_deref(), limit)
+                .await
+                .unwrap();
+            assert!(page.rows.len() <= limit);
+            listed.extend(page.rows);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(listed.len(), 25, "limit {limit}");
+        let own: Vec<_> = listed.iter().filter(|r| r.owner == tenant).collect();
+        assert_eq!(own.len(), 1, "limit {limit}");
+        assert_eq!(own[0].fields, after, "limit {limit}");
+    }
+
+    // Shards that would overflow when summed are an error, not a wrapped
+    // total.
+    for n in 0..2 {
+        client
+            .put_item()
+            .table_name(&balances)
+            .item("owner", AttributeValue::S(format!("acme/tenant#{n}")))
+            .item("currency", AttributeValue::S("JPY".into()))
+            .item("tenant", AttributeValue::S("acme".into()))
+            .item("pending", AttributeValue::N(i64::MAX.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(projection.balance(&tenant, "JPY").await.is_err());
+}

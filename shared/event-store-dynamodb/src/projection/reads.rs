@@ -9,71 +9,109 @@ use ledger_domain::projection::{AffiliateField, BalanceOwner};
 
 use super::{DynamoProjection, PROFILE_ROW, s, sdk};
 
+/// Adds one item's fields to a sum of a tenant's shards; an overflow is an
+/// error, never a wrapped total.
+fn add_fields(into: &mut event_store::Fields, item: event_store::Fields) -> Result<(), StoreError> {
+    for (field, value) in item {
+        let slot = into.entry(field).or_insert(0);
+        *slot = slot.checked_add(value).ok_or_else(|| {
+            StoreError::Unavailable("a tenant's balance shards overflow when summed".to_owned())
+        })?;
+    }
+    Ok(())
+}
+
+/// An item's number attributes: signed minor units per field.
+fn item_fields(item: &HashMap<String, AttributeValue>) -> event_store::Fields {
+    item.iter()
+        .filter_map(|(k, v)| {
+            v.as_n()
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .map(|n| (k.clone(), n))
+        })
+        .collect()
+}
+
 impl DynamoProjection {
-    /// One balance item: signed minor units per field.
+    /// One balance row: signed minor units per field (a tenant's own row
+    /// summed over its shards, see [`super::TENANT_TOTAL_SHARDS`]).
     pub async fn balance(
         &self,
         owner: &BalanceOwner,
         currency: &str,
     ) -> Result<BTreeMap<String, i64>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.balances)
-            .key("owner", s(owner.key()))
-            .key("currency", s(currency))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk("get balance", e))?;
-        Ok(out
-            .item
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(k, v)| v.as_n().ok().and_then(|n| n.parse().ok()).map(|n| (k, n)))
-            .collect())
+        let keys = match owner {
+            BalanceOwner::Tenant { .. } if !currency.starts_with('#') => {
+                super::tenant_total_keys(&owner.key())
+            }
+            _ => {
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(&self.tables.balances)
+                    .key("owner", s(owner.key()))
+                    .key("currency", s(currency))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("get balance", e))?;
+                return Ok(out.item.as_ref().map(item_fields).unwrap_or_default());
+            }
+        };
+        let items = self
+            .get_rows(
+                keys.into_iter()
+                    .map(|key| (key, currency.to_owned()))
+                    .collect(),
+            )
+            .await?;
+        let mut fields = event_store::Fields::new();
+        for item in &items {
+            add_fields(&mut fields, item_fields(item))?;
+        }
+        Ok(fields)
     }
-}
 
-impl DynamoProjection {
-    /// Every balance item of an owner: (currency, fields).
+    /// Every balance row of an owner: (currency, fields), in currency
+    /// order (a tenant's own rows summed over its shards).
     pub async fn owner_balances(
         &self,
         owner: &BalanceOwner,
     ) -> Result<Vec<(String, BTreeMap<String, i64>)>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.balances)
-            .key_condition_expression("#o = :o")
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":o", s(owner.key()))
-            .consistent_read(true)
-            .limit(1000)
-            .send()
-            .await
-            .map_err(|e| sdk("query balances", e))?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|item| {
-                let currency = item.get("currency")?.as_s().ok()?.clone();
+        let keys = match owner {
+            BalanceOwner::Tenant { .. } => super::tenant_total_keys(&owner.key()),
+            BalanceOwner::Affiliate { .. } => vec![owner.key()],
+        };
+        let mut rows: BTreeMap<String, event_store::Fields> = BTreeMap::new();
+        for key in keys {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.balances)
+                .key_condition_expression("#o = :o")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_values(":o", s(key))
+                .consistent_read(true)
+                .limit(1000)
+                .send()
+                .await
+                .map_err(|e| sdk("query balances", e))?;
+            for item in out.items() {
+                let Some(currency) = text(item, "currency") else {
+                    continue;
+                };
                 if currency.starts_with('#') {
                     // Not a currency: the profile or draft counter item.
-                    return None;
+                    continue;
                 }
-                let fields = item
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        v.as_n()
-                            .ok()
-                            .and_then(|n| n.parse().ok())
-                            .map(|n| (k.clone(), n))
-                    })
-                    .collect();
-                Some((currency, fields))
-            })
-            .collect())
+                add_fields(
+                    rows.entry(currency.to_owned()).or_default(),
+                    item_fields(item),
+                )?;
+            }
+        }
+        Ok(rows.into_iter().collect())
     }
 
     /// An owner's journal in one currency, oldest first, after a page token.
@@ -393,17 +431,6 @@ fn sort_rows(rows: &mut [HashMap<String, AttributeValue>]) {
     });
 }
 
-fn row_fields(item: &HashMap<String, AttributeValue>) -> event_store::Fields {
-    item.iter()
-        .filter_map(|(k, v)| {
-            v.as_n()
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .map(|n| (k.clone(), n))
-        })
-        .collect()
-}
-
 #[async_trait::async_trait]
 impl event_store::LedgerReads for DynamoProjection {
     async fn balances(
@@ -424,9 +451,10 @@ impl event_store::LedgerReads for DynamoProjection {
         Ok(event_store::JournalPage { lines, next })
     }
 
-    /// The tenant's rows (its affiliates' and its own) from the tenant
-    /// index, like the payout candidates read: these reads run once per
-    /// statement or reconciliation run.
+    /// The tenant's rows: its affiliates' from the tenant index, like the
+    /// payout candidates read, then its own, summed over their shards, in
+    /// currency order. These reads run once per statement or
+    /// reconciliation run.
     async fn tenant_rows(
         &self,
         tenant_id: &ledger_domain::TenantId,
@@ -434,29 +462,74 @@ impl event_store::LedgerReads for DynamoProjection {
         limit: usize,
     ) -> Result<event_store::TenantRowPage, StoreError> {
         event_store::check_tenant_rows_limit(limit)?;
-        let prefix = format!("{tenant_id}/");
-        let query = OwnerQuery {
-            what: "balance rows",
-            tenant: tenant_id.as_str(),
-            prefix: &prefix,
-            keep: |_| true,
+        let tenant = BalanceOwner::Tenant {
+            tenant_id: tenant_id.clone(),
         };
-        let (items, next) = self.query_owners(&query, after, limit).await?;
-        let mut rows = Vec::with_capacity(items.len());
-        for item in &items {
-            let (Some(owner), Some(currency)) = (text(item, "owner"), text(item, "currency"))
-            else {
-                continue;
-            };
-            let owner = BalanceOwner::from_key(owner).ok_or_else(|| {
-                StoreError::Unavailable(format!("balance row owner {owner:?} is unreadable"))
-            })?;
-            rows.push(event_store::TenantRow {
-                owner,
-                currency: currency.to_owned(),
-                fields: row_fields(item),
-            });
-        }
+        let tenant_key = tenant.key();
+        let mut rows = Vec::new();
+        // Where the tenant's own rows resume: after a currency ("" from the
+        // first), once every affiliate row was handed out.
+        let own_after = match after.and_then(|token| token.split_once(' ')) {
+            Some((owner, currency)) if owner == tenant_key => currency.to_owned(),
+            _ => {
+                let prefix = format!("{tenant_id}/affiliate/");
+                let query = OwnerQuery {
+                    what: "balance rows",
+                    tenant: tenant_id.as_str(),
+                    prefix: &prefix,
+                    keep: |_| true,
+                };
+                let (items, next) = self.query_owners(&query, after, limit).await?;
+                for item in &items {
+                    let (Some(owner), Some(currency)) =
+                        (text(item, "owner"), text(item, "currency"))
+                    else {
+                        continue;
+                    };
+                    let owner = BalanceOwner::from_key(owner).ok_or_else(|| {
+                        StoreError::Unavailable(format!(
+                            "balance row owner {owner:?} is unreadable"
+                        ))
+                    })?;
+                    rows.push(event_store::TenantRow {
+                        owner,
+                        currency: currency.to_owned(),
+                        fields: item_fields(item),
+                    });
+                }
+                if next.is_some() {
+                    return Ok(event_store::TenantRowPage { rows, next });
+                }
+                String::new()
+            }
+        };
+        let own: Vec<_> = self
+            .owner_balances(&tenant)
+            .await?
+            .into_iter()
+            .filter(|(currency, _)| currency.as_str() > own_after.as_str())
+            .collect();
+        let room = limit - rows.len();
+        let next = match own.get(room.saturating_sub(1)) {
+            Some((currency, _)) if own.len() > room => Some(format!(
+                "{tenant_key} {}",
+                if room == 0 {
+                    own_after.as_str()
+                } else {
+                    currency
+                }
+            )),
+            _ => None,
+        };
+        rows.extend(
+            own.into_iter()
+                .take(room)
+                .map(|(currency, fields)| event_store::TenantRow {
+                    owner: tenant.clone(),
+                    currency,
+                    fields,
+                }),
+        );
         Ok(event_store::TenantRowPage { rows, next })
     }
 }
