@@ -14,7 +14,10 @@ async fn main() -> Result<(), Error> {
     let s3 = std::env::var_os("SEPA_FILES_BUCKET").map(|_| file_store::s3_client(&config));
     let secrets = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
         .map(|_| aws_sdk_secretsmanager::Client::new(&config));
-    let processors = processors::credentials::from_env(secrets, s3)?;
+    let processors = processors::credentials::from_env(
+        secrets,
+        processors::credentials::Settings::from_env(s3),
+    )?;
     tracing::info!(processors = ?processors, "dispatch ready");
     let (store, processors) = (&store, &processors);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -241,10 +241,14 @@ async fn tenant_accounts<S>(
     let Some(tenants) = &state.tenants else {
         return Err(Problem::not_found("webhook endpoint"));
     };
-    tenants.accounts(tenant).await.map_err(|e| {
-        tracing::warn!(tenant = %tenant, error = %e, "tenant processor credentials unavailable");
-        Problem::unavailable()
-    })
+    tenants
+        .accounts(tenant)
+        .await
+        .map_err(|e| {
+            tracing::warn!(tenant = %tenant, error = %e, "tenant processor credentials unavailable");
+            Problem::unavailable()
+        })?
+        .ok_or_else(|| Problem::not_found("webhook endpoint"))
 }
 
 /// A tenant's own Stripe account's webhook events, verified by

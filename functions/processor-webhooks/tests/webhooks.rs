@@ -782,7 +782,11 @@ async fn a_tenants_own_endpoint_verifies_with_its_own_secret_and_takes_only_its_
     put_credentials(
         &client,
         "acme",
-        serde_json::json!({"stripe": {"secret_key": "sk_test_acme", "webhook_secrets": ["whsec_acme_new", "whsec_acme_old"]}}),
+        // Its SEPA part is not built here: this function writes no files.
+        serde_json::json!({
+            "stripe": {"secret_key": "sk_test_acme", "webhook_secrets": ["whsec_acme_new", "whsec_acme_old"]},
+            "sepa": {"debtor_name": "Acme Media GmbH", "debtor_iban": "DE89370400440532013000"}
+        }),
     )
     .await;
     put_credentials(
@@ -812,7 +816,7 @@ async fn a_tenants_own_endpoint_verifies_with_its_own_secret_and_takes_only_its_
         tenants: Some(Arc::new(processors::credentials::TenantSecrets::new(
             client,
             "payouts/test/",
-            processors::credentials::Settings::default(),
+            processors::credentials::Settings::default().without_sepa(),
             std::time::Duration::from_secs(300),
         ))),
         clock,
@@ -898,6 +902,35 @@ async fn a_tenants_own_endpoint_verifies_with_its_own_secret_and_takes_only_its_
     )
     .await;
     assert_eq!(status, 404, "{reply}");
+
+    // Where the secrets cannot be read at all: a signed notification is
+    // 503 (the processor retries); an unsigned one is 400 before any read.
+    let unreachable = router(Arc::new(WebhookState {
+        store: store.clone(),
+        stripe_secrets: Vec::new(),
+        sandbox_secrets: Vec::new(),
+        paypal: None,
+        tenants: Some(Arc::new(processors::credentials::TenantSecrets::new(
+            aws_sdk_secretsmanager::Client::new(&aws_emulator::sdk_config_for(
+                "http://127.0.0.1:9",
+            )),
+            "payouts/test/",
+            processors::credentials::Settings::default().without_sepa(),
+            std::time::Duration::from_secs(300),
+        ))),
+        clock,
+    }));
+    let (status, reply) = post(&unreachable, "/v1/webhooks/stripe/acme", &json, &body).await;
+    assert_eq!(status, 400, "{reply}");
+    let (status, reply) = post(
+        &unreachable,
+        "/v1/webhooks/stripe/acme",
+        &signed("whsec_acme_old"),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(event_count(&store).await, before);
 
     // Its own endpoint, with either of its secrets (while Stripe rolls it).
     let (status, reply) = post(

@@ -15,10 +15,12 @@
 //! }
 //! ```
 //!
-//! Each part is optional: a processor a tenant has no credentials for fails
-//! that tenant's items with a clear reason (their money goes back to
+//! Each part is optional: a processor a tenant's secret has no part for
+//! fails that tenant's items with a clear reason (their money goes back to
 //! available); the environment's accounts are never used for it. A tenant
-//! without a secret has none. A secret is read on the tenant's first payout
+//! without a secret at all has its payouts retried (then dead-lettered and
+//! alarmed), not failed: the secret is more likely missing by mistake, and
+//! an earlier attempt through it may have paid. A secret is read on the tenant's first payout
 //! after a cold start and kept for [`CREDENTIALS_TTL`]; a rotated secret is
 //! used from the next read, without a deploy. A secret that cannot be read
 //! (throttled, no permission) or is not valid credentials is an error: the
@@ -169,7 +171,40 @@ impl Credentials {
         reader
             .end()
             .map_err(|_| "not processor credentials: text after the JSON object".to_owned())?;
+        Self::check_not_blank(&credentials)?;
         Ok(credentials)
+    }
+
+    /// No value may be blank: an empty webhook secret would let anyone sign
+    /// for the tenant, an empty key would be sent as one.
+    fn check_not_blank(credentials: &Credentials) -> Result<(), String> {
+        let mut values: Vec<(String, &str)> = Vec::new();
+        if let Some(stripe) = &credentials.stripe {
+            values.push(("stripe.secret_key".into(), &stripe.secret_key));
+            for (i, secret) in stripe.webhook_secrets.iter().enumerate() {
+                values.push((format!("stripe.webhook_secrets[{i}]"), secret));
+            }
+        }
+        if let Some(paypal) = &credentials.paypal {
+            values.push(("paypal.client_id".into(), &paypal.client_id));
+            values.push(("paypal.secret".into(), &paypal.secret));
+            if let Some(id) = &paypal.webhook_id {
+                values.push(("paypal.webhook_id".into(), id));
+            }
+        }
+        if let Some(sepa) = &credentials.sepa {
+            values.push(("sepa.debtor_name".into(), &sepa.debtor_name));
+            values.push(("sepa.debtor_iban".into(), &sepa.debtor_iban));
+            if let Some(bic) = &sepa.debtor_bic {
+                values.push(("sepa.debtor_bic".into(), bic));
+            }
+        }
+        match values.iter().find(|(_, v)| v.trim().is_empty()) {
+            Some((field, _)) => Err(format!(
+                "not processor credentials: at `{field}`: must not be blank"
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -183,6 +218,9 @@ pub struct Settings {
     /// PayPal's API (live unless a sandbox or test server is named).
     pub paypal_api_base: Option<String>,
     pub sepa_files: Option<FileStore>,
+    /// This function never pays by file (it polls, or verifies webhooks):
+    /// a tenant's SEPA part is not built, so it needs no file store.
+    pub skip_sepa: bool,
 }
 
 impl Settings {
@@ -199,6 +237,15 @@ impl Settings {
                 (None, Some(dir), _) => Some(FileStore::Directory(PathBuf::from(dir))),
                 _ => None,
             },
+            skip_sepa: false,
+        }
+    }
+
+    /// The same, for a function that never pays by file.
+    pub fn without_sepa(self) -> Self {
+        Settings {
+            skip_sepa: true,
+            ..self
         }
     }
 }
@@ -223,7 +270,7 @@ impl Processors {
                     .map_err(|e| format!("paypal: {e}"))?,
             );
         }
-        if let Some(sepa) = &credentials.sepa {
+        if let Some(sepa) = credentials.sepa.as_ref().filter(|_| !settings.skip_sepa) {
             let debtor = Debtor::new(
                 &sepa.debtor_name,
                 &sepa.debtor_iban,
@@ -287,13 +334,19 @@ impl TenantAccounts {
     }
 }
 
+/// When a tenant's secret was read, and what it configured (`None`: no
+/// secret).
+type Cached = (Instant, Option<Arc<TenantAccounts>>);
+
 /// Each tenant's processors, from its own secret, kept for a while.
 pub struct TenantSecrets {
     client: aws_sdk_secretsmanager::Client,
     prefix: String,
     settings: Settings,
     ttl: Duration,
-    cache: Mutex<HashMap<TenantId, (Instant, Arc<TenantAccounts>)>>,
+    /// `None`: the tenant has no secret (kept too, so a stream of requests
+    /// naming a tenant that does not exist costs one read per time to live).
+    cache: Mutex<HashMap<TenantId, Cached>>,
 }
 
 impl TenantSecrets {
@@ -313,20 +366,34 @@ impl TenantSecrets {
     }
 
     /// The tenant's accounts, from the cache while fresh, else from its
-    /// secret as it is now.
-    pub async fn accounts(&self, tenant: &TenantId) -> Result<Arc<TenantAccounts>, ProcessorError> {
+    /// secret as it is now; `None` when it has no secret.
+    pub async fn accounts(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<Arc<TenantAccounts>>, ProcessorError> {
         if let Some(accounts) = self.cached(tenant) {
             return Ok(accounts);
         }
-        let credentials = self.read(tenant).await?;
-        let accounts = TenantAccounts::build(&self.settings, &credentials).map_err(|e| {
-            ProcessorError::Invalid(format!("secret {}: {e}", secret_name(&self.prefix, tenant)))
-        })?;
-        tracing::info!(tenant = %tenant, processors = ?accounts.processors, "tenant processor credentials read");
-        let accounts = Arc::new(accounts);
+        let accounts = match self.read(tenant).await? {
+            None => None,
+            Some(credentials) => {
+                let accounts =
+                    TenantAccounts::build(&self.settings, &credentials).map_err(|e| {
+                        ProcessorError::Invalid(format!(
+                            "secret {}: {e}",
+                            secret_name(&self.prefix, tenant)
+                        ))
+                    })?;
+                tracing::info!(tenant = %tenant, processors = ?accounts.processors, "tenant processor credentials read");
+                Some(Arc::new(accounts))
+            }
+        };
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHED_TENANTS_MAX {
-            cache.retain(|_, (read_at, _)| read_at.elapsed() < self.ttl);
+            // Tenants without a secret go first, then expired entries.
+            cache.retain(|_, (read_at, accounts)| {
+                accounts.is_some() && read_at.elapsed() < self.ttl
+            });
             if cache.len() >= CACHED_TENANTS_MAX {
                 cache.clear();
             }
@@ -335,7 +402,7 @@ impl TenantSecrets {
         Ok(accounts)
     }
 
-    fn cached(&self, tenant: &TenantId) -> Option<Arc<TenantAccounts>> {
+    fn cached(&self, tenant: &TenantId) -> Option<Option<Arc<TenantAccounts>>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .get(tenant)
@@ -343,9 +410,9 @@ impl TenantSecrets {
             .map(|(_, accounts)| accounts.clone())
     }
 
-    /// The tenant's credentials as its secret holds them now (none without
-    /// a secret).
-    async fn read(&self, tenant: &TenantId) -> Result<Credentials, ProcessorError> {
+    /// The tenant's credentials as its secret holds them now (`None`
+    /// without a secret).
+    async fn read(&self, tenant: &TenantId) -> Result<Option<Credentials>, ProcessorError> {
         let name = secret_name(&self.prefix, tenant);
         let answer = self.client.get_secret_value().secret_id(&name).send().await;
         let value = match answer {
@@ -354,8 +421,8 @@ impl TenantSecrets {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
             {
-                tracing::warn!(tenant = %tenant, secret = %name, "tenant has no processor credentials: its items fail");
-                return Ok(Credentials::default());
+                tracing::warn!(tenant = %tenant, secret = %name, "tenant has no processor credentials secret");
+                return Ok(None);
             }
             Err(e) => {
                 return Err(ProcessorError::Unknown(format!(
@@ -370,6 +437,7 @@ impl TenantSecrets {
             )));
         };
         Credentials::from_json(json)
+            .map(Some)
             .map_err(|e| ProcessorError::Invalid(format!("secret {name}: {e}")))
     }
 }
@@ -380,8 +448,17 @@ impl TenantProcessors for TenantSecrets {
         &'a self,
         tenant: &TenantId,
     ) -> Result<RegistryRef<'a>, ProcessorError> {
-        let accounts = self.accounts(tenant).await?;
-        Ok(RegistryRef::Tenant(accounts.processors.clone()))
+        // No secret at all is more likely a secret not created yet (or
+        // deleted by mistake) than a tenant paid by no one: its payouts wait
+        // (retried, then dead-lettered and alarmed) rather than fail, since
+        // an earlier attempt through that account may have paid.
+        match self.accounts(tenant).await? {
+            Some(accounts) => Ok(RegistryRef::Tenant(accounts.processors.clone())),
+            None => Err(ProcessorError::Unknown(format!(
+                "tenant {tenant} has no processor credentials (no secret {})",
+                secret_name(&self.prefix, tenant)
+            ))),
+        }
     }
 }
 
@@ -389,13 +466,13 @@ impl TenantProcessors for TenantSecrets {
 /// they are kept (`None` without it).
 pub fn tenant_secrets_from_env(
     secrets: Option<aws_sdk_secretsmanager::Client>,
-    s3: Option<aws_sdk_s3::Client>,
+    settings: Settings,
 ) -> Result<Option<TenantSecrets>, String> {
     match (var("PROCESSOR_SECRETS_PREFIX"), secrets) {
         (Some(prefix), Some(client)) => Ok(Some(TenantSecrets::new(
             client,
             prefix,
-            Settings::from_env(s3),
+            settings,
             CREDENTIALS_TTL,
         ))),
         (Some(_), None) => {
@@ -410,12 +487,12 @@ pub fn tenant_secrets_from_env(
 /// given), else the environment's one set for every tenant.
 pub fn from_env(
     secrets: Option<aws_sdk_secretsmanager::Client>,
-    s3: Option<aws_sdk_s3::Client>,
+    settings: Settings,
 ) -> Result<ProcessorsFor, String> {
-    match tenant_secrets_from_env(secrets, s3.clone())? {
+    match tenant_secrets_from_env(secrets, settings.clone())? {
         Some(tenants) => Ok(ProcessorsFor::EachTenant(tenants)),
         None => Ok(ProcessorsFor::Deployment(Box::new(Processors::build(
-            &Settings::from_env(s3),
+            &settings,
             &Credentials::from_env(),
         )?))),
     }

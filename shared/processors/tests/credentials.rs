@@ -127,12 +127,25 @@ async fn each_tenant_pays_from_its_own_account_and_a_tenant_without_a_secret_has
         "tr_globex"
     );
 
-    // No secret: no processor at all (its items fail back to available),
-    // never another tenant's or the deployment's account.
-    let initech = secrets.for_tenant(&tenant("initech")).await.unwrap();
-    for processor in [Processor::Stripe, Processor::Paypal, Processor::Sepa] {
-        assert!(initech.ports(processor).is_none(), "{processor:?}");
+    // A secret without a part: no such processor (its items fail back to
+    // available), never another tenant's or the deployment's account.
+    put_secret(
+        &client,
+        "hooli",
+        &serde_json::json!({"paypal": {"client_id": "id", "secret": "s"}}).to_string(),
+    )
+    .await;
+    let hooli = secrets.for_tenant(&tenant("hooli")).await.unwrap();
+    for processor in [Processor::Stripe, Processor::Sepa] {
+        assert!(hooli.ports(processor).is_none(), "{processor:?}");
     }
+    assert!(hooli.ports(Processor::Paypal).is_some());
+    // No secret at all: not answered, so the payout waits (retried, then
+    // dead-lettered), never failed.
+    let Err(ProcessorError::Unknown(reason)) = secrets.for_tenant(&tenant("initech")).await else {
+        panic!("a tenant without a secret was answered");
+    };
+    assert!(reason.contains("payouts/test/initech"), "{reason}");
     // Each key was used for its own tenant's request only.
     let requests = stripe.received_requests().await.unwrap();
     let keys: Vec<_> = requests
@@ -193,6 +206,15 @@ async fn a_malformed_secret_is_an_error_naming_the_field_never_the_value() {
             r#"{"sepa": {"debtor_name": "Acme", "debtor_iban": "DE00LEAK"}}"#,
             "sepa: debtor",
         ),
+        // A blank webhook secret would let anyone sign for the tenant.
+        (
+            r#"{"stripe": {"secret_key": "sk_live_LEAK", "webhook_secrets": ["whsec_LEAK", " "]}}"#,
+            "at `stripe.webhook_secrets[1]`: must not be blank",
+        ),
+        (
+            r#"{"paypal": {"client_id": "", "secret": "LEAK"}}"#,
+            "at `paypal.client_id`: must not be blank",
+        ),
     ];
     for (json, expected) in cases {
         put_secret(&client, "acme", json).await;
@@ -203,6 +225,30 @@ async fn a_malformed_secret_is_an_error_naming_the_field_never_the_value() {
         assert!(reason.contains("payouts/test/acme"), "{reason}");
         assert!(!reason.contains("LEAK"), "{json}: {reason}");
     }
+}
+
+#[tokio::test]
+async fn a_function_that_never_pays_by_file_builds_no_sepa_part() {
+    let emulator = Emulator::start().unwrap();
+    let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config());
+    let sepa = serde_json::json!({"sepa": {"debtor_name": "Acme Media GmbH", "debtor_iban": "DE89370400440532013000"}});
+    put_secret(&client, "acme", &sepa.to_string()).await;
+    // The dispatcher needs where files go: without it the secret is refused.
+    let dispatcher =
+        TenantSecrets::new(client.clone(), PREFIX, Settings::default(), Duration::ZERO);
+    let Err(ProcessorError::Invalid(reason)) = dispatcher.for_tenant(&tenant("acme")).await else {
+        panic!("SEPA without a file store was built");
+    };
+    assert!(reason.contains("SEPA needs"), "{reason}");
+    // The poller and the webhooks never write files: the part is left out.
+    let poller = TenantSecrets::new(
+        client,
+        PREFIX,
+        Settings::default().without_sepa(),
+        Duration::ZERO,
+    );
+    let registry = poller.for_tenant(&tenant("acme")).await.unwrap();
+    assert!(registry.ports(Processor::Sepa).is_none());
 }
 
 #[test]

@@ -246,6 +246,49 @@ async fn a_key_still_in_use_or_an_idempotency_error_is_unknown_not_a_refusal() {
 }
 
 #[tokio::test]
+async fn a_refused_api_key_proves_nothing_about_a_payment() {
+    // A revoked or mistyped key (401) or a restricted one (403): nothing
+    // was asked, so neither a submission nor a lookup is a refusal that
+    // would fail the item and hand its money back.
+    for (status, kind) in [
+        (401, "invalid_request_error"),
+        (403, "invalid_request_error"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/transfers"))
+            .respond_with(
+                ResponseTemplate::new(status).set_body_json(serde_json::json!({
+                    "error": {"type": kind, "message": "Invalid API Key provided: sk_test_****1234"}
+                })),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/transfers"))
+            .respond_with(
+                ResponseTemplate::new(status).set_body_json(serde_json::json!({
+                    "error": {"type": kind, "message": "Invalid API Key provided: sk_test_****1234"}
+                })),
+            )
+            .mount(&server)
+            .await;
+        let stripe = adapter(&server).await;
+        let o = order("pb-000007.1", "10.00", Currency::EUR, stripe_method());
+        let submitted = stripe.submit(&o).await.unwrap_err();
+        assert!(
+            matches!(&submitted, ProcessorError::Unknown(m) if m.contains(&status.to_string())),
+            "{status}: {submitted:?}"
+        );
+        let asked = stripe.status(&o).await.unwrap_err();
+        assert!(
+            matches!(&asked, ProcessorError::Unknown(_)),
+            "{status}: {asked:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn amounts_follow_stripes_exponents_not_iso() {
     let server = MockServer::start().await;
     // ISK: ISO has no decimals, Stripe's API two: 1500 kr is 150000.

@@ -26,7 +26,11 @@ async fn main() -> Result<(), Error> {
     let store = store_from_env(&config)?;
     let secrets = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
         .map(|_| aws_sdk_secretsmanager::Client::new(&config));
-    let processors = processors::credentials::from_env(secrets, None)?;
+    // It asks about payments; it never writes SEPA files.
+    let processors = processors::credentials::from_env(
+        secrets,
+        processors::credentials::Settings::from_env(None).without_sepa(),
+    )?;
     let tenants: Vec<TenantId> = std::env::var("PAYOUT_TENANTS")
         .unwrap_or_default()
         .split(',')

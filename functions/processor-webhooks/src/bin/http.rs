@@ -16,8 +16,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     // where the deployment keeps processor accounts per tenant.
     let secrets_manager = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
         .map(|_| aws_sdk_secretsmanager::Client::new(&config));
-    let tenants =
-        processors::credentials::tenant_secrets_from_env(secrets_manager, None)?.map(Arc::new);
+    let tenants = processors::credentials::tenant_secrets_from_env(
+        secrets_manager,
+        processors::credentials::Settings::from_env(None).without_sepa(),
+    )?
+    .map(Arc::new);
     let paypal: Option<Arc<dyn processors::webhooks::PaypalVerifier>> = match (
         std::env::var("PAYPAL_CLIENT_ID"),
         std::env::var("PAYPAL_SECRET"),

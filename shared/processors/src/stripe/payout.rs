@@ -13,7 +13,8 @@
 //! - `400` of type `idempotency_error`: the key was used with other
 //!   parameters. This product's own mistake, and again no word on whether
 //!   the transfer exists: unknown.
-//! - `429` and `5xx`: unknown. Other `4xx`: the transfer was refused.
+//! - `429`, `5xx`, and `401`/`403` (the key refused: nothing was asked,
+//!   so nothing is known): unknown. Other `4xx`: the transfer was refused.
 //! - Amounts are in Stripe's minor units, which are not always ISO's (ISK,
 //!   HUF, TWD, three-decimal currencies): see `ledger_domain::units`.
 //!
@@ -85,12 +86,16 @@ fn account(order: &PaymentOrder) -> Result<&str, ProcessorError> {
 }
 
 /// Timeouts, connection trouble, rate limits, 5xx, a key still in use
-/// (409) and idempotency errors leave the outcome unknown; other API errors
-/// are refusals of this request.
+/// (409), a refused API key (401, 403: a revoked or mistyped key proves
+/// nothing about a payment, so an item is never failed on it) and
+/// idempotency errors leave the outcome unknown; other API errors are
+/// refusals of this request.
 fn classify(e: StripeError) -> ProcessorError {
     match e {
         StripeError::Stripe(errors, status)
-            if status != 409
+            if status != 401
+                && status != 403
+                && status != 409
                 && status != 429
                 && status < 500
                 && errors.type_ != stripe::ApiErrorsType::IdempotencyError =>
