@@ -505,6 +505,9 @@ async fn legacy_first_line(prefix: &str, stored: &StoredEvent, committed: bool) 
 async fn lines_written_before_line_guards_neither_hide_nor_repeat_an_event() {
     let prefix = "legacy-lines-";
     let projection = projection(prefix).await;
+    // A journal table from before has no layout item: its lines are
+    // unsharded, and the projector finds so from the lines it holds.
+    forget_journal_layout(prefix).await;
     let events = matured_commission("acme", "aff-1", "c-1", 1_000);
     let stored = stored(&events);
     // The recorded event: its line written ahead of a transaction that
@@ -531,6 +534,148 @@ async fn lines_written_before_line_guards_neither_hide_nor_repeat_an_event() {
     let report = projection.project(&stored_twice).await.unwrap();
     assert_eq!(report.already_projected, 1);
     assert_rows_match(&projection, &twice[..1]).await;
+}
+
+/// Removes a journal table's layout item, as a table from before has none.
+async fn forget_journal_layout(prefix: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use event_store_dynamodb::projection::JOURNAL_LAYOUT_KEY;
+    let client = aws_sdk_dynamodb::Client::new(&emulator().sdk_config());
+    client
+        .delete_item()
+        .table_name(ProjectionTables::with_prefix(prefix).journal)
+        .key("owner", AttributeValue::S(JOURNAL_LAYOUT_KEY.into()))
+        .key("line", AttributeValue::S(JOURNAL_LAYOUT_KEY.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The journal items' partition keys, in key order.
+async fn journal_partitions(prefix: &str) -> Vec<String> {
+    let client = aws_sdk_dynamodb::Client::new(&emulator().sdk_config());
+    let scan = client
+        .scan()
+        .table_name(ProjectionTables::with_prefix(prefix).journal)
+        .send()
+        .await
+        .unwrap();
+    let mut owners: Vec<String> = scan
+        .items()
+        .iter()
+        .map(|i| i["owner"].as_s().unwrap().clone())
+        .collect();
+    owners.sort();
+    owners.dedup();
+    owners
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_affiliates_journal_is_spread_over_shards_and_read_in_order() {
+    use event_store::LedgerReads;
+    use event_store_dynamodb::projection::{JOURNAL_LAYOUT_KEY, JOURNAL_SHARDS};
+    let prefix = "journal-shards-";
+    let projection = projection(prefix).await;
+    let mut events = Vec::new();
+    for n in 0..40 {
+        events.extend(matured_commission(
+            "acme",
+            "aff-1",
+            &format!("c-{n:02}"),
+            100 + n,
+        ));
+    }
+    projection.project(&stored(&events)).await.unwrap();
+    assert_rows_match(&projection, &events).await;
+    let owners = journal_partitions(prefix).await;
+    let shards: Vec<_> = owners
+        .iter()
+        .filter(|o| o.starts_with("acme/affiliate/aff-1#EUR#"))
+        .collect();
+    assert!(
+        shards.len() > 1,
+        "one partition took every line: {owners:?}"
+    );
+    assert!(shards.len() <= JOURNAL_SHARDS as usize);
+    assert!(
+        !owners.contains(&"acme/affiliate/aff-1#EUR".to_owned()),
+        "{owners:?}"
+    );
+    assert!(owners.contains(&JOURNAL_LAYOUT_KEY.to_owned()));
+
+    // Read back in line order, once each, whatever the page size; from a
+    // fresh reader (the layout read from the table).
+    let reader = DynamoProjection::new(
+        aws_sdk_dynamodb::Client::new(&emulator().sdk_config()),
+        ProjectionTables::with_prefix(prefix),
+    );
+    let owner = BalanceOwner::Affiliate {
+        tenant_id: ledger_domain::TenantId::new("acme").unwrap(),
+        affiliate_id: ledger_domain::AffiliateId::new("aff-1").unwrap(),
+    };
+    let mut whole = Vec::new();
+    for limit in [1, 7, 80, 500] {
+        let mut lines = Vec::new();
+        let mut after = None;
+        loop {
+            let page = LedgerReads::journal(&reader, &owner, "EUR", after.as_deref(), limit)
+                .await
+                .unwrap();
+            assert!(page.lines.len() <= limit);
+            lines.extend(
+                page.lines
+                    .into_iter()
+                    .map(|l| (l.token, l.stream, l.version)),
+            );
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(lines.len(), 80, "limit {limit}: two events per commission");
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted, "limit {limit}: in line order");
+        if whole.is_empty() {
+            whole = lines;
+        } else {
+            assert_eq!(lines, whole, "limit {limit}");
+        }
+    }
+    // Redelivered: the guards are found in their shards, nothing twice.
+    let again = projection.project(&stored(&events)).await.unwrap();
+    assert_eq!(again.already_projected, events.len());
+    assert_rows_match(&projection, &events).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_from_before_keeps_its_lines_unsharded() {
+    let prefix = "journal-unsharded-";
+    let projection = projection(prefix).await;
+    forget_journal_layout(prefix).await;
+    let first = matured_commission("acme", "aff-1", "c-1", 1_000);
+    // Its lines, as the projector before shards wrote them.
+    legacy_first_line(prefix, &stored(&first)[0], true).await;
+    let second = matured_commission("acme", "aff-1", "c-2", 2_000);
+    projection.project(&stored(&second)).await.unwrap();
+    assert_eq!(
+        journal_partitions(prefix).await,
+        ["#layout", "acme/affiliate/aff-1#EUR"],
+        "the layout found is unsharded, and new lines go where the old ones are"
+    );
+    // A fresh reader reads them all from there.
+    let reader = DynamoProjection::new(
+        aws_sdk_dynamodb::Client::new(&emulator().sdk_config()),
+        ProjectionTables::with_prefix(prefix),
+    );
+    let owner = BalanceOwner::Affiliate {
+        tenant_id: ledger_domain::TenantId::new("acme").unwrap(),
+        affiliate_id: ledger_domain::AffiliateId::new("aff-1").unwrap(),
+    };
+    let page = event_store::LedgerReads::journal(&reader, &owner, "EUR", None, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.lines.len(), 3);
 }
 
 /// The recorded event of `events` delivered twice in one batch.

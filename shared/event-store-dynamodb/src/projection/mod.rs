@@ -4,7 +4,8 @@
 //! - `{prefix}balances`: one item per (owner, currency) with one number
 //!   attribute per account field (`pending`, `available`, ...);
 //! - `{prefix}journal`: one item per (owner and currency, event), for an
-//!   affiliate's paginated journal;
+//!   affiliate's paginated journal, spread over shards on a table created
+//!   by this build (see `journal`);
 //! - `{prefix}projected`: one guard item per projected event that writes no
 //!   journal line (or per chunk of an event too large for one transaction).
 //!
@@ -29,12 +30,14 @@ use event_store::{StoreError, StoredEvent, TRANSACTION_ITEMS_MAX};
 use ledger_domain::projection::{BalanceOwner, EventPlan, FieldDeltas, PlannedProfile, plan};
 
 mod backfill;
+mod journal;
 mod parked;
 mod reads;
 mod schedule;
 mod tables;
 mod units;
 pub use backfill::index_balance_rows;
+pub use journal::{JOURNAL_LAYOUT_KEY, JOURNAL_SHARDS, JournalLayout};
 pub use parked::{PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_owner};
 pub use schedule::{MATURITY_LOOKBACK_DAYS_MAX, mark_schedule_sharded};
 pub use tables::create_projection_tables;
@@ -222,11 +225,17 @@ pub const PROFILE_ROW: &str = "#profile";
 pub struct DynamoProjection {
     client: Client,
     tables: ProjectionTables,
+    /// The journal table's layout, once known (it never changes).
+    journal_layout: std::sync::Arc<tokio::sync::OnceCell<JournalLayout>>,
 }
 
 impl DynamoProjection {
     pub fn new(client: Client, tables: ProjectionTables) -> Self {
-        DynamoProjection { client, tables }
+        DynamoProjection {
+            client,
+            tables,
+            journal_layout: Default::default(),
+        }
     }
 
     /// Projects events delivered in stream order (per stream). Events
@@ -298,7 +307,11 @@ impl DynamoProjection {
             .filter(|u| matches!(u.guard, Guard::Line))
             .map(|u| u.event_index)
             .collect();
-        self.write_idempotent(&batch.events, &line_guarded, &mut report)
+        let layout = self
+            .journal_layout_for_write()
+            .await
+            .map_err(|e| fail(0, e, report))?;
+        self.write_idempotent(&batch.events, &line_guarded, layout, &mut report)
             .await
             .map_err(|e| fail(0, e, report))?;
         // Pack units into transactions: guards + distinct rows <= 100.
@@ -316,7 +329,7 @@ impl DynamoProjection {
                 end += 1;
             }
             let first = units[start].event_index;
-            self.apply_units(&units[start..end], &batch.events, &mut report)
+            self.apply_units(&units[start..end], &batch.events, layout, &mut report)
                 .await
                 .map_err(|e| fail(first, e, report))?;
             start = end;
@@ -335,6 +348,7 @@ impl DynamoProjection {
         &self,
         plans: &[EventPlan],
         line_guarded: &BTreeSet<usize>,
+        layout: JournalLayout,
         report: &mut DynamoProjectionReport,
     ) -> Result<(), StoreError> {
         let mut puts: Vec<(&str, String, HashMap<String, AttributeValue>)> = Vec::new();
@@ -342,8 +356,12 @@ impl DynamoProjection {
             report.journal_lines += event.lines.len();
             let skip = usize::from(line_guarded.contains(&index));
             for line in event.lines.iter().skip(skip) {
-                let item = line_item(line);
-                let key = format!("{}|{}", journal_owner(&line.owner, line.currency), line.key);
+                let item = line_item(line, layout);
+                let key = format!(
+                    "{}|{}",
+                    layout.partition(&line.owner, line.currency, &line.stream),
+                    line.key
+                );
                 puts.push((&self.tables.journal, key, item));
             }
             if let Some(m) = &event.maturity {
@@ -450,6 +468,7 @@ impl DynamoProjection {
         &self,
         units: &[Unit],
         plans: &[EventPlan],
+        layout: JournalLayout,
         report: &mut DynamoProjectionReport,
     ) -> Result<(), StoreError> {
         let mut live: Vec<&Unit> = units.iter().collect();
@@ -489,7 +508,7 @@ impl DynamoProjection {
                                 "a unit guarded by its first journal line has no line".to_owned(),
                             )
                         })?;
-                        let mut item = line_item(line);
+                        let mut item = line_item(line, layout);
                         item.insert(LINE_GUARD_ATTRIBUTE.to_owned(), AttributeValue::Bool(true));
                         let put = Put::builder()
                             .table_name(&self.tables.journal)
@@ -566,7 +585,7 @@ impl DynamoProjection {
                             let unit = live[i];
                             let settled = match unit.guard {
                                 Guard::Item(_) => true,
-                                Guard::Line => self.line_guard_settled(&plans[unit.event_index]).await?,
+                                Guard::Line => self.line_guard_settled(&plans[unit.event_index], layout).await?,
                             };
                             if settled {
                                 done.insert(i);

@@ -113,67 +113,6 @@ impl DynamoProjection {
         }
         Ok(rows.into_iter().collect())
     }
-
-    /// An owner's journal in one currency, oldest first, after a page token.
-    pub async fn journal(
-        &self,
-        owner: &BalanceOwner,
-        currency: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<event_store::JournalLine>, Option<String>), StoreError> {
-        let pk = super::journal_owner(owner, currency);
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.tables.journal)
-            .key_condition_expression("#o = :o")
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":o", s(&pk))
-            .limit(i32::try_from(limit).unwrap_or(500));
-        if let Some(after) = after {
-            query = query
-                .exclusive_start_key("owner", s(&pk))
-                .exclusive_start_key("line", s(after));
-        }
-        let out = query.send().await.map_err(|e| sdk("query journal", e))?;
-        let mut lines = Vec::new();
-        for item in out.items() {
-            let get = |name: &str| {
-                item.get(name)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let stream = get("stream");
-            let version = item
-                .get("version")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            let deltas =
-                serde_json::from_str(&get("deltas")).map_err(|e| StoreError::CorruptEvent {
-                    stream: stream.clone(),
-                    version,
-                    reason: format!("journal line deltas: {e}"),
-                })?;
-            lines.push(event_store::JournalLine {
-                // The sort key (recorded time, stream, version) is the page token.
-                token: get("line"),
-                stream,
-                version,
-                event_type: get("event_type"),
-                effective_at: get("effective_at"),
-                deltas,
-            });
-        }
-        let next = out
-            .last_evaluated_key()
-            .and_then(|k| k.get("line"))
-            .and_then(|v| v.as_s().ok())
-            .cloned();
-        Ok((lines, next))
-    }
 }
 
 fn number(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {

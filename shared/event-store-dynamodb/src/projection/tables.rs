@@ -85,9 +85,8 @@ pub async fn create_projection_tables(
             .send()
             .await
             .map_err(|e| sdk(&format!("create {name}"), e))?;
-        if name == &tables.maturities {
-            // A new schedule has no entries by day. (A new table takes
-            // writes once it is active.)
+        if name == &tables.maturities || name == &tables.journal {
+            // A new table takes writes once it is active.
             use aws_sdk_dynamodb::client::Waiters;
             client
                 .wait_until_table_exists()
@@ -95,6 +94,13 @@ pub async fn create_projection_tables(
                 .wait(std::time::Duration::from_secs(300))
                 .await
                 .map_err(|e| sdk(&format!("wait for {name}"), e))?;
+        }
+        if name == &tables.journal {
+            // A new journal holds no line: it is sharded.
+            super::journal::record_layout(client, name, super::JournalLayout::Sharded).await?;
+        }
+        if name == &tables.maturities {
+            // A new schedule has no entries by day.
             client
                 .put_item()
                 .table_name(name)

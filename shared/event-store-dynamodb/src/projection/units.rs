@@ -37,20 +37,22 @@ pub(super) struct Unit {
 pub const LINE_GUARD_ATTRIBUTE: &str = "guard";
 
 /// The journal's partition key of an owner's lines in one currency:
-/// `{owner}#{currency}`.
+/// `{owner}#{currency}` (in a sharded table, the base of its shards'
+/// keys).
 pub(super) fn journal_owner(owner: &BalanceOwner, currency: &str) -> String {
     format!("{}#{currency}", owner.key())
 }
 
-/// The journal item of a planned line: key `owner` ([`journal_owner`]) and
-/// `line`.
+/// The journal item of a planned line: key `owner` (its partition in the
+/// table's layout) and `line`.
 pub(super) fn line_item(
     line: &ledger_domain::projection::PlannedLine,
+    layout: super::JournalLayout,
 ) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (
             "owner".to_owned(),
-            s(journal_owner(&line.owner, line.currency)),
+            s(layout.partition(&line.owner, line.currency, &line.stream)),
         ),
         ("line".to_owned(), s(&line.key)),
         ("stream".to_owned(), s(&line.stream)),
@@ -116,11 +118,15 @@ impl DynamoProjection {
     /// projected only if that transaction wrote its guard item; otherwise
     /// (say its transaction was still being retried across a deploy) it is
     /// not, and its line is rewritten as the guard.
-    pub(super) async fn line_guard_settled(&self, event: &EventPlan) -> Result<bool, StoreError> {
+    pub(super) async fn line_guard_settled(
+        &self,
+        event: &EventPlan,
+        layout: super::JournalLayout,
+    ) -> Result<bool, StoreError> {
         let Some(line) = event.lines.first() else {
             return Ok(false);
         };
-        let owner = journal_owner(&line.owner, line.currency);
+        let owner = layout.partition(&line.owner, line.currency, &line.stream);
         let found = self
             .client
             .get_item()
