@@ -47,7 +47,9 @@ pub struct WebhookState<S> {
     /// Each tenant's own processor accounts, where the deployment keeps
     /// them per tenant: what `/v1/webhooks/{processor}/{tenant_id}` is
     /// verified with.
-    pub tenants: Option<Arc<processors::credentials::TenantSecrets>>,
+    pub tenants: Option<
+        Arc<processors::credentials::TenantSecrets<processors::credentials::TenantWebhooks>>,
+    >,
     /// Unix seconds now (a parameter, so tests can move time).
     pub clock: fn() -> i64,
 }
@@ -237,7 +239,7 @@ fn endpoint_tenant(tenant_id: &str) -> Result<TenantId, Problem> {
 async fn tenant_accounts<S>(
     state: &WebhookState<S>,
     tenant: &TenantId,
-) -> Result<Arc<processors::credentials::TenantAccounts>, Problem> {
+) -> Result<Arc<processors::credentials::TenantWebhooks>, Problem> {
     let Some(tenants) = &state.tenants else {
         return Err(Problem::not_found("webhook endpoint"));
     };

@@ -296,18 +296,38 @@ pub fn secret_name(prefix: &str, tenant: &TenantId) -> String {
 /// exist cannot grow the cache without bound).
 pub const CACHED_TENANTS_MAX: usize = 10_000;
 
-/// What one tenant's secret configures: its payout adapters and what its
-/// processors' notifications are verified with.
-pub struct TenantAccounts {
+/// What a function builds from a tenant's credentials: its payout
+/// adapters ([`TenantPayouts`]) or what its notifications are verified with
+/// ([`TenantWebhooks`]). Each function links only what it builds.
+pub trait FromCredentials: Send + Sync + Sized + 'static {
+    fn from_credentials(settings: &Settings, credentials: &Credentials) -> Result<Self, String>;
+}
+
+/// A tenant's payout adapters (the dispatcher, the poller).
+pub struct TenantPayouts {
     pub processors: Arc<Processors>,
+}
+
+impl FromCredentials for TenantPayouts {
+    fn from_credentials(settings: &Settings, credentials: &Credentials) -> Result<Self, String> {
+        let processors = Processors::build(settings, credentials)?;
+        Ok(TenantPayouts {
+            processors: Arc::new(processors),
+        })
+    }
+}
+
+/// What a tenant's processors' notifications are verified with (the
+/// webhook function).
+pub struct TenantWebhooks {
     /// Its Stripe webhook endpoint's signing secrets (none: no endpoint).
     pub stripe_webhook_secrets: Vec<String>,
     /// Its PayPal webhook's verifier (none: no webhook).
     pub paypal_verifier: Option<Arc<dyn PaypalVerifier>>,
 }
 
-impl TenantAccounts {
-    fn build(settings: &Settings, credentials: &Credentials) -> Result<Self, String> {
+impl FromCredentials for TenantWebhooks {
+    fn from_credentials(settings: &Settings, credentials: &Credentials) -> Result<Self, String> {
         let paypal_verifier = match &credentials.paypal {
             Some(PaypalCredentials {
                 client_id,
@@ -322,8 +342,7 @@ impl TenantAccounts {
             }
             _ => None,
         };
-        Ok(TenantAccounts {
-            processors: Arc::new(Processors::build(settings, credentials)?),
+        Ok(TenantWebhooks {
             stripe_webhook_secrets: credentials
                 .stripe
                 .as_ref()
@@ -336,20 +355,20 @@ impl TenantAccounts {
 
 /// When a tenant's secret was read, and what it configured (`None`: no
 /// secret).
-type Cached = (Instant, Option<Arc<TenantAccounts>>);
+type Cached<T> = (Instant, Option<Arc<T>>);
 
-/// Each tenant's processors, from its own secret, kept for a while.
-pub struct TenantSecrets {
+/// What each tenant's own secret configures (`T`), kept for a while.
+pub struct TenantSecrets<T = TenantPayouts> {
     client: aws_sdk_secretsmanager::Client,
     prefix: String,
     settings: Settings,
     ttl: Duration,
     /// `None`: the tenant has no secret (kept too, so a stream of requests
     /// naming a tenant that does not exist costs one read per time to live).
-    cache: Mutex<HashMap<TenantId, Cached>>,
+    cache: Mutex<HashMap<TenantId, Cached<T>>>,
 }
 
-impl TenantSecrets {
+impl<T: FromCredentials> TenantSecrets<T> {
     pub fn new(
         client: aws_sdk_secretsmanager::Client,
         prefix: impl Into<String>,
@@ -367,24 +386,20 @@ impl TenantSecrets {
 
     /// The tenant's accounts, from the cache while fresh, else from its
     /// secret as it is now; `None` when it has no secret.
-    pub async fn accounts(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Option<Arc<TenantAccounts>>, ProcessorError> {
+    pub async fn accounts(&self, tenant: &TenantId) -> Result<Option<Arc<T>>, ProcessorError> {
         if let Some(accounts) = self.cached(tenant) {
             return Ok(accounts);
         }
         let accounts = match self.read(tenant).await? {
             None => None,
             Some(credentials) => {
-                let accounts =
-                    TenantAccounts::build(&self.settings, &credentials).map_err(|e| {
-                        ProcessorError::Invalid(format!(
-                            "secret {}: {e}",
-                            secret_name(&self.prefix, tenant)
-                        ))
-                    })?;
-                tracing::info!(tenant = %tenant, processors = ?accounts.processors, "tenant processor credentials read");
+                let accounts = T::from_credentials(&self.settings, &credentials).map_err(|e| {
+                    ProcessorError::Invalid(format!(
+                        "secret {}: {e}",
+                        secret_name(&self.prefix, tenant)
+                    ))
+                })?;
+                tracing::info!(tenant = %tenant, credentials = ?credentials, "tenant processor credentials read");
                 Some(Arc::new(accounts))
             }
         };
@@ -402,7 +417,7 @@ impl TenantSecrets {
         Ok(accounts)
     }
 
-    fn cached(&self, tenant: &TenantId) -> Option<Option<Arc<TenantAccounts>>> {
+    fn cached(&self, tenant: &TenantId) -> Option<Option<Arc<T>>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .get(tenant)
@@ -443,7 +458,7 @@ impl TenantSecrets {
 }
 
 #[async_trait]
-impl TenantProcessors for TenantSecrets {
+impl TenantProcessors for TenantSecrets<TenantPayouts> {
     async fn for_tenant<'a>(
         &'a self,
         tenant: &TenantId,
@@ -464,10 +479,10 @@ impl TenantProcessors for TenantSecrets {
 
 /// Each tenant's own accounts, when `PROCESSOR_SECRETS_PREFIX` names where
 /// they are kept (`None` without it).
-pub fn tenant_secrets_from_env(
+pub fn tenant_secrets_from_env<T: FromCredentials>(
     secrets: Option<aws_sdk_secretsmanager::Client>,
     settings: Settings,
-) -> Result<Option<TenantSecrets>, String> {
+) -> Result<Option<TenantSecrets<T>>, String> {
     match (var("PROCESSOR_SECRETS_PREFIX"), secrets) {
         (Some(prefix), Some(client)) => Ok(Some(TenantSecrets::new(
             client,
