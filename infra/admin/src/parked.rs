@@ -74,6 +74,17 @@ pub(crate) async fn projection(backend: &Backend, action: &Projection) -> Result
                     "the maturity schedule still holds entries by day (from before it was sharded): the maturing run keeps reading those days; run this again once they have matured"
                 );
             }
+            match event_store_dynamodb::projection::mark_journal_sharded(projection)
+                .await
+                .map_err(failed)?
+            {
+                event_store_dynamodb::projection::JournalLayout::Sharded(shards) => println!(
+                    "the journal is spread over {shards} partitions per owner and currency"
+                ),
+                event_store_dynamodb::projection::JournalLayout::Unsharded => println!(
+                    "the journal keeps one partition per owner and currency (it held lines before its layout was recorded; it stays so)"
+                ),
+            }
             return Ok(());
         }
     };

@@ -185,10 +185,20 @@ async fn an_unreadable_event_stops_the_batch_after_projecting_those_before_it() 
 
 /// A recorded and matured commission of `tenant`'s affiliate `affiliate`.
 fn matured_commission(tenant: &str, affiliate: &str, id: &str, minor: i64) -> Vec<Event> {
+    matured_commission_in(ledger_domain::Currency::EUR, tenant, affiliate, id, minor)
+}
+
+fn matured_commission_in(
+    currency: ledger_domain::Currency,
+    tenant: &str,
+    affiliate: &str,
+    id: &str,
+    minor: i64,
+) -> Vec<Event> {
     use chrono::{TimeZone, Utc};
     use ledger_domain::{
         Actor, ActorKind, AffiliateId, CommandContext, Commission, CommissionCommand, CommissionId,
-        Currency, Money, TenantId,
+        Money, TenantId,
     };
     let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
     let ctx = |at| CommandContext {
@@ -202,7 +212,7 @@ fn matured_commission(tenant: &str, affiliate: &str, id: &str, minor: i64) -> Ve
             CommissionCommand::Record {
                 commission_id: CommissionId::new(id).unwrap(),
                 affiliate_id: AffiliateId::new(affiliate).unwrap(),
-                amount: Money::from_minor(minor, Currency::EUR).unwrap(),
+                amount: Money::from_minor(minor, currency).unwrap(),
                 hold_period_days: 0,
                 source_conversion_id: format!("conv-{id}"),
                 order_reference: None,
@@ -678,6 +688,47 @@ async fn a_journal_from_before_keeps_its_lines_unsharded() {
     assert_eq!(page.lines.len(), 3);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_is_sharded_only_when_known_to_be_empty() {
+    use event_store_dynamodb::projection::{JOURNAL_SHARDS, JournalLayout, mark_journal_sharded};
+    // A table CloudFormation created (no layout item), marked after the
+    // deploy before any event: sharded.
+    let fresh = projection("journal-mark-fresh-").await;
+    forget_journal_layout("journal-mark-fresh-").await;
+    assert_eq!(
+        mark_journal_sharded(&fresh).await.unwrap(),
+        JournalLayout::Sharded(JOURNAL_SHARDS)
+    );
+    // Marking again changes nothing.
+    assert_eq!(
+        mark_journal_sharded(&fresh).await.unwrap(),
+        JournalLayout::Sharded(JOURNAL_SHARDS)
+    );
+    // A table holding lines from before: unsharded, and it stays so.
+    let old = projection("journal-mark-old-").await;
+    forget_journal_layout("journal-mark-old-").await;
+    let events = matured_commission("acme", "aff-1", "c-1", 1_000);
+    legacy_first_line("journal-mark-old-", &stored(&events)[0], true).await;
+    assert_eq!(
+        mark_journal_sharded(&old).await.unwrap(),
+        JournalLayout::Unsharded
+    );
+    // A projector finding no layout item never decides the table is empty:
+    // it records unsharded, even on an empty table, and marking later
+    // keeps that.
+    let first = projection("journal-mark-first-").await;
+    forget_journal_layout("journal-mark-first-").await;
+    first.project(&stored(&events)).await.unwrap();
+    assert_eq!(
+        journal_partitions("journal-mark-first-").await,
+        ["#layout", "acme/affiliate/aff-1#EUR"]
+    );
+    assert_eq!(
+        mark_journal_sharded(&first).await.unwrap(),
+        JournalLayout::Unsharded
+    );
+}
+
 /// The recorded event of `events` delivered twice in one batch.
 fn super_stored_twice(events: &[Event]) -> Vec<StoredEvent> {
     let first = stored(&events[..1]);
@@ -749,10 +800,18 @@ async fn a_tenants_own_rows_are_spread_over_shards_and_read_as_one() {
         vec![("EUR".to_owned(), after.clone())]
     );
 
+    // Two more currencies, so the tenant's own rows span pages too.
+    for (currency, id) in [
+        (ledger_domain::Currency::USD, "c-usd"),
+        (ledger_domain::Currency::JPY, "c-jpy"),
+    ] {
+        let commission = matured_commission_in(currency, "acme", "aff-0", id, 500);
+        projection.project(&stored(&commission)).await.unwrap();
+    }
     // A tenant's rows list its own once per currency, summed, whatever the
     // page size.
     let acme = TenantId::new("acme").unwrap();
-    for limit in [1, 5, 1000] {
+    for limit in [1, 2, 5, 26, 1000] {
         let mut listed = Vec::new();
         let mut token = None;
         loop {
@@ -767,11 +826,30 @@ async fn a_tenants_own_rows_are_spread_over_shards_and_read_as_one() {
                 None => break,
             }
         }
-        assert_eq!(listed.len(), 25, "limit {limit}");
-        let own: Vec<_> = listed.iter().filter(|r| r.owner == tenant).collect();
-        assert_eq!(own.len(), 1, "limit {limit}");
-        assert_eq!(own[0].fields, after, "limit {limit}");
+        // 24 affiliates in EUR, aff-0 also in USD and JPY, and the
+        // tenant's own row in each of the three.
+        assert_eq!(listed.len(), 29, "limit {limit}");
+        let own: Vec<_> = listed
+            .iter()
+            .filter(|r| r.owner == tenant)
+            .map(|r| r.currency.as_str())
+            .collect();
+        assert_eq!(own, ["EUR", "JPY", "USD"], "limit {limit}");
+        let eur = listed
+            .iter()
+            .find(|r| r.owner == tenant && r.currency == "EUR")
+            .unwrap();
+        assert_eq!(eur.fields, after, "limit {limit}");
     }
+    // A token from before (owner and currency of the tenant's own row)
+    // resumes after that currency.
+    let page = projection
+        .tenant_rows(&acme, Some("acme/tenant EUR"), 1000)
+        .await
+        .unwrap();
+    let currencies: Vec<_> = page.rows.iter().map(|r| r.currency.as_str()).collect();
+    assert_eq!(currencies, ["JPY", "USD"]);
+    assert!(page.next.is_none());
 
     // Shards that would overflow when summed are an error, not a wrapped
     // total.
@@ -780,12 +858,12 @@ async fn a_tenants_own_rows_are_spread_over_shards_and_read_as_one() {
             .put_item()
             .table_name(&balances)
             .item("owner", AttributeValue::S(format!("acme/tenant#{n}")))
-            .item("currency", AttributeValue::S("JPY".into()))
+            .item("currency", AttributeValue::S("CHF".into()))
             .item("tenant", AttributeValue::S("acme".into()))
             .item("pending", AttributeValue::N(i64::MAX.to_string()))
             .send()
             .await
             .unwrap();
     }
-    assert!(projection.balance(&tenant, "JPY").await.is_err());
+    assert!(projection.balance(&tenant, "CHF").await.is_err());
 }

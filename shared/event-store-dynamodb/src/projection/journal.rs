@@ -12,11 +12,16 @@
 //! as before).
 //!
 //! A table from before keeps its lines under `{owner}#{currency}`. Which
-//! layout a table has is recorded once, in its layout item
-//! ([`JOURNAL_LAYOUT_KEY`]): written when the table is created, or by the
-//! first projector that finds it missing: sharded if the table holds no
-//! line yet, else unsharded. It never changes afterwards, so an event's
-//! guard line is always looked for where it was written.
+//! layout a table has, and over how many shards, is recorded once, in its
+//! layout item ([`JOURNAL_LAYOUT_KEY`]), and never changes, so an event's
+//! guard line is always looked for where it was written:
+//! - `create-tables` records a new table as sharded;
+//! - `ledger-admin projection index` records a table without a layout item
+//!   as sharded if it holds no item at all (a stage just deployed, whose
+//!   table CloudFormation created), else as unsharded;
+//! - a projector that finds no layout item records it unsharded, the one
+//!   layout that is safe whatever the table holds (a projector never
+//!   decides on its own that a table is empty).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use event_store::StoreError;
@@ -33,28 +38,24 @@ pub const JOURNAL_LAYOUT_KEY: &str = "#layout";
 /// The layout item's attribute, `sharded` or `unsharded`.
 const LAYOUT_ATTRIBUTE: &str = "journal";
 
+/// The layout item's attribute holding a sharded table's shard count.
+const SHARDS_ATTRIBUTE: &str = "shards";
+
 /// How a journal table keeps an owner's lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JournalLayout {
     /// Under `{owner}#{currency}` (a table from before).
     Unsharded,
-    /// Under `{owner}#{currency}#n`.
-    Sharded,
+    /// Under `{owner}#{currency}#n`, `n` below the shard count the table
+    /// was created with.
+    Sharded(u64),
 }
 
 impl JournalLayout {
     fn name(self) -> &'static str {
         match self {
             JournalLayout::Unsharded => "unsharded",
-            JournalLayout::Sharded => "sharded",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "unsharded" => Some(JournalLayout::Unsharded),
-            "sharded" => Some(JournalLayout::Sharded),
-            _ => None,
+            JournalLayout::Sharded(_) => "sharded",
         }
     }
 
@@ -63,8 +64,8 @@ impl JournalLayout {
         let base = super::journal_owner(owner, currency);
         match self {
             JournalLayout::Unsharded => base,
-            JournalLayout::Sharded => {
-                format!("{base}#{}", crate::stable_hash(&[stream]) % JOURNAL_SHARDS)
+            JournalLayout::Sharded(shards) => {
+                format!("{base}#{}", crate::stable_hash(&[stream]) % shards)
             }
         }
     }
@@ -74,7 +75,7 @@ impl JournalLayout {
         let base = super::journal_owner(owner, currency);
         match self {
             JournalLayout::Unsharded => vec![base],
-            JournalLayout::Sharded => (0..JOURNAL_SHARDS).map(|n| format!("{base}#{n}")).collect(),
+            JournalLayout::Sharded(shards) => (0..shards).map(|n| format!("{base}#{n}")).collect(),
         }
     }
 }
@@ -86,12 +87,16 @@ pub(super) async fn record_layout(
     table: &str,
     layout: JournalLayout,
 ) -> Result<JournalLayout, StoreError> {
-    let put = client
+    let mut put = client
         .put_item()
         .table_name(table)
         .item("owner", s(JOURNAL_LAYOUT_KEY))
         .item("line", s(JOURNAL_LAYOUT_KEY))
-        .item(LAYOUT_ATTRIBUTE, s(layout.name()))
+        .item(LAYOUT_ATTRIBUTE, s(layout.name()));
+    if let JournalLayout::Sharded(shards) = layout {
+        put = put.item(SHARDS_ATTRIBUTE, AttributeValue::N(shards.to_string()));
+    }
+    let put = put
         .condition_expression("attribute_not_exists(#o)")
         .expression_attribute_names("#o", "owner")
         .send()
@@ -129,15 +134,56 @@ async fn stored_layout(
         return Ok(None);
     };
     let name = super::reads::text(&item, LAYOUT_ATTRIBUTE).unwrap_or_default();
-    JournalLayout::from_name(name)
-        .map(Some)
-        .ok_or_else(|| StoreError::Unavailable(format!("{table}: unknown journal layout {name:?}")))
+    let shards = item
+        .get(SHARDS_ATTRIBUTE)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|n| *n > 0);
+    match (name, shards) {
+        ("unsharded", _) => Ok(Some(JournalLayout::Unsharded)),
+        ("sharded", Some(shards)) => Ok(Some(JournalLayout::Sharded(shards))),
+        _ => Err(StoreError::Unavailable(format!(
+            "{table}: unreadable journal layout item ({name:?}, shards {shards:?})"
+        ))),
+    }
+}
+
+/// Records a journal table without a layout item as sharded if it holds no
+/// item at all (read consistently, to the end of the first page), else as
+/// unsharded; the layout the table has (`ledger-admin projection index`,
+/// after a deploy, before the first event).
+pub async fn mark_journal_sharded(
+    projection: &DynamoProjection,
+) -> Result<JournalLayout, StoreError> {
+    let (client, table) = (&projection.client, &projection.tables.journal);
+    if let Some(layout) = stored_layout(client, table).await? {
+        return Ok(layout);
+    }
+    let out = client
+        .scan()
+        .table_name(table)
+        .limit(1)
+        .consistent_read(true)
+        .projection_expression("#o")
+        .expression_attribute_names("#o", "owner")
+        .send()
+        .await
+        .map_err(|e| sdk("look for journal lines", e))?;
+    // No item and no page after it: empty. (A layout item written
+    // meanwhile makes the put below refuse, and that layout stands.)
+    let empty = out.items().is_empty() && out.last_evaluated_key.is_none();
+    let layout = if empty {
+        JournalLayout::Sharded(JOURNAL_SHARDS)
+    } else {
+        JournalLayout::Unsharded
+    };
+    record_layout(client, table, layout).await
 }
 
 impl DynamoProjection {
     /// The layout lines are written in: the recorded one, or, on a table
-    /// without a layout item, the one this projector records (sharded if
-    /// the table holds no line yet). Kept for the life of the process.
+    /// without a layout item, unsharded, recorded so (the one layout safe
+    /// whatever the table holds). Kept for the life of the process.
     pub(super) async fn journal_layout_for_write(&self) -> Result<JournalLayout, StoreError> {
         if let Some(layout) = self.journal_layout.get() {
             return Ok(*layout);
@@ -145,25 +191,7 @@ impl DynamoProjection {
         let layout = match stored_layout(&self.client, &self.tables.journal).await? {
             Some(layout) => layout,
             None => {
-                // One item of the table, if any: a line written before
-                // layouts were recorded (or a layout item written meanwhile,
-                // whose conditional put then refuses ours).
-                let out = self
-                    .client
-                    .scan()
-                    .table_name(&self.tables.journal)
-                    .limit(1)
-                    .projection_expression("#o")
-                    .expression_attribute_names("#o", "owner")
-                    .send()
-                    .await
-                    .map_err(|e| sdk("look for journal lines", e))?;
-                let choice = if out.items().is_empty() {
-                    JournalLayout::Sharded
-                } else {
-                    JournalLayout::Unsharded
-                };
-                record_layout(&self.client, &self.tables.journal, choice).await?
+                record_layout(&self.client, &self.tables.journal, JournalLayout::Unsharded).await?
             }
         };
         let _ = self.journal_layout.set(layout);

@@ -37,7 +37,7 @@ mod schedule;
 mod tables;
 mod units;
 pub use backfill::index_balance_rows;
-pub use journal::{JOURNAL_LAYOUT_KEY, JOURNAL_SHARDS, JournalLayout};
+pub use journal::{JOURNAL_LAYOUT_KEY, JOURNAL_SHARDS, JournalLayout, mark_journal_sharded};
 pub use parked::{PARKED_OWNER_SUFFIX, PARKED_ROW_PREFIX, RetryOutcome, parked_owner};
 pub use schedule::{MATURITY_LOOKBACK_DAYS_MAX, mark_schedule_sharded};
 pub use tables::create_projection_tables;

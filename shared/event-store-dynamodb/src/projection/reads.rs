@@ -9,16 +9,42 @@ use ledger_domain::projection::{AffiliateField, BalanceOwner};
 
 use super::{DynamoProjection, PROFILE_ROW, s, sdk};
 
-/// Adds one item's fields to a sum of a tenant's shards; an overflow is an
-/// error, never a wrapped total.
-fn add_fields(into: &mut event_store::Fields, item: event_store::Fields) -> Result<(), StoreError> {
-    for (field, value) in item {
-        let slot = into.entry(field).or_insert(0);
-        *slot = slot.checked_add(value).ok_or_else(|| {
-            StoreError::Unavailable("a tenant's balance shards overflow when summed".to_owned())
-        })?;
+/// A tenant's row summed over its shard items: added in `i128` (in any
+/// order the items come), each total then checked to fit; a number that is
+/// not an integer, or a total that does not fit, is an error, never a
+/// dropped or wrapped value.
+#[derive(Default)]
+struct ShardSum(BTreeMap<String, i128>);
+
+impl ShardSum {
+    fn add(&mut self, item: &HashMap<String, AttributeValue>) -> Result<(), StoreError> {
+        for (field, value) in item {
+            let Ok(n) = value.as_n() else { continue };
+            let n: i128 = n.parse().map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "balance field {field} holds {n:?}, not minor units"
+                ))
+            })?;
+            let slot = self.0.entry(field.clone()).or_insert(0);
+            *slot = slot.checked_add(n).ok_or_else(|| {
+                StoreError::Unavailable(format!("balance field {field} overflows when summed"))
+            })?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn total(self) -> Result<event_store::Fields, StoreError> {
+        self.0
+            .into_iter()
+            .map(|(field, n)| {
+                i64::try_from(n).map(|n| (field.clone(), n)).map_err(|_| {
+                    StoreError::Unavailable(format!(
+                        "a tenant's balance shards overflow when summed ({field})"
+                    ))
+                })
+            })
+            .collect()
+    }
 }
 
 /// An item's number attributes: signed minor units per field.
@@ -66,11 +92,11 @@ impl DynamoProjection {
                     .collect(),
             )
             .await?;
-        let mut fields = event_store::Fields::new();
+        let mut sum = ShardSum::default();
         for item in &items {
-            add_fields(&mut fields, item_fields(item))?;
+            sum.add(item)?;
         }
-        Ok(fields)
+        sum.total()
     }
 
     /// Every balance row of an owner: (currency, fields), in currency
@@ -83,7 +109,7 @@ impl DynamoProjection {
             BalanceOwner::Tenant { .. } => super::tenant_total_keys(&owner.key()),
             BalanceOwner::Affiliate { .. } => vec![owner.key()],
         };
-        let mut rows: BTreeMap<String, event_store::Fields> = BTreeMap::new();
+        let mut rows: BTreeMap<String, ShardSum> = BTreeMap::new();
         for key in keys {
             let out = self
                 .client
@@ -105,13 +131,12 @@ impl DynamoProjection {
                     // Not a currency: the profile or draft counter item.
                     continue;
                 }
-                add_fields(
-                    rows.entry(currency.to_owned()).or_default(),
-                    item_fields(item),
-                )?;
+                rows.entry(currency.to_owned()).or_default().add(item)?;
             }
         }
-        Ok(rows.into_iter().collect())
+        rows.into_iter()
+            .map(|(currency, sum)| Ok((currency, sum.total()?)))
+            .collect()
     }
 }
 
@@ -448,7 +473,7 @@ impl event_store::LedgerReads for DynamoProjection {
             .into_iter()
             .filter(|(currency, _)| currency.as_str() > own_after.as_str())
             .collect();
-        let room = limit - rows.len();
+        let room = limit.saturating_sub(rows.len());
         let next = match own.get(room.saturating_sub(1)) {
             Some((currency, _)) if own.len() > room => Some(format!(
                 "{tenant_key} {}",

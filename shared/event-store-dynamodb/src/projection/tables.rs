@@ -97,7 +97,12 @@ pub async fn create_projection_tables(
         }
         if name == &tables.journal {
             // A new journal holds no line: it is sharded.
-            super::journal::record_layout(client, name, super::JournalLayout::Sharded).await?;
+            super::journal::record_layout(
+                client,
+                name,
+                super::JournalLayout::Sharded(super::JOURNAL_SHARDS),
+            )
+            .await?;
         }
         if name == &tables.maturities {
             // A new schedule has no entries by day.
