@@ -231,22 +231,29 @@ impl DynamoProjection {
         // past it may sit in that partition's next page, so this page ends
         // there.
         let mut cut: Option<String> = None;
-        for partition in layout.partitions(owner, currency) {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.tables.journal)
-                .expression_attribute_names("#o", "owner")
-                .expression_attribute_values(":o", s(&partition))
-                .limit(page);
-            query = match after {
-                Some(after) => query
-                    .key_condition_expression("#o = :o AND #l > :after")
-                    .expression_attribute_names("#l", "line")
-                    .expression_attribute_values(":after", s(after)),
-                None => query.key_condition_expression("#o = :o"),
-            };
-            let out = query.send().await.map_err(|e| sdk("query journal", e))?;
+        // The shards at once: a page costs one round trip, not one per
+        // shard.
+        let queries = layout
+            .partitions(owner, currency)
+            .into_iter()
+            .map(|partition| {
+                let query = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.journal)
+                    .expression_attribute_names("#o", "owner")
+                    .expression_attribute_values(":o", s(&partition))
+                    .limit(page);
+                let query = match after {
+                    Some(after) => query
+                        .key_condition_expression("#o = :o AND #l > :after")
+                        .expression_attribute_names("#l", "line")
+                        .expression_attribute_values(":after", s(after)),
+                    None => query.key_condition_expression("#o = :o"),
+                };
+                async move { query.send().await.map_err(|e| sdk("query journal", e)) }
+            });
+        for out in futures::future::try_join_all(queries).await? {
             let found = out.items.unwrap_or_default();
             if out.last_evaluated_key.is_some()
                 && let Some(last) = found.last().and_then(|i| super::reads::text(i, "line"))
