@@ -164,6 +164,16 @@ async fn accept<S: EventStore>(
             "the notification names a payout of another tenant than this endpoint's",
         ));
     }
+    // On a tenant's own endpoint, a notice naming no tenant (a transfer the
+    // tenant made by hand in its own account, say) is that tenant's: kept
+    // for its finance, not in the stream shared by every tenant.
+    let parsed = match (parsed, for_tenant) {
+        (Parsed::Notice(mut notice), Some(tenant)) if notice.tenant_id.is_none() => {
+            notice.tenant_id = Some(tenant.as_str().to_owned());
+            Parsed::Notice(notice)
+        }
+        (parsed, _) => parsed,
+    };
     let body = match parsed {
         Parsed::Ignored { event_type } => {
             serde_json::json!({"status": "ignored", "event_type": event_type})

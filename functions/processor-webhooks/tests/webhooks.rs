@@ -955,4 +955,35 @@ async fn a_tenants_own_endpoint_verifies_with_its_own_secret_and_takes_only_its_
         (200, Some("duplicate")),
         "{reply}"
     );
+
+    // A transfer acme made by hand in its own account names no tenant: it
+    // is kept for acme's finance, under acme, not in the shared stream.
+    let (_, unknown) = sample("stripe-transfer-unknown-item.json");
+    let mut event: Value = serde_json::from_str(&unknown).unwrap();
+    event["id"] = "evt_manual_acme_1".into();
+    event["data"]["object"]["metadata"] = serde_json::json!({});
+    event["data"]["object"]["transfer_group"] = Value::Null;
+    let manual = event.to_string();
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        (
+            "stripe-signature".to_owned(),
+            stripe_signature_header("whsec_acme_new", SIGNED_AT, manual.as_bytes()),
+        ),
+    ];
+    let before_manual = event_count(&store).await;
+    let (status, reply) = post(&app, "/v1/webhooks/stripe/acme", &headers, &manual).await;
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (200, Some("unmatched")),
+        "{reply}"
+    );
+    assert_eq!(event_count(&store).await, before_manual + 1);
+    let page = store.read_all(None, 1000).await.unwrap();
+    let kept = page.events.last().unwrap();
+    assert!(
+        kept.stream.as_str().starts_with("acme/"),
+        "{}",
+        kept.stream.as_str()
+    );
 }
