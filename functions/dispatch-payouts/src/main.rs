@@ -12,10 +12,8 @@ async fn main() -> Result<(), Error> {
     let config = aws_from_env().await;
     let store = store_from_env(&config)?;
     let s3 = std::env::var_os("SEPA_FILES_BUCKET").map(|_| file_store::s3_client(&config));
-    let secrets = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
-        .map(|_| aws_sdk_secretsmanager::Client::new(&config));
     let processors = processors::credentials::from_env(
-        secrets,
+        &config,
         processors::credentials::Settings::from_env(s3),
     )?;
     tracing::info!(processors = ?processors, "dispatch ready");

@@ -218,8 +218,8 @@ pub struct Settings {
     /// PayPal's API (live unless a sandbox or test server is named).
     pub paypal_api_base: Option<String>,
     pub sepa_files: Option<FileStore>,
-    /// This function never pays by file (it polls, or verifies webhooks):
-    /// a tenant's SEPA part is not built, so it needs no file store.
+    /// This function never pays by file (it polls): a tenant's SEPA part
+    /// is not built, so it needs no file store.
     pub skip_sepa: bool,
 }
 
@@ -478,33 +478,30 @@ impl TenantProcessors for TenantSecrets<TenantPayouts> {
 }
 
 /// Each tenant's own accounts, when `PROCESSOR_SECRETS_PREFIX` names where
-/// they are kept (`None` without it).
+/// they are kept (`None` without it), read with a Secrets Manager client of
+/// `config`.
 pub fn tenant_secrets_from_env<T: FromCredentials>(
-    secrets: Option<aws_sdk_secretsmanager::Client>,
+    config: &aws_config::SdkConfig,
     settings: Settings,
-) -> Result<Option<TenantSecrets<T>>, String> {
-    match (var("PROCESSOR_SECRETS_PREFIX"), secrets) {
-        (Some(prefix), Some(client)) => Ok(Some(TenantSecrets::new(
-            client,
+) -> Option<TenantSecrets<T>> {
+    var("PROCESSOR_SECRETS_PREFIX").map(|prefix| {
+        TenantSecrets::new(
+            aws_sdk_secretsmanager::Client::new(config),
             prefix,
             settings,
             CREDENTIALS_TTL,
-        ))),
-        (Some(_), None) => {
-            Err("PROCESSOR_SECRETS_PREFIX needs a Secrets Manager client".to_owned())
-        }
-        (None, _) => Ok(None),
-    }
+        )
+    })
 }
 
 /// The processors of a deployment, as configured by its environment: each
-/// tenant's own (`PROCESSOR_SECRETS_PREFIX`, with the Secrets Manager client
-/// given), else the environment's one set for every tenant.
+/// tenant's own (`PROCESSOR_SECRETS_PREFIX`), else the environment's one set
+/// for every tenant.
 pub fn from_env(
-    secrets: Option<aws_sdk_secretsmanager::Client>,
+    config: &aws_config::SdkConfig,
     settings: Settings,
 ) -> Result<ProcessorsFor, String> {
-    match tenant_secrets_from_env(secrets, settings.clone())? {
+    match tenant_secrets_from_env(config, settings.clone()) {
         Some(tenants) => Ok(ProcessorsFor::EachTenant(tenants)),
         None => Ok(ProcessorsFor::Deployment(Box::new(Processors::build(
             &settings,

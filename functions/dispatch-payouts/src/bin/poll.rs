@@ -24,11 +24,9 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = aws_from_env().await;
     let store = store_from_env(&config)?;
-    let secrets = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
-        .map(|_| aws_sdk_secretsmanager::Client::new(&config));
     // It asks about payments; it never writes SEPA files.
     let processors = processors::credentials::from_env(
-        secrets,
+        &config,
         processors::credentials::Settings::from_env(None).without_sepa(),
     )?;
     let tenants: Vec<TenantId> = std::env::var("PAYOUT_TENANTS")

@@ -14,12 +14,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = store_from_env(&config)?;
     // Each tenant's own endpoints (`/v1/webhooks/{processor}/{tenant_id}`)
     // where the deployment keeps processor accounts per tenant.
-    let secrets_manager = std::env::var_os("PROCESSOR_SECRETS_PREFIX")
-        .map(|_| aws_sdk_secretsmanager::Client::new(&config));
     let tenants = processors::credentials::tenant_secrets_from_env(
-        secrets_manager,
-        processors::credentials::Settings::from_env(None).without_sepa(),
-    )?
+        &config,
+        processors::credentials::Settings::from_env(None),
+    )
     .map(Arc::new);
     let paypal: Option<Arc<dyn processors::webhooks::PaypalVerifier>> = match (
         std::env::var("PAYPAL_CLIENT_ID"),
