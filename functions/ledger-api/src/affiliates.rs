@@ -200,18 +200,9 @@ pub(crate) async fn list<R: ApiReads + 'static>(
 
     // Every balance row of the caller's tenant (its partition only).
     let mut rows = Vec::new();
-    let mut page_after: Option<String> = None;
-    loop {
-        let page = state
-            .reads
-            .tenant_rows(
-                &identity.tenant_id,
-                page_after.as_deref(),
-                event_store::TENANT_ROWS_PAGE_MAX,
-            )
-            .await
-            .map_err(store_problem)?;
-        for row in page.rows {
+    let mut pages = event_store::TenantRowPages::new(&identity.tenant_id);
+    while let Some(page) = pages.next(&state.reads).await.map_err(store_problem)? {
+        for row in page {
             let BalanceOwner::Affiliate { affiliate_id, .. } = row.owner else {
                 continue;
             };
@@ -233,10 +224,6 @@ pub(crate) async fn list<R: ApiReads + 'static>(
                 currency: code,
                 shown,
             });
-        }
-        match page.next {
-            Some(next) => page_after = Some(next),
-            None => break,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use event_store::{Cursor, EventStore, LedgerReads};
+use event_store::{Cursor, EventStore, LedgerReads, TenantRowPages};
 use event_store_dynamodb::table_scan::{TABLE_SCAN_PAGE_MAX, TableScan};
 use ledger_domain::projection::{BalanceDeltas, DRAFTS_ROW};
 use ledger_domain::{TenantId, journal_entry};
@@ -57,22 +57,11 @@ async fn tenant_rows<R: LedgerReads + ?Sized>(
     tenant_id: &TenantId,
 ) -> Result<Vec<event_store::TenantRow>, Failure> {
     let mut rows = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = reads
-            .tenant_rows(
-                tenant_id,
-                after.as_deref(),
-                event_store::TENANT_ROWS_PAGE_MAX,
-            )
-            .await
-            .map_err(failed)?;
-        rows.extend(page.rows);
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(rows),
-        }
+    let mut pages = TenantRowPages::new(tenant_id);
+    while let Some(page) = pages.next(reads).await.map_err(failed)? {
+        rows.extend(page);
     }
+    Ok(rows)
 }
 
 type Row = (String, String);

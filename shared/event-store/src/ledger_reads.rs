@@ -102,6 +102,46 @@ impl<T: LedgerReads + ?Sized> LedgerReads for std::sync::Arc<T> {
     }
 }
 
+/// Reads every balance row of a tenant, one page of the most rows a read
+/// returns at a time, so a caller can go through a large tenant without
+/// holding all its rows at once:
+/// `while let Some(rows) = pages.next(reads).await? { ... }`.
+#[derive(Debug, Clone)]
+pub struct TenantRowPages<'a> {
+    tenant_id: &'a ledger_domain::TenantId,
+    after: Option<String>,
+    done: bool,
+}
+
+impl<'a> TenantRowPages<'a> {
+    /// From the tenant's first row.
+    pub fn new(tenant_id: &'a ledger_domain::TenantId) -> Self {
+        TenantRowPages {
+            tenant_id,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next page's rows; `None` once the last page was read.
+    pub async fn next<R: LedgerReads + ?Sized>(
+        &mut self,
+        reads: &R,
+    ) -> Result<Option<Vec<TenantRow>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = reads
+            .tenant_rows(self.tenant_id, self.after.as_deref(), TENANT_ROWS_PAGE_MAX)
+            .await?;
+        match page.next {
+            Some(next) => self.after = Some(next),
+            None => self.done = true,
+        }
+        Ok(Some(page.rows))
+    }
+}
+
 /// Checks a `tenant_rows` page size.
 pub fn check_tenant_rows_limit(limit: usize) -> Result<(), StoreError> {
     if limit == 0 || limit > TENANT_ROWS_PAGE_MAX {

@@ -47,7 +47,7 @@ pub use idempotency::{IdempotencyRecord, IdempotencyScope, Once, Operation, fing
 pub use ids::{IdempotencyKey, StreamId};
 pub use ledger_reads::{
     Fields, JournalLine, JournalPage, LedgerReads, TENANT_ROWS_PAGE_MAX, TenantRow, TenantRowPage,
-    check_tenant_rows_limit,
+    TenantRowPages, check_tenant_rows_limit,
 };
 pub use limits::{
     EVENT_ITEM_BYTES_MAX, EVENT_ITEM_OVERHEAD_BYTES, IDEMPOTENCY_ANSWER_BYTES_MAX,
@@ -56,8 +56,8 @@ pub use limits::{
 };
 pub use maturity::{DueCommission, MaturitySchedule};
 pub use payout_reads::{
-    CANDIDATE_PAGE_MAX, CandidatePage, PARKED_EVENTS_MAX, ParkedEvent, PayoutReads, decode_profile,
-    payout_candidate,
+    CANDIDATE_PAGE_MAX, CandidatePage, PARKED_EVENTS_MAX, ParkedEvent, PayoutReads,
+    check_candidate_limit, decode_profile, payout_candidate,
 };
 pub use read::{
     Cursor, Page, StoredEvent, check_projection_name, check_read_limit, stored_in_order,

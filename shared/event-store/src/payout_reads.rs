@@ -7,6 +7,18 @@ use crate::StoreError;
 /// The most candidates one `payout_candidates` page returns.
 pub const CANDIDATE_PAGE_MAX: usize = 1000;
 
+/// Checks a `payout_candidates` page size.
+pub fn check_candidate_limit(limit: usize) -> Result<(), StoreError> {
+    if limit == 0 || limit > CANDIDATE_PAGE_MAX {
+        return Err(StoreError::LimitExceeded {
+            what: "payout candidates page".to_owned(),
+            got: limit,
+            limit: CANDIDATE_PAGE_MAX,
+        });
+    }
+    Ok(())
+}
+
 /// A page of payout candidates and where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CandidatePage {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use event_store::LedgerReads;
+use event_store::{LedgerReads, TenantRowPages};
 use ledger_domain::TenantId;
 use serde::Serialize;
 
@@ -63,16 +63,9 @@ async fn read_trial_balance<R: LedgerReads + ?Sized>(
     tenant_id: &TenantId,
 ) -> Result<Vec<TrialBalanceLine>, ReportError> {
     let mut sums: BTreeMap<String, (i128, i128, usize)> = BTreeMap::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = reads
-            .tenant_rows(
-                tenant_id,
-                after.as_deref(),
-                event_store::TENANT_ROWS_PAGE_MAX,
-            )
-            .await?;
-        for row in page.rows {
+    let mut pages = TenantRowPages::new(tenant_id);
+    while let Some(rows) = pages.next(reads).await? {
+        for row in rows {
             let entry = sums.entry(row.currency).or_default();
             entry.2 += 1;
             for field in ACCOUNT_FIELDS {
@@ -83,10 +76,6 @@ async fn read_trial_balance<R: LedgerReads + ?Sized>(
                     entry.1 -= value;
                 }
             }
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
         }
     }
     Ok(sums

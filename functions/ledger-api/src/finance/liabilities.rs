@@ -89,17 +89,9 @@ async fn liability_totals<R: ApiReads + 'static>(
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Totals, Problem> {
     let mut totals = Totals::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = reads
-            .tenant_rows(
-                tenant_id,
-                after.as_deref(),
-                event_store::TENANT_ROWS_PAGE_MAX,
-            )
-            .await
-            .map_err(store_problem)?;
-        for row in page.rows {
+    let mut pages = event_store::TenantRowPages::new(tenant_id);
+    while let Some(rows) = pages.next(reads).await.map_err(store_problem)? {
+        for row in rows {
             let BalanceOwner::Affiliate { affiliate_id, .. } = &row.owner else {
                 continue;
             };
@@ -133,11 +125,8 @@ async fn liability_totals<R: ApiReads + 'static>(
             };
             add_into(&mut totals, &row.currency, values)?;
         }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(totals),
-        }
     }
+    Ok(totals)
 }
 
 fn liability_bodies(totals: &Totals) -> Vec<LiabilityBody> {

@@ -233,13 +233,7 @@ impl event_store::PayoutReads for SqliteEventStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<event_store::CandidatePage, StoreError> {
-        if limit == 0 || limit > event_store::CANDIDATE_PAGE_MAX {
-            return Err(StoreError::LimitExceeded {
-                what: "payout candidates page".to_owned(),
-                got: limit,
-                limit: event_store::CANDIDATE_PAGE_MAX,
-            });
-        }
+        event_store::check_candidate_limit(limit)?;
         let prefix = format!("{tenant_id}/affiliate/");
         // Owners of this tenant sort between "t/affiliate/" and "t/affiliate0".
         let end = format!("{tenant_id}/affiliate0");
