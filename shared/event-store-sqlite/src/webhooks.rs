@@ -36,6 +36,10 @@ CREATE INDEX IF NOT EXISTS webhook_deliveries_due
     ON webhook_deliveries (due_at) WHERE due_at IS NOT NULL;
 "#;
 
+/// An endpoint's stored version, by tenant and endpoint id.
+const ENDPOINT_VERSION: &str =
+    "SELECT version FROM webhook_endpoints WHERE tenant = ?1 AND endpoint_id = ?2";
+
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::InvalidInput {
         field: "webhook record",
@@ -66,6 +70,36 @@ fn stored_version(
     Ok(version.map_or(0, |v| u64::try_from(v).unwrap_or(0)))
 }
 
+/// The record a conditional write names, and the version the writer read.
+struct Expected<'a> {
+    /// `webhook-endpoint` or `webhook-delivery`.
+    what: &'a str,
+    id: &'a str,
+    version: u64,
+}
+
+/// A conditional write that changed no row lost to another writer (or
+/// found the record already there): the conflict names the version the
+/// writer read and the stored one, which `version_sql` reads by `keys`.
+fn written_or_conflict(
+    conn: &Connection,
+    changed: usize,
+    expected: Expected<'_>,
+    version_sql: &str,
+    keys: &[&dyn rusqlite::ToSql],
+) -> Result<(), StoreError> {
+    if changed > 0 {
+        return Ok(());
+    }
+    let actual = stored_version(conn, version_sql, keys)?;
+    Err(webhook_conflict(
+        expected.what,
+        expected.id,
+        expected.version,
+        actual,
+    ))
+}
+
 #[async_trait]
 impl WebhookStore for SqliteEventStore {
     async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -79,15 +113,12 @@ impl WebhookStore for SqliteEventStore {
                     params![tenant, id, body],
                 )
                 .map_err(unavailable)?;
-            if inserted == 0 {
-                let actual = stored_version(
-                    conn,
-                    "SELECT version FROM webhook_endpoints WHERE tenant = ?1 AND endpoint_id = ?2",
-                    &[&tenant, &id],
-                )?;
-                return Err(webhook_conflict("webhook-endpoint", &id, 0, actual));
-            }
-            Ok(())
+            let expected = Expected {
+                what: "webhook-endpoint",
+                id: &id,
+                version: 0,
+            };
+            written_or_conflict(conn, inserted, expected, ENDPOINT_VERSION, &[&tenant, &id])
         })
         .await
     }
@@ -110,20 +141,12 @@ impl WebhookStore for SqliteEventStore {
                     ],
                 )
                 .map_err(unavailable)?;
-            if changed == 0 {
-                let actual = stored_version(
-                    conn,
-                    "SELECT version FROM webhook_endpoints WHERE tenant = ?1 AND endpoint_id = ?2",
-                    &[&tenant, &id],
-                )?;
-                return Err(webhook_conflict(
-                    "webhook-endpoint",
-                    &id,
-                    version.saturating_sub(1),
-                    actual,
-                ));
-            }
-            Ok(())
+            let expected = Expected {
+                what: "webhook-endpoint",
+                id: &id,
+                version: version.saturating_sub(1),
+            };
+            written_or_conflict(conn, changed, expected, ENDPOINT_VERSION, &[&tenant, &id])
         })
         .await
     }
@@ -248,21 +271,20 @@ impl WebhookStore for SqliteEventStore {
                     ],
                 )
                 .map_err(unavailable)?;
-            if changed == 0 {
-                let actual = stored_version(
-                    conn,
-                    "SELECT version FROM webhook_deliveries
-                     WHERE tenant = ?1 AND endpoint_id = ?2 AND event_id = ?3",
-                    &[&tenant, &endpoint, &event],
-                )?;
-                return Err(webhook_conflict(
-                    "webhook-delivery",
-                    &format!("{endpoint}/{event}"),
-                    version.saturating_sub(1),
-                    actual,
-                ));
-            }
-            Ok(())
+            let id = format!("{endpoint}/{event}");
+            let expected = Expected {
+                what: "webhook-delivery",
+                id: &id,
+                version: version.saturating_sub(1),
+            };
+            written_or_conflict(
+                conn,
+                changed,
+                expected,
+                "SELECT version FROM webhook_deliveries
+                 WHERE tenant = ?1 AND endpoint_id = ?2 AND event_id = ?3",
+                &[&tenant, &endpoint, &event],
+            )
         })
         .await
     }
