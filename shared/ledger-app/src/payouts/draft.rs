@@ -209,8 +209,7 @@ where
                         destination: Some(destination),
                     });
                     if pending.items.len() >= options.items_per_batch {
-                        let first = report.batches.is_empty();
-                        match flush_batch(
+                        let flushed = flush_batch(
                             store,
                             ctx,
                             options,
@@ -221,17 +220,10 @@ where
                             &mut pending,
                             &mut report,
                         )
-                        .await
+                        .await?;
+                        if flushed == Flushed::SequenceMoved
+                            || report.batches.len() >= options.max_batches
                         {
-                            Ok(()) => {}
-                            // A later batch lost the sequence to a concurrent
-                            // draft: stop here, resumable from what landed.
-                            Err(AppError::DraftSequenceMoved { .. }) if !first => {
-                                return Ok(report);
-                            }
-                            Err(e) => return Err(e),
-                        }
-                        if report.batches.len() >= options.max_batches {
                             return Ok(report);
                         }
                     }
@@ -244,8 +236,7 @@ where
         }
     }
     if !pending.items.is_empty() {
-        let first = report.batches.is_empty();
-        match flush_batch(
+        let flushed = flush_batch(
             store,
             ctx,
             options,
@@ -256,11 +247,9 @@ where
             &mut pending,
             &mut report,
         )
-        .await
-        {
-            Ok(()) => {}
-            Err(AppError::DraftSequenceMoved { .. }) if !first => return Ok(report),
-            Err(e) => return Err(e),
+        .await?;
+        if flushed == Flushed::SequenceMoved {
+            return Ok(report);
         }
     }
     if !pending.skipped.is_empty() {
@@ -381,6 +370,17 @@ pub(super) fn batch_id_for(sequence: u64) -> Result<PayoutBatchId, AppError> {
     Ok(PayoutBatchId::new(format!("pb-{sequence:06}"))?)
 }
 
+/// What drafting a run's pending batch came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flushed {
+    Landed,
+    /// A later batch of the run lost the draft sequence to a concurrent
+    /// draft: the run stops here, resumable from what landed. (The run's
+    /// first batch losing it is the caller's `DraftSequenceMoved`.)
+    SequenceMoved,
+}
+
+/// Drafts the pending batch, with the skips noted so far, in one write.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn flush_batch<S: EventStore + ?Sized>(
     store: &S,
@@ -392,7 +392,8 @@ pub(super) async fn flush_batch<S: EventStore + ?Sized>(
     sequence: &mut u64,
     pending: &mut Pending,
     report: &mut DraftReport,
-) -> Result<(), AppError> {
+) -> Result<Flushed, AppError> {
+    let first = report.batches.is_empty();
     let next = *sequence + 1;
     let batch_id = match pending.batch_id.take() {
         Some(id) => id,
@@ -432,6 +433,7 @@ pub(super) async fn flush_batch<S: EventStore + ?Sized>(
     debug_assert_eq!(requests[1].stream.as_str(), drafts_stream.as_str());
     match store.append_transaction(requests).await {
         Ok(_) => {}
+        Err(StoreError::VersionConflict { .. }) if !first => return Ok(Flushed::SequenceMoved),
         Err(StoreError::VersionConflict { .. }) => {
             return Err(AppError::DraftSequenceMoved { applied: *sequence });
         }
@@ -468,5 +470,5 @@ pub(super) async fn flush_batch<S: EventStore + ?Sized>(
         totals,
     });
     report.next = pending.token(&ctx.tenant_id);
-    Ok(())
+    Ok(Flushed::Landed)
 }
