@@ -115,6 +115,47 @@ fn service_context(
     })
 }
 
+/// What every ingest route does before its use case, in this order: the
+/// caller may take `action`, the request carries an idempotency key, and
+/// its JSON body is parsed at one instant, which is also the time of the
+/// returned context (who acts).
+async fn accept_request<T>(
+    identity: &Identity,
+    headers: &HeaderMap,
+    body: Body,
+    action: Action<'_>,
+    parse: impl FnOnce(&[u8], DateTime<Utc>) -> Result<T, Problem>,
+) -> Result<(IdempotencyKey, T, CommandContext), Problem> {
+    let role = authorize(identity, action)?;
+    let key = idempotency_key(headers)?;
+    let bytes = read_json_body(headers, body).await?;
+    let now = Utc::now();
+    let parsed = parse(&bytes, now)?;
+    let ctx = service_context(identity, role, now)?;
+    Ok((key, parsed, ctx))
+}
+
+/// Counts what a request ingested (`metric` for the new ones, beside the
+/// duplicates) and answers 200 when everything was a duplicate (a retry of
+/// a request already made), 201 when anything was new.
+fn ingested(
+    identity: &Identity,
+    metric: &'static str,
+    total: usize,
+    duplicates: usize,
+) -> StatusCode {
+    lambda_edge::metrics::Metrics::new("ingest-commissions")
+        .tenant(identity.tenant_id.as_str())
+        .count(metric, total - duplicates)
+        .count("Duplicates", duplicates)
+        .emit();
+    if duplicates == total {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    }
+}
+
 /// Records commissions: one, or a bulk body of up to 99 (all or nothing).
 /// The key is the request's, per tenant: a retry with the same body, even
 /// concurrent with the first, gets the first answer (200, every commission
@@ -138,23 +179,20 @@ async fn post_commissions<S: EventStore + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let role = authorize(&identity, Action::IngestCommissions)?;
-    let key = idempotency_key(&headers)?;
-    let bytes = read_json_body(&headers, body).await?;
-    let now = Utc::now();
-    let commands = wire::parse_commissions(&bytes, now)?;
-    let ctx = service_context(&identity, role, now)?;
+    let (key, commands, ctx) = accept_request(
+        &identity,
+        &headers,
+        body,
+        Action::IngestCommissions,
+        wire::parse_commissions,
+    )
+    .await?;
     let recorded = record_commissions(&state.store, &ctx, &commands, Some(&key))
         .await
         .map_err(app_problem)?;
-    let all_duplicates = recorded.iter().all(|r| r.duplicate);
     let duplicates = recorded.iter().filter(|r| r.duplicate).count();
     tracing::info!(tenant = %identity.tenant_id, commissions = recorded.len(), duplicates, "commissions ingested");
-    lambda_edge::metrics::Metrics::new("ingest-commissions")
-        .tenant(identity.tenant_id.as_str())
-        .count("CommissionsIngested", recorded.len() - duplicates)
-        .count("Duplicates", duplicates)
-        .emit();
+    let status = ingested(&identity, "CommissionsIngested", recorded.len(), duplicates);
     let body = Accepted {
         results: recorded
             .into_iter()
@@ -165,11 +203,6 @@ async fn post_commissions<S: EventStore + 'static>(
                 version: r.version,
             })
             .collect(),
-    };
-    let status = if all_duplicates {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
     };
     Ok((status, axum::Json(body)).into_response())
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use event_store::{EventStore, IdempotencyKey, Operation};
@@ -42,9 +42,9 @@ use ledger_app::adjustments::{
 };
 use ledger_domain::CommandContext;
 
-use crate::{AppState, app_problem, idempotency_key, read_json_body, service_context};
+use crate::{AppState, accept_request, app_problem, ingested};
 use lambda_edge::Caller;
-use lambda_edge::authz::{Action, authorize};
+use lambda_edge::authz::Action;
 use lambda_edge::problem::Problem;
 
 use answer::{ChangesAccepted, Shape, change_problem, result};
@@ -66,37 +66,49 @@ async fn apply<S: EventStore + 'static>(
     operation: &str,
     parse: impl FnOnce(&[u8], DateTime<Utc>) -> Result<Vec<CommissionChange>, Problem>,
 ) -> Result<Response, Problem> {
-    let role = authorize(identity, Action::ReverseCommissions)?;
-    let key = idempotency_key(headers)?;
-    let bytes = read_json_body(headers, body).await?;
-    let now = Utc::now();
-    let changes = parse(&bytes, now)?;
-    let ctx = service_context(identity, role, now)?;
+    let (key, changes, ctx) =
+        accept_request(identity, headers, body, Action::ReverseCommissions, parse).await?;
     let operation = Operation::new(operation).map_err(|e| app_problem(e.into()))?;
     let changed = change_commissions(&state.store, &ctx, &operation, &changes, &key)
         .await
         .map_err(|e| change_problem(e, shape))?;
     let duplicates = changed.iter().filter(|c| c.duplicate).count();
     tracing::info!(tenant = %identity.tenant_id, changes = changed.len(), duplicates, "commission changes ingested");
-    lambda_edge::metrics::Metrics::new("ingest-commissions")
-        .tenant(identity.tenant_id.as_str())
-        .count("CommissionChangesIngested", changed.len() - duplicates)
-        .count("Duplicates", duplicates)
-        .emit();
-    let status = if duplicates == changed.len() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    let status = ingested(
+        identity,
+        "CommissionChangesIngested",
+        changed.len(),
+        duplicates,
+    );
     let body = ChangesAccepted {
         results: changed.into_iter().map(result).collect(),
     };
     Ok((status, axum::Json(body)).into_response())
 }
 
-fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
-    path.map(|Path(id)| id)
-        .map_err(|e| Problem::bad_request("commission_id", &e.body_text()))
+/// One reversal or adjustment of the commission the path names.
+async fn apply_one<S: EventStore + 'static>(
+    state: &AppState<S>,
+    identity: &lambda_edge::Identity,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: Body,
+    kind: Kind,
+    operation: &str,
+) -> Result<Response, Problem> {
+    let id = path
+        .map(|Path(id)| id)
+        .map_err(|e| Problem::bad_request("commission_id", &e.body_text()))?;
+    apply(
+        state,
+        identity,
+        headers,
+        body,
+        Shape::Path,
+        operation,
+        |b, now| parse_one(kind, &id, b, now),
+    )
+    .await
 }
 
 /// Takes money back from a commission: a refund, a chargeback or a fraud
@@ -123,15 +135,14 @@ pub(crate) async fn post_reversal<S: EventStore + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let id = path_id(path)?;
-    apply(
+    apply_one(
         &state,
         &identity,
+        path,
         &headers,
         body,
-        Shape::Path,
+        Kind::Reversal,
         OPERATION_REVERSAL,
-        |b, now| parse_one(Kind::Reversal, &id, b, now),
     )
     .await
 }
@@ -159,15 +170,14 @@ pub(crate) async fn post_adjustment<S: EventStore + 'static>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let id = path_id(path)?;
-    apply(
+    apply_one(
         &state,
         &identity,
+        path,
         &headers,
         body,
-        Shape::Path,
+        Kind::Adjustment,
         OPERATION_ADJUSTMENT,
-        |b, now| parse_one(Kind::Adjustment, &id, b, now),
     )
     .await
 }
