@@ -39,16 +39,7 @@ pub(crate) enum Command {
     /// as they are.
     CreateTables,
     /// Mint a development token of the local stack's issuer.
-    Token {
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        role: String,
-        #[arg(long)]
-        affiliate: Option<String>,
-        #[arg(long)]
-        subject: Option<String>,
-    },
+    Token(local_stack::TokenArgs),
     /// Project the events into the ledger (journal and balances), from where
     /// the projection stopped; resumable at any point.
     Replay {

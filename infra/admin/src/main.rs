@@ -41,13 +41,8 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             tables::create_tables(&cli).await?;
             Ok(true)
         }
-        Command::Token {
-            tenant: t,
-            role,
-            affiliate,
-            subject,
-        } => {
-            token(&cli, t, role, affiliate.as_deref(), subject.as_deref())?;
+        Command::Token(args) => {
+            token(&cli, args)?;
             Ok(true)
         }
         Command::Replay {

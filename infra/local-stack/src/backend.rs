@@ -67,29 +67,20 @@ impl Backend {
     /// `STRIPE_WEBHOOK_SECRETS` if set, the sandbox with the stack's own
     /// sandbox secret.
     pub fn webhooks(&self, key: &[u8]) -> Router {
-        let stripe_secrets = processor_webhooks::secrets("STRIPE_WEBHOOK_SECRETS");
-        let sandbox_secrets = vec![sandbox_webhook_secret(key)];
+        // The same routes whichever store the events are in.
+        fn routes<S: event_store::EventStore + 'static>(store: S, key: &[u8]) -> Router {
+            processor_webhooks::router(Arc::new(processor_webhooks::WebhookState {
+                store,
+                stripe_secrets: processor_webhooks::secrets("STRIPE_WEBHOOK_SECRETS"),
+                sandbox_secrets: vec![sandbox_webhook_secret(key)],
+                paypal: None,
+                tenants: None,
+                clock: processor_webhooks::now,
+            }))
+        }
         match self {
-            Backend::Embedded(store) => {
-                processor_webhooks::router(Arc::new(processor_webhooks::WebhookState {
-                    store: store.clone(),
-                    stripe_secrets,
-                    sandbox_secrets,
-                    paypal: None,
-                    tenants: None,
-                    clock: processor_webhooks::now,
-                }))
-            }
-            Backend::Aws { store, .. } => {
-                processor_webhooks::router(Arc::new(processor_webhooks::WebhookState {
-                    store: store.clone(),
-                    stripe_secrets,
-                    sandbox_secrets,
-                    paypal: None,
-                    tenants: None,
-                    clock: processor_webhooks::now,
-                }))
-            }
+            Backend::Embedded(store) => routes(store.clone(), key),
+            Backend::Aws { store, .. } => routes(store.clone(), key),
         }
     }
 }

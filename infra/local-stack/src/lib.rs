@@ -32,7 +32,7 @@ pub use projector::{
 pub use queues::*;
 pub use sandbox::sandbox_webhook_secret;
 pub use start::{Running, local_processors, start, start_full, start_with};
-pub use tokens::{DevClaims, mint_token, signing_key};
+pub use tokens::{DevClaims, TokenArgs, mint_token, signing_key};
 
 /// Who issues development tokens.
 pub const DEV_ISSUER: &str = "local-stack";

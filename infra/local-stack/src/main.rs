@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use event_store_sqlite::SqliteEventStore;
 use local_stack::{
-    Backend, ROLES, database_path, local_processors, mint_token, signing_key, start_full,
+    Backend, ROLES, TokenArgs, database_path, local_processors, signing_key, start_full,
 };
 
 #[derive(Parser)]
@@ -43,19 +43,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Command {
     /// Print a development token for one role.
-    Token {
-        #[arg(long)]
-        tenant: String,
-        /// One of: ingest, affiliate, finance-maker, finance-approver, admin.
-        #[arg(long)]
-        role: String,
-        /// The affiliate, for the affiliate role.
-        #[arg(long)]
-        affiliate: Option<String>,
-        /// The subject (user or client id); defaults to the role.
-        #[arg(long)]
-        subject: Option<String>,
-    },
+    Token(TokenArgs),
 }
 
 async fn serve(args: Args) -> Result<(), String> {
@@ -150,21 +138,8 @@ async fn main() -> ExitCode {
     lambda_edge::config::init_logging();
     let args = Args::parse();
     let result = match &args.command {
-        Some(Command::Token {
-            tenant,
-            role,
-            affiliate,
-            subject,
-        }) => signing_key(&args.data_dir)
-            .and_then(|key| {
-                mint_token(
-                    &key,
-                    tenant,
-                    role,
-                    subject.as_deref().unwrap_or(role),
-                    affiliate.as_deref(),
-                )
-            })
+        Some(Command::Token(token)) => signing_key(&args.data_dir)
+            .and_then(|key| token.mint(&key))
             .map(|token| println!("{token}"))
             .map_err(|e| e.to_string()),
         None => serve(args).await,

@@ -81,6 +81,36 @@ pub fn mint_token(
     .map_err(|e| StackError::Token(e.to_string()))
 }
 
+/// Who a development token is for: the flags of the stack's `token`
+/// command and of `ledger-admin token`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// One of: ingest, affiliate, finance-maker, finance-approver, admin.
+    #[arg(long)]
+    pub role: String,
+    /// The affiliate, for the affiliate role.
+    #[arg(long)]
+    pub affiliate: Option<String>,
+    /// The subject (user or client id); defaults to the role.
+    #[arg(long)]
+    pub subject: Option<String>,
+}
+
+impl TokenArgs {
+    /// Mints the token with the stack's signing key.
+    pub fn mint(&self, key: &[u8]) -> Result<String, StackError> {
+        mint_token(
+            key,
+            &self.tenant,
+            &self.role,
+            self.subject.as_deref().unwrap_or(&self.role),
+            self.affiliate.as_deref(),
+        )
+    }
+}
+
 /// Verifies a bearer token; None for anything missing, forged or expired.
 fn verify(key: &[u8], authorization: Option<&str>) -> Option<DevClaims> {
     let token = authorization?.strip_prefix("Bearer ")?;
