@@ -250,6 +250,68 @@ fn parse_item(
     ))
 }
 
+/// A request body as JSON.
+pub(crate) fn parse_json(body: &[u8]) -> Result<Value, Problem> {
+    serde_json::from_slice(body)
+        .map_err(|e| Problem::malformed_json(format!("the body is not valid JSON: {e}")))
+}
+
+/// What was parsed, or a 422 naming every broken field.
+pub(crate) fn done<T>(errors: Vec<FieldError>, parsed: Vec<T>) -> Result<Vec<T>, Problem> {
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(Problem::unprocessable(errors))
+    }
+}
+
+/// How a body is shaped: one item, or a bulk body `{"<field>": [...]}`.
+pub(crate) enum BodyShape<'a> {
+    One,
+    Bulk(&'a [Value]),
+    /// The bulk field is not an array (noted in the errors).
+    Broken,
+}
+
+/// The shape of a body whose bulk form keeps its items in `field`: a bulk
+/// body must hold 1 to `max` items (a 422 of its own otherwise) and no
+/// other field (noted in `errors`, as is a `field` that is not an array).
+pub(crate) fn bulk_shape<'a>(
+    value: &'a Value,
+    field: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Result<BodyShape<'a>, Problem> {
+    match value.get(field) {
+        Some(Value::Array(items)) => {
+            if items.is_empty() || items.len() > max {
+                return Err(Problem::unprocessable(vec![FieldError {
+                    field: field.into(),
+                    rule: format!("must hold 1 to {max} items, got {}", items.len()),
+                }]));
+            }
+            if let Some(other) = value
+                .as_object()
+                .and_then(|o| o.keys().find(|k| *k != field))
+            {
+                errors.push(FieldError {
+                    field: other.clone(),
+                    rule: "is not a known field of a bulk body".into(),
+                });
+            }
+            Ok(BodyShape::Bulk(items))
+        }
+        Some(_) => {
+            errors.push(FieldError {
+                field: field.into(),
+                rule: "must be an array".into(),
+            });
+            Ok(BodyShape::Broken)
+        }
+        None => Ok(BodyShape::One),
+    }
+}
+
 /// A parsed commission and its `occurred_at` as given (`None` when left out).
 pub type ParsedCommission = (CommissionCommand, Option<DateTime<Utc>>);
 
@@ -260,27 +322,11 @@ pub fn parse_commissions(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Vec<ParsedCommission>, Problem> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Problem::malformed_json(format!("the body is not valid JSON: {e}")))?;
+    let value = parse_json(body)?;
     let mut errors = Vec::new();
     let mut commands = Vec::new();
-    match value.get("commissions") {
-        Some(Value::Array(items)) => {
-            if items.is_empty() || items.len() > BULK_ITEMS_MAX {
-                return Err(Problem::unprocessable(vec![FieldError {
-                    field: "commissions".into(),
-                    rule: format!("must hold 1 to {BULK_ITEMS_MAX} items, got {}", items.len()),
-                }]));
-            }
-            if let Some(other) = value
-                .as_object()
-                .and_then(|o| o.keys().find(|k| *k != "commissions"))
-            {
-                errors.push(FieldError {
-                    field: other.clone(),
-                    rule: "is not a known field of a bulk body".into(),
-                });
-            }
+    match bulk_shape(&value, "commissions", BULK_ITEMS_MAX, &mut errors)? {
+        BodyShape::Bulk(items) => {
             for (i, item) in items.iter().enumerate() {
                 if let Some(command) =
                     parse_item(format!("commissions[{i}]."), item, now, &mut errors)
@@ -289,11 +335,8 @@ pub fn parse_commissions(
                 }
             }
         }
-        Some(_) => errors.push(FieldError {
-            field: "commissions".into(),
-            rule: "must be an array".into(),
-        }),
-        None => {
+        BodyShape::Broken => {}
+        BodyShape::One => {
             if let Some(command) = parse_item(String::new(), &value, now, &mut errors) {
                 commands.push(command);
             }
@@ -312,11 +355,7 @@ pub fn parse_commissions(
             }
         }
     }
-    if errors.is_empty() {
-        Ok(commands)
-    } else {
-        Err(Problem::unprocessable(errors))
-    }
+    done(errors, commands)
 }
 
 /// The schema of one commission on the wire, for the OpenAPI document. The

@@ -7,7 +7,7 @@ use ledger_domain::{CommissionId, Money, ReversalReason};
 use serde_json::Value;
 
 use super::CHANGES_MAX;
-use crate::wire::Item;
+use crate::wire::{BodyShape, Item, bulk_shape, done, parse_json};
 use lambda_edge::problem::{FieldError, Problem};
 
 /// The fields of a reversal body.
@@ -125,22 +125,6 @@ fn object<'a>(
     }
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, Problem> {
-    serde_json::from_slice(body)
-        .map_err(|e| Problem::malformed_json(format!("the body is not valid JSON: {e}")))
-}
-
-fn done(
-    errors: Vec<FieldError>,
-    changes: Vec<CommissionChange>,
-) -> Result<Vec<CommissionChange>, Problem> {
-    if errors.is_empty() {
-        Ok(changes)
-    } else {
-        Err(Problem::unprocessable(errors))
-    }
-}
-
 /// Parses the body of a change of the commission named in the path.
 pub(super) fn parse_one(
     kind: Kind,
@@ -229,23 +213,8 @@ pub fn parse_changes(body: &[u8], now: DateTime<Utc>) -> Result<Vec<CommissionCh
     let value = parse_json(body)?;
     let mut errors = Vec::new();
     let mut changes = Vec::new();
-    match value.get("changes") {
-        Some(Value::Array(items)) => {
-            if items.is_empty() || items.len() > CHANGES_MAX {
-                return Err(Problem::unprocessable(vec![FieldError {
-                    field: "changes".into(),
-                    rule: format!("must hold 1 to {CHANGES_MAX} items, got {}", items.len()),
-                }]));
-            }
-            if let Some(other) = value
-                .as_object()
-                .and_then(|o| o.keys().find(|k| *k != "changes"))
-            {
-                errors.push(FieldError {
-                    field: other.clone(),
-                    rule: "is not a known field of a bulk body".into(),
-                });
-            }
+    match bulk_shape(&value, "changes", CHANGES_MAX, &mut errors)? {
+        BodyShape::Bulk(items) => {
             for (i, item) in items.iter().enumerate() {
                 changes.extend(parse_item(format!("changes[{i}]."), item, now, &mut errors));
             }
@@ -267,11 +236,8 @@ pub fn parse_changes(body: &[u8], now: DateTime<Utc>) -> Result<Vec<CommissionCh
                 }
             }
         }
-        Some(_) => errors.push(FieldError {
-            field: "changes".into(),
-            rule: "must be an array".into(),
-        }),
-        None => changes.extend(parse_item(String::new(), &value, now, &mut errors)),
+        BodyShape::Broken => {}
+        BodyShape::One => changes.extend(parse_item(String::new(), &value, now, &mut errors)),
     }
     done(errors, changes)
 }
