@@ -44,7 +44,7 @@ pub(crate) fn check_source(backend: &Backend, source: SourceArgs) -> Result<(), 
 pub(crate) async fn sdk_config(cli: &Cli) -> aws_config::SdkConfig {
     match &cli.aws_endpoint {
         Some(endpoint) => aws_emulator::sdk_config_for(endpoint),
-        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        None => lambda_edge::config::aws_from_env().await,
     }
 }
 

@@ -150,7 +150,7 @@ async fn over_http(n: usize) -> (f64, Vec<f64>) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let n = env_size("COMMISSIONS", 49_500);
     let (mut best_append, mut best_http, mut best_latencies) = (0.0_f64, 0.0_f64, Vec::new());
     for round in 1..=ROUNDS {

@@ -88,7 +88,7 @@ async fn wait_for(seen: &Seen, n: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (burst, paced) = (env_size("BURST", 5_000), env_size("PACED", 500));
     let dir = tempfile::tempdir().expect("tempdir");
     let key = signing_key(dir.path()).expect("key");

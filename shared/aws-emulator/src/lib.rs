@@ -161,10 +161,12 @@ impl Drop for Emulator {
 }
 
 /// An SDK configuration for an AWS-compatible endpoint with static test
-/// credentials (the emulator accepts any).
+/// credentials (the emulator accepts any), over plain HTTP: the SDK is
+/// built without a default client, and an emulator speaks no TLS.
 pub fn sdk_config_for(endpoint_url: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint_url)
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(

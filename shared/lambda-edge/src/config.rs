@@ -112,9 +112,24 @@ pub fn required_env(name: &str) -> Result<String, String> {
 
 /// The AWS SDK configuration of the environment (region, credentials,
 /// `AWS_ENDPOINT_URL`), loaded once per cold start: a function's main loads
-/// it once and hands it to every client it builds.
+/// it once and hands it to every client it builds (and the credentials
+/// chain uses the same HTTP client).
 pub async fn aws_from_env() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The SDK's HTTPS client: rustls on ring, the one crypto library of every
+/// function (the SDK's default client would add aws-lc beside it), with
+/// the system's root certificates. Plain HTTP (an emulator) works too.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// The DynamoDB event store at `EVENTS_TABLE_PREFIX`: every function's

@@ -29,12 +29,30 @@ pub mod webhooks;
 
 pub use registry::{ProcessorReports, Processors};
 
-/// Selects the TLS crypto provider (aws-lc-rs, the one async-stripe uses)
-/// for every HTTPS client of the process. Idempotent.
+/// Selects the TLS crypto provider (ring, the one the AWS SDK's client is
+/// built with) for every HTTPS client of the process. Idempotent.
 pub fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // An error means another provider was installed first: that one is used.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// How long one call to a processor's API may take before its outcome is
+/// unknown (and asked about again on the next attempt).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A new HTTP client for a processor's API (Stripe, PayPal): rustls on
+/// ring with the system's root certificates, one timeout. Each adapter
+/// holds its own: a client's pooled connections belong to the runtime that
+/// opened them, so one shared by every runtime of a process (the tests')
+/// would hand out dead connections.
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .user_agent(concat!("affiliate-ledger/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("http client: {e}"))
 }

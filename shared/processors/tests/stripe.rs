@@ -8,7 +8,7 @@ use ledger_app::payouts::{FetchPaymentStatus, PaymentStatus, ProcessorError, Sub
 use ledger_domain::{Currency, PayoutMethod};
 use processors::stripe::StripeTransfers;
 use support::order;
-use wiremock::matchers::{body_string_contains, header, method, path, query_param};
+use wiremock::matchers::{body_string_contains, header, header_exists, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn transfer_json(id: &str, amount: i64, currency: &str, reversed: bool) -> serde_json::Value {
@@ -51,6 +51,8 @@ async fn a_transfer_is_sent_in_minor_units_with_the_item_key() {
         .and(path("/v1/transfers"))
         .and(header("Idempotency-Key", "acme:pb-000007.1"))
         .and(header("Authorization", "Bearer sk_test_123"))
+        .and(header("Content-Type", "application/x-www-form-urlencoded"))
+        .and(header_exists("Stripe-Version"))
         .and(body_string_contains("amount=12345"))
         .and(body_string_contains("currency=eur"))
         .and(body_string_contains("destination=acct_1MTfjCQ9PRzxEwkZ"))
@@ -343,4 +345,33 @@ async fn amounts_follow_stripes_exponents_not_iso() {
         .await
         .unwrap_err();
     assert!(matches!(huf, ProcessorError::Invalid(_)), "{huf:?}");
+}
+
+/// A 4xx whose body is not Stripe's error object (a proxy's or a load
+/// balancer's page) is not Stripe refusing the transfer: nothing is known,
+/// so the item is asked about again, never failed back to available.
+#[tokio::test]
+async fn an_error_page_that_is_not_stripes_is_unknown_not_a_refusal() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("Content-Type", "text/html")
+                .set_body_string("<html><body>Request blocked</body></html>"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/transfers"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("Not Found"))
+        .mount(&server)
+        .await;
+    let stripe = adapter(&server).await;
+    let order = order("pb-000007.1", "10.00", Currency::EUR, stripe_method());
+    for _ in 0..2 {
+        let err = stripe.submit(&order).await.unwrap_err();
+        assert!(matches!(err, ProcessorError::Unknown(_)), "{err:?}");
+    }
 }

@@ -56,7 +56,7 @@ pub struct Deliverer {
 impl Deliverer {
     pub fn new(policy: UrlPolicy) -> Self {
         // reqwest's rustls needs a process-wide provider; installing it twice is harmless.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Deliverer {
             policy,
             retry: RetryPolicy::default(),

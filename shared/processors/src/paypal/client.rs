@@ -8,12 +8,12 @@ use ledger_domain::PayoutMethod;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use super::SENDER_ITEM_ID_LEN_MAX;
 use super::answers::{CreateAnswer, as_unknown, item_status, unknown};
 use super::wire::{
     CreatePayout, CreatePayoutResponse, PayoutAmount, PayoutBatch, PayoutItem, PaypalError,
     SenderBatchHeader,
 };
-use super::{CALL_TIMEOUT, SENDER_ITEM_ID_LEN_MAX};
 
 #[derive(Debug, Clone, Deserialize)]
 struct Token {
@@ -40,10 +40,7 @@ impl std::fmt::Debug for PaypalPayouts {
 
 impl PaypalPayouts {
     pub fn new(base_url: &str, client_id: &str, secret: &str) -> Result<Self, ProcessorError> {
-        crate::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .build()
+        let http = crate::http_client()
             .map_err(|e| ProcessorError::Invalid(format!("paypal client: {e}")))?;
         Ok(PaypalPayouts {
             http,

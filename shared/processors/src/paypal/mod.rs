@@ -33,8 +33,6 @@ pub mod report;
 pub mod webhook;
 mod wire;
 
-use std::time::Duration;
-
 pub use answers::item_status;
 pub use client::PaypalPayouts;
 pub use report::{PaypalSettlementReport, parse_paypal_stl};
@@ -51,5 +49,3 @@ pub use wire::{
 pub const PAYPAL_LIVE: &str = "https://api-m.paypal.com";
 /// PayPal's limit on `sender_item_id`.
 pub const SENDER_ITEM_ID_LEN_MAX: usize = 63;
-/// How long one call may take before its outcome counts as unknown.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);

@@ -1,11 +1,12 @@
 //! Stripe, one file per job:
 //!
 //! - [`payout`]: Connect transfers through `async-stripe` (the payout
-//!   adapter, [`StripeTransfers`]);
+//!   adapter, [`StripeTransfers`]), sent by [`client`];
 //! - [`webhook`]: the `Stripe-Signature` scheme and `transfer.*` events;
 //! - [`report`]: the itemized balance change from activity report (CSV),
 //!   the settlement report reconciled.
 
+pub mod client;
 pub mod payout;
 pub mod report;
 pub mod webhook;

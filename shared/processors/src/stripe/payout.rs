@@ -18,11 +18,12 @@
 //! - Amounts are in Stripe's minor units, which are not always ISO's (ISK,
 //!   HUF, TWD, three-decimal currencies): see `ledger_domain::units`.
 //!
-//! Requests are built and sent by async-stripe (its parameters, retries,
-//! idempotency header and errors); the answer is read into [`TransferRef`],
-//! the two fields this adapter uses, rather than async-stripe's full
-//! `Transfer`, whose object graph (connected account, charge, reversals)
-//! was a quarter of the dispatch function's binary.
+//! Requests are built by async-stripe (their parameters, idempotency key
+//! and API version) and sent by [`StripeHttp`] (see `client`); the answer
+//! is read into [`TransferRef`], the two fields this adapter uses, rather
+//! than async-stripe's full `Transfer`, whose object graph (connected
+//! account, charge, reversals) was a quarter of the dispatch function's
+//! binary.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -32,8 +33,10 @@ use ledger_app::payouts::{
     FetchPaymentStatus, PaymentOrder, PaymentStatus, ProcessorError, SubmitPayment,
 };
 use ledger_domain::{PayoutMethod, Processor};
-use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_client_core::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_connect::transfer::{CreateTransfer, ListTransfer};
+
+use super::client::{StripeFailure, StripeHttp};
 
 /// The fields of a Stripe transfer this adapter reads; every other field
 /// of the answer is skipped.
@@ -51,7 +54,7 @@ struct TransferPage {
 
 /// Stripe's API, or a test server speaking it.
 pub struct StripeTransfers {
-    client: Client,
+    client: StripeHttp,
 }
 
 impl std::fmt::Debug for StripeTransfers {
@@ -64,13 +67,7 @@ impl std::fmt::Debug for StripeTransfers {
 impl StripeTransfers {
     /// `base_url`: `None` for api.stripe.com.
     pub fn new(secret_key: &str, base_url: Option<&str>) -> Result<Self, ProcessorError> {
-        crate::install_crypto_provider();
-        let mut builder = ClientBuilder::new(secret_key);
-        if let Some(url) = base_url {
-            builder = builder.url(url);
-        }
-        let client = builder
-            .build()
+        let client = StripeHttp::new(secret_key, base_url)
             .map_err(|e| ProcessorError::Invalid(format!("stripe client: {e}")))?;
         Ok(StripeTransfers { client })
     }
@@ -90,27 +87,35 @@ fn account(order: &PaymentOrder) -> Result<&str, ProcessorError> {
 /// nothing about a payment, so an item is never failed on it) and
 /// idempotency errors leave the outcome unknown; other API errors are
 /// refusals of this request.
-fn classify(e: StripeError) -> ProcessorError {
+fn classify(e: StripeFailure) -> ProcessorError {
     match e {
-        StripeError::Stripe(errors, status)
-            if status != 401
-                && status != 403
-                && status != 409
-                && status != 429
-                && status < 500
-                && errors.type_ != stripe::ApiErrorsType::IdempotencyError =>
+        StripeFailure::Api {
+            status,
+            kind,
+            message,
+            ..
+        } if status != 401
+            && status != 403
+            && status != 409
+            && status != 429
+            && status < 500
+            && kind != "idempotency_error" =>
         {
             ProcessorError::Invalid(format!(
                 "stripe {status}: {}",
-                errors.message.as_deref().unwrap_or("request refused")
+                message.as_deref().unwrap_or("request refused")
             ))
         }
-        StripeError::Stripe(errors, status) => ProcessorError::Unknown(format!(
-            "stripe {status} ({}): {}",
-            errors.type_.as_str(),
-            errors.message.as_deref().unwrap_or("outcome unknown")
+        StripeFailure::Api {
+            status,
+            kind,
+            message,
+            ..
+        } => ProcessorError::Unknown(format!(
+            "stripe {status} ({kind}): {}",
+            message.as_deref().unwrap_or("outcome unknown")
         )),
-        other => ProcessorError::Unknown(format!("stripe: {other}")),
+        other => ProcessorError::Unknown(other.to_string()),
     }
 }
 
