@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::Utc;
 use event_store::StoreError;
 
 /// Attempts at one write before giving up as busy.
@@ -49,12 +48,13 @@ pub(crate) fn build_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("dynamodb request could not be built: {e}"))
 }
 
+/// Waits before write attempt `attempt + 1` (see `event_store::retry_delay`).
 pub(crate) async fn backoff(attempt: u32) {
-    // Exponential with a little spread from the clock, so contending writers
-    // do not retry in lockstep.
-    let spread = u64::from(Utc::now().timestamp_subsec_micros() % 1000) / 100;
-    let ms = BACKOFF_BASE_MS.saturating_mul(1 << attempt.min(8)) + spread;
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+    tokio::time::sleep(event_store::retry_delay(
+        Duration::from_millis(BACKOFF_BASE_MS),
+        attempt,
+    ))
+    .await;
 }
 
 pub(crate) fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {

@@ -39,6 +39,7 @@ mod limits;
 mod maturity;
 mod payout_reads;
 mod read;
+mod retry;
 mod store;
 
 pub use append::{AppendRequest, Appended, NewEvent, validate_once, validate_transaction};
@@ -62,4 +63,5 @@ pub use payout_reads::{
 pub use read::{
     Cursor, Page, StoredEvent, check_projection_name, check_read_limit, stored_in_order,
 };
+pub use retry::{RETRY_DELAY_CAP_FACTOR, retry_delay};
 pub use store::EventStore;

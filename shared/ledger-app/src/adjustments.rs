@@ -231,7 +231,10 @@ pub async fn change_commissions<S: EventStore + ?Sized>(
             // The same request, concurrently, won.
             Ok(once @ Once::Replayed(_)) => return replayed(once),
             // Someone wrote to one of the commissions first: decide again.
-            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => continue,
+            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => {
+                crate::after_conflict(attempt).await;
+                continue;
+            }
             Err(e) => return Err(key_reused(e)),
         }
     }

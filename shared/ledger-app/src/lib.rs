@@ -25,8 +25,24 @@ use ledger_domain::{
     PostingError, journal_entry,
 };
 
-/// How often a command is re-decided after losing a race for its stream.
-pub const COMMAND_ATTEMPTS_MAX: u32 = 3;
+/// How often a command is decided in all when it keeps losing the race
+/// for its stream (each loss waits [`after_conflict`] first).
+pub const COMMAND_ATTEMPTS_MAX: u32 = 5;
+
+/// The first wait after a command lost the race for its stream; it doubles
+/// per attempt, with a random part, so the dispatchers of one batch's
+/// items do not all decide again at the same instant.
+pub const CONFLICT_BACKOFF_BASE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Waits before deciding again after losing race number `attempt` (1 for
+/// the first) for a stream.
+pub(crate) async fn after_conflict(attempt: u32) {
+    tokio::time::sleep(event_store::retry_delay(
+        CONFLICT_BACKOFF_BASE,
+        attempt.saturating_sub(1),
+    ))
+    .await;
+}
 /// The longest stream a use case loads (a batch of 500 items with a few
 /// outcomes each stays far below).
 pub const STREAM_EVENTS_MAX: usize = 10_000;
@@ -187,7 +203,9 @@ async fn execute<A: Aggregate, S: EventStore + ?Sized>(
         match store.append(request).await {
             Ok(appended) => return Ok(Executed { events, appended }),
             // Someone else wrote first: decide again on what they wrote.
-            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => continue,
+            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => {
+                after_conflict(attempt).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -382,6 +400,7 @@ pub async fn record_commissions<S: EventStore + ?Sized>(
             Ok(once @ Once::Replayed(_)) => return replayed(once),
             // Someone else wrote to one of the commissions: decide again.
             Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => {
+                after_conflict(attempt).await;
                 continue 'retry;
             }
             Err(e) => return Err(e.into()),

@@ -117,6 +117,42 @@ async fn concurrent_commands_on_one_commission_are_serialised() {
     assert_eq!(ok, 2);
 }
 
+/// Many writers on one stream (the dispatchers of one batch's items, say)
+/// all land: each loss of the race waits a growing, random while before
+/// deciding again, so the losers do not collide again in lockstep and run
+/// out of attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_writers_racing_on_one_stream_all_land() {
+    let store = std::sync::Arc::new(SqliteEventStore::in_memory().unwrap());
+    let c1 = CommissionId::new("c1").unwrap();
+    run_commission(&*store, &c1, record("c1"), &ctx(0), None)
+        .await
+        .unwrap();
+    let writers = 16;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(writers));
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let (store, c1, start) = (store.clone(), c1.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let command = CommissionCommand::Reverse {
+                amount: Money::parse("0.50", Currency::EUR).unwrap(),
+                reason: ledger_domain::ReversalReason::Refund,
+                reference: None,
+            };
+            run_commission(&*store, &c1, command, &ctx(1), None).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let stream = StreamId::new("acme/commission/c1").unwrap();
+    assert_eq!(
+        store.read_stream(&stream, 1, 100).await.unwrap().len(),
+        1 + writers
+    );
+}
+
 #[tokio::test]
 async fn balances_rebuilt_from_the_store_equal_the_decided_fold() {
     let store = SqliteEventStore::in_memory().unwrap();

@@ -97,7 +97,10 @@ pub async fn approve<S: EventStore + ?Sized>(
                     appended: appended.remove(0),
                 };
             }
-            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => continue,
+            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => {
+                crate::after_conflict(attempt).await;
+                continue;
+            }
             Err(e) => return Err(e.into()),
         }
     };

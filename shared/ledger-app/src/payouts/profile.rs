@@ -31,7 +31,10 @@ pub async fn change_profile<S: EventStore + ?Sized>(
         let request = AppendRequest::from_domain(aggregate.version(), &events)?;
         match store.append(request).await {
             Ok(_) => return Ok(events),
-            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => continue,
+            Err(StoreError::VersionConflict { .. }) if attempt < COMMAND_ATTEMPTS_MAX => {
+                crate::after_conflict(attempt).await;
+                continue;
+            }
             Err(e) => return Err(e.into()),
         }
     }
