@@ -839,6 +839,88 @@ async fn an_attempt_that_ends_unknown_lets_the_retry_take_the_item_at_once() {
     );
 }
 
+/// The tenant's credentials switch to another processor account while an
+/// item's first attempt is unknown: the new account has never heard of the
+/// item's key, so sending from it could pay the affiliate twice. The
+/// dispatch is held (retried, then dead-lettered for a person) and the new
+/// account is never asked; back on the first account, the item is asked
+/// about and paid once.
+#[tokio::test]
+async fn an_item_first_tried_from_one_account_is_never_sent_from_another() {
+    struct Account {
+        name: &'static str,
+        answers_unknown: bool,
+        submitted: AtomicUsize,
+    }
+    #[async_trait]
+    impl SubmitPayment for Account {
+        async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+            self.submitted.fetch_add(1, Ordering::SeqCst);
+            if self.answers_unknown {
+                return Err(ProcessorError::Unknown("connection reset".into()));
+            }
+            Ok(PaymentStatus::Paid {
+                reference: format!("{}-{}", self.name, order.item_id),
+            })
+        }
+        fn paying_account(&self) -> Option<String> {
+            Some(format!("stripe {}", self.name))
+        }
+    }
+    #[async_trait]
+    impl FetchPaymentStatus for Account {
+        async fn status(&self, _: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+            Ok(None)
+        }
+    }
+    impl ProcessorRegistry for Account {
+        fn ports(&self, _: Processor) -> Option<ProcessorPorts<'_>> {
+            Some(ProcessorPorts::Api {
+                submit: self,
+                status: self,
+            })
+        }
+    }
+    let account = |name, answers_unknown| Account {
+        name,
+        answers_unknown,
+        submitted: AtomicUsize::new(0),
+    };
+    let store = program().await;
+    let (batch_id, messages) = approved(&store).await;
+    let (old, new) = (account("acct_old", true), account("acct_new", false));
+    let first = dispatch_item(&store, &old, &messages[0], &ctx("dispatch-a", 3)).await;
+    assert!(matches!(first, Err(DispatchError::Unknown(_))), "{first:?}");
+    let switched = dispatch_item(&store, &new, &messages[0], &ctx("dispatch-b", 3)).await;
+    assert!(
+        matches!(
+            &switched,
+            Err(DispatchError::App(AppError::PayoutBatch(
+                PayoutBatchError::AccountChanged { first, now, .. }
+            ))) if first == "stripe acct_old" && now.as_deref() == Some("stripe acct_new")
+        ),
+        "{switched:?}"
+    );
+    assert_eq!(
+        new.submitted.load(Ordering::SeqCst),
+        0,
+        "never asked to pay"
+    );
+    let batch = load_batch(&store, &TenantId::new("acme").unwrap(), &batch_id)
+        .await
+        .unwrap();
+    let item = &batch.state().unwrap().items[0];
+    assert_eq!(item.status, ItemStatus::Awaiting, "held, money reserved");
+    // Back on the first account (its outcome now readable there).
+    let old_again = account("acct_old", false);
+    let retry = dispatch_item(&store, &old_again, &messages[0], &ctx("dispatch-c", 3)).await;
+    assert!(
+        matches!(retry, Ok(Dispatched::Submitted { paid: true, .. })),
+        "{retry:?}"
+    );
+    assert_eq!(old_again.submitted.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn a_notice_that_names_another_processor_or_reference_is_kept_for_finance() {
     use ledger_app::payouts::{NoticeRecorded, ProcessorNotice, record_notice};

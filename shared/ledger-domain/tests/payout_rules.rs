@@ -764,6 +764,7 @@ fn one_dispatcher_holds_an_item_until_its_lease_ends() {
         item_id: PayoutItemId::new("i1").unwrap(),
         claim_id: who.into(),
         lease_until: t0() + chrono::Duration::seconds(until_s),
+        account: None,
     };
     run(&mut all, claim("d1", 60), "dispatcher").unwrap();
     let err = run(&mut all, claim("d2", 60), "dispatcher").unwrap_err();
@@ -782,6 +783,7 @@ fn one_dispatcher_holds_an_item_until_its_lease_ends() {
                 item_id: PayoutItemId::new("i1").unwrap(),
                 claim_id: "d2".into(),
                 lease_until: t0() + chrono::Duration::seconds(400),
+                account: None,
             },
             &ctx_at("dispatcher", t0() + chrono::Duration::seconds(121)),
         )
@@ -793,6 +795,55 @@ fn one_dispatcher_holds_an_item_until_its_lease_ends() {
         run(&mut all, claim("d1", 60), "dispatcher"),
         Err(PayoutBatchError::AlreadySubmitted(_))
     ));
+}
+
+/// An item's first attempt names the account it pays from; a later attempt
+/// from another account (the tenant's credentials switched to a new Stripe
+/// platform, say) is refused while the first attempt's outcome is unknown,
+/// and so is one whose credentials name no account. The same account may
+/// try again; an item first tried without naming one is not held.
+#[test]
+fn an_item_is_never_sent_from_another_account_than_its_first_attempt() {
+    let mut all = earned("c1", "100");
+    run(&mut all, draft("100", "0"), "maker").unwrap();
+    run(&mut all, approve(), "approver").unwrap();
+    let claim = |who: &str, account: Option<&str>| PayoutBatchCommand::Claim {
+        item_id: PayoutItemId::new("i1").unwrap(),
+        claim_id: who.into(),
+        lease_until: t0() + chrono::Duration::seconds(60),
+        account: account.map(str::to_owned),
+    };
+    let release = |who: &str| PayoutBatchCommand::Release {
+        item_id: PayoutItemId::new("i1").unwrap(),
+        claim_id: who.into(),
+    };
+    run(&mut all, claim("d1", Some("stripe acct_old")), "dispatcher").unwrap();
+    // The attempt ended unknown: released for a retry.
+    run(&mut all, release("d1"), "dispatcher").unwrap();
+    for account in [Some("stripe acct_new"), None] {
+        let err = run(&mut all, claim("d2", account), "dispatcher").unwrap_err();
+        assert!(
+            matches!(&err, PayoutBatchError::AccountChanged { first, .. } if first == "stripe acct_old"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("held, not sent from another account")
+        );
+    }
+    run(&mut all, claim("d3", Some("stripe acct_old")), "dispatcher").unwrap();
+    // Another item, first tried without an account: any later one may go.
+    let mut other = earned("c1", "100");
+    run(&mut other, draft("100", "0"), "maker").unwrap();
+    run(&mut other, approve(), "approver").unwrap();
+    run(&mut other, claim("d1", None), "dispatcher").unwrap();
+    run(&mut other, release("d1"), "dispatcher").unwrap();
+    run(
+        &mut other,
+        claim("d2", Some("stripe acct_new")),
+        "dispatcher",
+    )
+    .unwrap();
 }
 
 #[test]

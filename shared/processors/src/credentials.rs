@@ -9,7 +9,7 @@
 //!
 //! ```json
 //! {
-//!   "stripe": { "secret_key": "sk_live_...", "webhook_secrets": ["whsec_..."] },
+//!   "stripe": { "secret_key": "sk_live_...", "account_id": "acct_...", "webhook_secrets": ["whsec_..."] },
 //!   "paypal": { "client_id": "...", "secret": "...", "webhook_id": "..." },
 //!   "sepa": { "debtor_name": "...", "debtor_iban": "...", "debtor_bic": "..." }
 //! }
@@ -25,6 +25,14 @@
 //! used from the next read, without a deploy. A secret that cannot be read
 //! (throttled, no permission) or is not valid credentials is an error: the
 //! payout is retried, never failed, so a person can mend the secret.
+//!
+//! Stripe's `account_id` (optional, recommended) names the platform account
+//! the key belongs to; PayPal's app is named by its `client_id`. An item's
+//! first attempt records the account it paid from, and a later attempt from
+//! another account is held, never sent (see `SubmitPayment::paying_account`):
+//! the other account's idempotency key and status lookup know nothing of the
+//! first attempt. A key rotated within the same account keeps its
+//! `account_id`, so rotation holds nothing.
 //!
 //! The webhook parts verify the notifications each tenant's processor
 //! accounts send to `/v1/webhooks/stripe/{tenant_id}` and
@@ -69,6 +77,9 @@ pub struct Credentials {
 #[serde(deny_unknown_fields)]
 pub struct StripeCredentials {
     pub secret_key: String,
+    /// The platform account the key belongs to (`acct_...`).
+    #[serde(default)]
+    pub account_id: Option<String>,
     #[serde(default)]
     pub webhook_secrets: Vec<String>,
 }
@@ -118,6 +129,7 @@ impl Credentials {
             // verified (`STRIPE_WEBHOOK_SECRETS`, `PAYPAL_WEBHOOK_ID`).
             stripe: var("STRIPE_SECRET_KEY").map(|secret_key| StripeCredentials {
                 secret_key,
+                account_id: var("STRIPE_ACCOUNT_ID"),
                 webhook_secrets: Vec::new(),
             }),
             paypal: match (var("PAYPAL_CLIENT_ID"), var("PAYPAL_SECRET")) {
@@ -181,6 +193,9 @@ impl Credentials {
         let mut values: Vec<(String, &str)> = Vec::new();
         if let Some(stripe) = &credentials.stripe {
             values.push(("stripe.secret_key".into(), &stripe.secret_key));
+            if let Some(id) = &stripe.account_id {
+                values.push(("stripe.account_id".into(), id));
+            }
             for (i, secret) in stripe.webhook_secrets.iter().enumerate() {
                 values.push((format!("stripe.webhook_secrets[{i}]"), secret));
             }
@@ -199,14 +214,31 @@ impl Credentials {
                 values.push(("sepa.debtor_bic".into(), bic));
             }
         }
-        match values.iter().find(|(_, v)| v.trim().is_empty()) {
-            Some((field, _)) => Err(format!(
+        if let Some((field, _)) = values.iter().find(|(_, v)| v.trim().is_empty()) {
+            return Err(format!(
                 "not processor credentials: at `{field}`: must not be blank"
-            )),
-            None => Ok(()),
+            ));
         }
+        if let Some(id) = credentials
+            .stripe
+            .as_ref()
+            .and_then(|s| s.account_id.as_deref())
+        {
+            if !id.starts_with("acct_")
+                || id.len() > STRIPE_ACCOUNT_ID_LEN_MAX
+                || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(format!(
+                    "not processor credentials: at `stripe.account_id`: must be a Stripe account id (acct_ and at most {STRIPE_ACCOUNT_ID_LEN_MAX} letters, digits or _)"
+                ));
+            }
+        }
+        Ok(())
     }
 }
+
+/// The longest Stripe account id taken (Stripe's ids are far shorter).
+pub const STRIPE_ACCOUNT_ID_LEN_MAX: usize = 64;
 
 /// What every tenant shares: the sandbox, the processors' API addresses and
 /// where SEPA files go.
@@ -260,7 +292,8 @@ impl Processors {
         if let Some(stripe) = &credentials.stripe {
             processors.stripe = Some(
                 StripeTransfers::new(&stripe.secret_key, settings.stripe_api_base.as_deref())
-                    .map_err(|e| format!("stripe: {e}"))?,
+                    .map_err(|e| format!("stripe: {e}"))?
+                    .paying_from(stripe.account_id.clone()),
             );
         }
         if let Some(paypal) = &credentials.paypal {

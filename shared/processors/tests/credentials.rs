@@ -215,6 +215,10 @@ async fn a_malformed_secret_is_an_error_naming_the_field_never_the_value() {
             r#"{"paypal": {"client_id": "", "secret": "LEAK"}}"#,
             "at `paypal.client_id`: must not be blank",
         ),
+        (
+            r#"{"stripe": {"secret_key": "sk_live_LEAK", "account_id": "sk_live_LEAK"}}"#,
+            "at `stripe.account_id`: must be a Stripe account id",
+        ),
     ];
     for (json, expected) in cases {
         put_secret(&client, "acme", json).await;
@@ -264,5 +268,37 @@ fn credentials_are_never_printed() {
         Credentials::from_json(r#"{"stripe": {"secret_key": "x"}} trailing"#)
             .unwrap_err()
             .contains("text after")
+    );
+}
+
+/// The accounts a tenant's payouts go out from, as its credentials name
+/// them: each item's first attempt records one, and an attempt from another
+/// is held (the dispatch tests show it). A key without an account id names
+/// none; PayPal's app is named by its client id.
+#[test]
+fn the_credentials_name_the_accounts_payouts_go_out_from() {
+    use ledger_app::payouts::{ProcessorPorts, ProcessorRegistry};
+    let named = |json: &str| {
+        let credentials = Credentials::from_json(json).unwrap();
+        let processors =
+            processors::Processors::build(&Settings::default().without_sepa(), &credentials)
+                .unwrap();
+        [Processor::Stripe, Processor::Paypal].map(|p| match processors.ports(p) {
+            Some(ProcessorPorts::Api { submit, .. }) => submit.paying_account(),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        named(
+            r#"{"stripe": {"secret_key": "sk_live_1", "account_id": "acct_1Platform"}, "paypal": {"client_id": "AppOne", "secret": "s"}}"#
+        ),
+        [
+            Some("stripe acct_1Platform".to_owned()),
+            Some("paypal AppOne".to_owned())
+        ]
+    );
+    assert_eq!(
+        named(r#"{"stripe": {"secret_key": "sk_live_1"}}"#),
+        [None, None]
     );
 }

@@ -107,9 +107,14 @@ where
         }
     }
     // Take the item before any processor call, so that two deliveries of
-    // the same message never both submit.
+    // the same message never both submit; the claim names the account it
+    // would pay from, and is refused if an earlier attempt named another.
     let claim_id = claim_id(ctx);
-    match claim(store, message, &claim_id, ctx).await {
+    let account = match processors.ports(drafted.processor) {
+        Some(ProcessorPorts::Api { submit, .. }) => submit.paying_account(),
+        _ => None,
+    };
+    match claim(store, message, &claim_id, account, ctx).await {
         Ok(()) => {}
         Err(AppError::PayoutBatch(ledger_domain::PayoutBatchError::Claimed {
             lease_until,
@@ -244,6 +249,7 @@ async fn claim<S: EventStore + ?Sized>(
     store: &S,
     message: &DispatchMessage,
     claim_id: &str,
+    account: Option<String>,
     ctx: &CommandContext,
 ) -> Result<(), AppError> {
     crate::run_payout_batch(
@@ -253,6 +259,7 @@ async fn claim<S: EventStore + ?Sized>(
             item_id: message.item_id.clone(),
             claim_id: claim_id.to_owned(),
             lease_until: ctx.now + chrono::Duration::seconds(DISPATCH_LEASE_SECONDS),
+            account,
         },
         ctx,
         None,

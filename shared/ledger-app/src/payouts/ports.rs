@@ -70,6 +70,15 @@ pub enum ProcessorError {
 #[async_trait]
 pub trait SubmitPayment: Send + Sync {
     async fn submit(&self, order: &PaymentOrder) -> Result<PaymentStatus, ProcessorError>;
+
+    /// The processor account payments go out from, as the credentials
+    /// name it (an account or app id, never a secret); `None` when they
+    /// name none. Recorded with an item's first attempt: a later attempt
+    /// from another account is held, since that account's idempotency key
+    /// and status lookup know nothing of the first.
+    fn paying_account(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Asks a processor what became of a payment (by its idempotency key or

@@ -169,6 +169,13 @@ pub struct PayoutItemClaimed {
     /// Who holds the claim (one id per dispatch attempt).
     pub claim_id: String,
     pub lease_until: DateTime<Utc>,
+    /// The processor account this attempt pays from, as the tenant's
+    /// credentials name it (an account id, never a secret), when they name
+    /// one. An item first attempted from one account is never sent from
+    /// another: that account's own idempotency key and status lookup know
+    /// nothing of the first attempt, so a second payment could follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// The money an item outcome moves, decided by the batch aggregate from the

@@ -52,11 +52,13 @@ pub enum PayoutBatchCommand {
         /// from their `payout-approvals` day stream.
         approved_today: Vec<Money>,
     },
-    /// A dispatcher takes an item before calling its processor.
+    /// A dispatcher takes an item before calling its processor, naming the
+    /// processor account it would pay from (when its credentials name one).
     Claim {
         item_id: PayoutItemId,
         claim_id: String,
         lease_until: DateTime<Utc>,
+        account: Option<String>,
     },
     /// A dispatcher whose attempt ended with the outcome unknown lets the
     /// item go, so the retry need not wait for the lease to run out.
@@ -129,6 +131,15 @@ pub enum PayoutBatchError {
     Claimed {
         item_id: PayoutItemId,
         lease_until: DateTime<Utc>,
+    },
+    #[error(
+        "item {item_id} was first attempted from processor account {first}, and the credentials now name {}: it is held, not sent from another account, until its first attempt's outcome is known",
+        now.as_deref().unwrap_or("no account")
+    )]
+    AccountChanged {
+        item_id: PayoutItemId,
+        first: String,
+        now: Option<String>,
     },
     #[error("lease_until must be after now and at most {max_seconds} s ahead")]
     LeaseOutOfRange { max_seconds: i64 },

@@ -137,9 +137,13 @@ impl PayoutBatch {
                 item_id,
                 claim_id,
                 lease_until,
+                account,
             } => {
                 self.require_approved(state)?;
                 check_text("claim_id", &claim_id, 1)?;
+                if let Some(account) = &account {
+                    check_text("account", account, 1)?;
+                }
                 if lease_until <= ctx.now
                     || lease_until - ctx.now > chrono::Duration::seconds(CLAIM_LEASE_SECONDS_MAX)
                 {
@@ -159,11 +163,23 @@ impl PayoutBatch {
                         });
                     }
                 }
+                // An earlier attempt may have paid from its account without
+                // anyone recording it; another account cannot tell.
+                if let Some(first) = &item.paying_account {
+                    if account.as_ref() != Some(first) {
+                        return Err(PayoutBatchError::AccountChanged {
+                            item_id,
+                            first: first.clone(),
+                            now: account,
+                        });
+                    }
+                }
                 EventBody::PayoutItemClaimed(PayoutItemClaimed {
                     batch_id,
                     item_id,
                     claim_id,
                     lease_until,
+                    account,
                 })
             }
             PayoutBatchCommand::Release { item_id, claim_id } => {
@@ -175,12 +191,13 @@ impl PayoutBatch {
                 if item.status != ItemStatus::Awaiting || !holds {
                     return Ok(vec![]);
                 }
-                // A lease that ends now: released.
+                // A lease that ends now: released (the first account stays).
                 EventBody::PayoutItemClaimed(PayoutItemClaimed {
                     batch_id,
                     item_id,
                     claim_id,
                     lease_until: ctx.now,
+                    account: None,
                 })
             }
             PayoutBatchCommand::Reject { reason } => {

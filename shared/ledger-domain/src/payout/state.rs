@@ -37,6 +37,9 @@ pub struct BatchItem {
     pub reference: Option<String>,
     /// The dispatcher holding it, and until when.
     pub claim: Option<(String, DateTime<Utc>)>,
+    /// The processor account its first attempt named (see
+    /// `PayoutItemClaimed::account`); every later attempt must name it too.
+    pub paying_account: Option<String>,
     /// What the processor reversed of it so far (zero if nothing).
     pub reversed: Money,
     /// When it was submitted (`recorded_at` of its submission).
@@ -157,6 +160,7 @@ impl PayoutBatch {
                             status: ItemStatus::Awaiting,
                             reference: None,
                             claim: None,
+                            paying_account: None,
                             reversed: d.amount.zero_like(),
                             submitted_at: None,
                         })
@@ -180,6 +184,9 @@ impl PayoutBatch {
             (EventBody::PayoutItemClaimed(e), Some(state)) => {
                 if let Some(item) = item_mut(state, &e.item_id) {
                     item.claim = Some((e.claim_id.clone(), e.lease_until));
+                    if item.paying_account.is_none() {
+                        item.paying_account = e.account.clone();
+                    }
                 }
             }
             (EventBody::PayoutItemReversed(o), Some(state)) => {

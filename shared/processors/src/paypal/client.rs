@@ -82,6 +82,11 @@ impl PaypalPayouts {
         Ok(token.access_token)
     }
 
+    /// The REST app payouts go out from (its client id, not a secret).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// The API base this adapter sends its credentials to.
     pub fn base_url(&self) -> &str {
         &self.base_url

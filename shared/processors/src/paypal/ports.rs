@@ -52,6 +52,13 @@ impl SubmitPayment for PaypalPayouts {
             ))),
         }
     }
+
+    /// The app's client id: PayPal's idempotency (`sender_batch_id`) and
+    /// lookups are its account's, so an item first sent through one app is
+    /// not sent through another.
+    fn paying_account(&self) -> Option<String> {
+        Some(format!("paypal {}", self.client_id()))
+    }
 }
 
 #[async_trait]

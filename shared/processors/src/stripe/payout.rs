@@ -55,6 +55,8 @@ struct TransferPage {
 /// Stripe's API, or a test server speaking it.
 pub struct StripeTransfers {
     client: StripeHttp,
+    /// The platform account the key belongs to, when the credentials say.
+    account: Option<String>,
 }
 
 impl std::fmt::Debug for StripeTransfers {
@@ -69,7 +71,18 @@ impl StripeTransfers {
     pub fn new(secret_key: &str, base_url: Option<&str>) -> Result<Self, ProcessorError> {
         let client = StripeHttp::new(secret_key, base_url)
             .map_err(|e| ProcessorError::Invalid(format!("stripe client: {e}")))?;
-        Ok(StripeTransfers { client })
+        Ok(StripeTransfers {
+            client,
+            account: None,
+        })
+    }
+
+    /// Names the platform account (`acct_...`) the key belongs to: each
+    /// item's first attempt records it, and an attempt from another
+    /// account is held (see `SubmitPayment::paying_account`).
+    pub fn paying_from(mut self, account_id: Option<String>) -> Self {
+        self.account = account_id;
+        self
     }
 }
 
@@ -155,6 +168,10 @@ impl SubmitPayment for StripeTransfers {
         Ok(PaymentStatus::Paid {
             reference: transfer.id,
         })
+    }
+
+    fn paying_account(&self) -> Option<String> {
+        self.account.as_ref().map(|id| format!("stripe {id}"))
     }
 }
 
