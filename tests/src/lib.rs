@@ -718,7 +718,8 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                             Ok(_) => {}
                             Err(
                                 ledger_app::payouts::DispatchError::Unknown(_)
-                                | ledger_app::payouts::DispatchError::InFlight(_),
+                                | ledger_app::payouts::DispatchError::InFlight(_)
+                                | ledger_app::payouts::DispatchError::Held(_),
                             ) => redeliveries.push(message.clone()),
                             Err(e) => panic!("seed {seed}: dispatch failed: {e}"),
                         }
@@ -748,7 +749,8 @@ pub async fn simulate(seed: u64, steps: usize, dir: &Path) -> Run {
                     Ok(_) => {}
                     Err(
                         ledger_app::payouts::DispatchError::Unknown(_)
-                        | ledger_app::payouts::DispatchError::InFlight(_),
+                        | ledger_app::payouts::DispatchError::InFlight(_)
+                        | ledger_app::payouts::DispatchError::Held(_),
                     ) => redeliveries.push(message),
                     Err(e) => panic!("seed {seed}: redelivery failed: {e}"),
                 }

@@ -727,6 +727,56 @@ async fn an_item_pays_only_the_destination_it_was_approved_with() {
     assert!(profile.profile().holds.contains(&HoldReason::MethodChanged));
 }
 
+/// An attempt ends unknown (the processor may have paid: its answer was
+/// lost), then the affiliate's method changes. Failing the item now would
+/// put its money back on available beside a payment that may exist, to be
+/// paid out again: it is held instead (retried, then dead-lettered for a
+/// person), neither sent nor failed, its money still reserved.
+#[tokio::test]
+async fn an_item_whose_attempt_is_unknown_is_held_not_failed_when_its_method_changes() {
+    struct LostAnswer(AtomicUsize);
+    #[async_trait]
+    impl SubmitPayment for LostAnswer {
+        async fn submit(&self, _: &PaymentOrder) -> Result<PaymentStatus, ProcessorError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(ProcessorError::Unknown("timed out after sending".into()))
+        }
+    }
+    #[async_trait]
+    impl FetchPaymentStatus for LostAnswer {
+        async fn status(&self, _: &PaymentOrder) -> Result<Option<PaymentStatus>, ProcessorError> {
+            Err(ProcessorError::Unknown("timed out".into()))
+        }
+    }
+    impl ProcessorRegistry for LostAnswer {
+        fn ports(&self, _: Processor) -> Option<ProcessorPorts<'_>> {
+            Some(ProcessorPorts::Api {
+                submit: self,
+                status: self,
+            })
+        }
+    }
+    let store = program().await;
+    let (batch_id, messages) = approved(&store).await;
+    let processor = LostAnswer(AtomicUsize::new(0));
+    let first = dispatch_item(&store, &processor, &messages[0], &ctx("dispatch-a", 3)).await;
+    assert!(matches!(first, Err(DispatchError::Unknown(_))), "{first:?}");
+    set_method(&store, "aff-1", sandbox(SandboxBehaviour::ReturnAfterPaid)).await;
+    let asked = processor.0.load(Ordering::SeqCst);
+    let retry = dispatch_item(&store, &processor, &messages[0], &ctx("dispatch-b", 3)).await;
+    match &retry {
+        Err(DispatchError::Held(reason)) => assert!(reason.contains("changed after drafting")),
+        other => panic!("must be held: {other:?}"),
+    }
+    assert_eq!(processor.0.load(Ordering::SeqCst), asked, "nothing sent");
+    let batch = load_batch(&store, &TenantId::new("acme").unwrap(), &batch_id)
+        .await
+        .unwrap();
+    assert_eq!(batch.state().unwrap().items[0].status, ItemStatus::Awaiting);
+    project(&store).await;
+    assert_eq!(available(&store, "aff-1").await, 0, "still reserved");
+}
+
 /// Pays, but only once the test lets it: the first call blocks in flight.
 #[derive(Default)]
 struct Slow {

@@ -41,6 +41,13 @@ pub enum DispatchError {
     /// visibility timeout and finds the item settled or the lease over.
     #[error("item is being sent by another dispatcher until {0}")]
     InFlight(chrono::DateTime<chrono::Utc>),
+    /// The item cannot be sent as it stands, and an earlier attempt whose
+    /// outcome nobody recorded may have paid it: failing it would put its
+    /// money back on available beside a payment that may exist. Held (the
+    /// message is retried, then dead-lettered for a person) until the
+    /// processor's own news settles it.
+    #[error("held, neither sent nor failed: {0}; an earlier attempt's outcome is unknown")]
+    Held(String),
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -77,27 +84,41 @@ where
         return Ok(Dispatched::AlreadyHandled);
     }
     let drafted = &item.drafted;
+    // A claim was taken before: an attempt reached (or may have reached)
+    // the processor, with an outcome nobody recorded.
+    let attempted = item.claim.is_some();
     let profile = load_profile(store, &message.tenant_id, &drafted.affiliate_id).await?;
     let method = match profile.profile().method.clone() {
         Some(method) if method.processor() == drafted.processor => method,
         Some(_) => {
-            return fail(
+            return refuse(
                 store,
                 message,
                 ctx,
+                attempted,
                 "the payout method changed to another processor after drafting",
             )
             .await;
         }
-        None => return fail(store, message, ctx, "the affiliate has no payout method").await,
+        None => {
+            return refuse(
+                store,
+                message,
+                ctx,
+                attempted,
+                "the affiliate has no payout method",
+            )
+            .await;
+        }
     };
     // The money goes where the approver saw it go, or nowhere.
     if let Some(destination) = &drafted.destination {
         if method.fingerprint() != destination.fingerprint {
-            return fail(
+            return refuse(
                 store,
                 message,
                 ctx,
+                attempted,
                 &format!(
                     "the payout method changed after drafting: this item pays only the approved destination {}",
                     destination.masked
@@ -127,8 +148,14 @@ where
         }
         Err(e) => return Err(e.into()),
     }
-    let result = dispatch_claimed(store, processors, message, state, drafted, method, ctx).await;
-    if matches!(result, Err(DispatchError::Unknown(_))) {
+    let result = dispatch_claimed(
+        store, processors, message, state, drafted, method, attempted, ctx,
+    )
+    .await;
+    if matches!(
+        result,
+        Err(DispatchError::Unknown(_) | DispatchError::Held(_))
+    ) {
         // Let the retry take it at once; if this fails, the lease ends.
         let _ = crate::run_payout_batch(
             store,
@@ -145,7 +172,9 @@ where
     result
 }
 
-/// The processor part of a dispatch, once the item is claimed.
+/// The processor part of a dispatch, once the item is claimed (`attempted`:
+/// an earlier attempt claimed it before).
+#[allow(clippy::too_many_arguments)]
 async fn dispatch_claimed<S, P>(
     store: &S,
     processors: &P,
@@ -153,6 +182,7 @@ async fn dispatch_claimed<S, P>(
     state: &ledger_domain::payout::DraftedBatch,
     drafted: &DraftedItem,
     method: PayoutMethod,
+    attempted: bool,
     ctx: &CommandContext,
 ) -> Result<Dispatched, DispatchError>
 where
@@ -160,10 +190,11 @@ where
     P: ProcessorRegistry + ?Sized,
 {
     let Some(ports) = processors.ports(drafted.processor) else {
-        return fail(
+        return refuse(
             store,
             message,
             ctx,
+            attempted,
             &format!("processor {} is not configured", drafted.processor.as_str()),
         )
         .await;
@@ -325,6 +356,22 @@ pub(super) async fn submit<S: EventStore + ?Sized>(
     )
     .await?;
     Ok(())
+}
+
+/// An item that cannot be sent as it stands: failed (its money back on
+/// available) if it was never attempted, else held (see
+/// [`DispatchError::Held`]).
+async fn refuse<S: EventStore + ?Sized>(
+    store: &S,
+    message: &DispatchMessage,
+    ctx: &CommandContext,
+    attempted: bool,
+    reason: &str,
+) -> Result<Dispatched, DispatchError> {
+    if attempted {
+        return Err(DispatchError::Held(reason.to_owned()));
+    }
+    fail(store, message, ctx, reason).await
 }
 
 pub(super) async fn fail<S: EventStore + ?Sized>(
