@@ -43,6 +43,7 @@ pub(crate) async fn after_conflict(attempt: u32) {
     ))
     .await;
 }
+
 /// The longest stream a use case loads (a batch of 500 items with a few
 /// outcomes each stays far below).
 pub const STREAM_EVENTS_MAX: usize = 10_000;

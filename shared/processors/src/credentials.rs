@@ -183,13 +183,14 @@ impl Credentials {
         reader
             .end()
             .map_err(|_| "not processor credentials: text after the JSON object".to_owned())?;
-        Self::check_not_blank(&credentials)?;
+        Self::check_values(&credentials)?;
         Ok(credentials)
     }
 
-    /// No value may be blank: an empty webhook secret would let anyone sign
-    /// for the tenant, an empty key would be sent as one.
-    fn check_not_blank(credentials: &Credentials) -> Result<(), String> {
+    /// No value may be blank (an empty webhook secret would let anyone sign
+    /// for the tenant, an empty key would be sent as one), and a Stripe
+    /// account id must look like one.
+    fn check_values(credentials: &Credentials) -> Result<(), String> {
         let mut values: Vec<(String, &str)> = Vec::new();
         if let Some(stripe) = &credentials.stripe {
             values.push(("stripe.secret_key".into(), &stripe.secret_key));

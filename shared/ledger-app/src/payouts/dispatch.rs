@@ -131,7 +131,8 @@ where
     // the same message never both submit; the claim names the account it
     // would pay from, and is refused if an earlier attempt named another.
     let claim_id = claim_id(ctx);
-    let account = match processors.ports(drafted.processor) {
+    let ports = processors.ports(drafted.processor);
+    let account = match &ports {
         Some(ProcessorPorts::Api { submit, .. }) => submit.paying_account(),
         _ => None,
     };
@@ -149,7 +150,7 @@ where
         Err(e) => return Err(e.into()),
     }
     let result = dispatch_claimed(
-        store, processors, message, state, drafted, method, attempted, ctx,
+        store, ports, message, state, drafted, method, attempted, ctx,
     )
     .await;
     if matches!(
@@ -172,12 +173,13 @@ where
     result
 }
 
-/// The processor part of a dispatch, once the item is claimed (`attempted`:
-/// an earlier attempt claimed it before).
+/// The processor part of a dispatch, once the item is claimed: through
+/// `ports`, the item's processor as the registry has it (`None`: not
+/// configured); `attempted`: an earlier attempt claimed it before.
 #[allow(clippy::too_many_arguments)]
-async fn dispatch_claimed<S, P>(
+async fn dispatch_claimed<S>(
     store: &S,
-    processors: &P,
+    ports: Option<ProcessorPorts<'_>>,
     message: &DispatchMessage,
     state: &ledger_domain::payout::DraftedBatch,
     drafted: &DraftedItem,
@@ -187,9 +189,8 @@ async fn dispatch_claimed<S, P>(
 ) -> Result<Dispatched, DispatchError>
 where
     S: EventStore + ?Sized,
-    P: ProcessorRegistry + ?Sized,
 {
-    let Some(ports) = processors.ports(drafted.processor) else {
+    let Some(ports) = ports else {
         return refuse(
             store,
             message,

@@ -6,7 +6,8 @@
 //! its full `ApiErrors`, whose object graph (payment intent, payment method,
 //! setup intent, source) was most of the Stripe code in the dispatch
 //! function's binary, and it brings a second HTTP and TLS stack. This client
-//! reads the four fields of an error this adapter decides on.
+//! reads only what the adapter decides on: the status, and the error's
+//! `type` and `message`.
 //!
 //! One attempt per call, never a retry here: an unknown outcome goes back
 //! to the queue, and the next attempt asks Stripe first (see `payout`).
@@ -29,7 +30,6 @@ pub enum StripeFailure {
     Api {
         status: u16,
         kind: String,
-        code: Option<String>,
         message: Option<String>,
     },
     /// An error status whose body is not Stripe's error object (a proxy's
@@ -59,8 +59,6 @@ struct ErrorBody {
 struct ErrorFields {
     #[serde(rename = "type", default)]
     kind: String,
-    #[serde(default)]
-    code: Option<String>,
     #[serde(default)]
     message: Option<String>,
 }
@@ -154,7 +152,6 @@ impl StripeClient for StripeHttp {
             Ok(ErrorBody { error }) => StripeFailure::Api {
                 status: status.as_u16(),
                 kind: error.kind,
-                code: error.code,
                 message: error.message,
             },
             Err(_) => StripeFailure::Unreadable {
